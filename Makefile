@@ -1,0 +1,104 @@
+# rrvm - deterministic record/replay RISC-V emulator.
+#
+#   make            build/rrvm (optimised)
+#   make asan       build/asan/rrvm (AddressSanitizer + UBSan)
+#   make test       everything CI checks: both builds, unit tests, guest tests,
+#                   system tests (installs nothing; run scripts/install-deps first)
+#   make guest      build/guest/Image + rootfs.cpio (Linux 6.1, cached)
+#   make bench      CPU benchmark vs QEMU
+#
+# Sources are found by wildcard: a new file in src/<layer>/ is built without
+# touching this file.
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Wshadow -Wstrict-prototypes
+CPPFLAGS += -Isrc -D_GNU_SOURCE
+LIBS    := -lfdt -lzstd -lxxhash -lm
+ASAN    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+RV_CC   := riscv64-unknown-elf-gcc
+PYTHON  := /usr/bin/python3
+
+LIB_SRC  := $(sort $(wildcard src/util/*.c src/machine/*.c src/replay/*.c src/host/*.c src/debug/*.c))
+MAIN_SRC := $(sort $(wildcard src/cli/*.c))
+HDRS     := $(wildcard src/*/*.h)
+
+OBJ      := $(LIB_SRC:%.c=build/obj/%.o)
+MAIN_OBJ := $(MAIN_SRC:%.c=build/obj/%.o)
+AOBJ     := $(LIB_SRC:%.c=build/asan/obj/%.o)
+AMAIN_OBJ:= $(MAIN_SRC:%.c=build/asan/obj/%.o)
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+AUNIT_BIN:= $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
+
+GUEST_SRC := $(sort $(wildcard tests/guest/*.S tests/guest/*.c))
+GUEST_ELF := $(patsubst tests/guest/%,build/guest-tests/%.elf,$(basename $(filter-out tests/guest/lib%,$(GUEST_SRC))))
+GUEST_LIB := $(filter tests/guest/lib%,$(GUEST_SRC))
+
+.PHONY: all asan test unit-test guest-test system-test guest bench fuzz clean demo
+all: build/rrvm
+
+build/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
+
+build/asan/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ASAN) $(WARN) -c -o $@ $<
+
+build/rrvm: $(OBJ) $(MAIN_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+build/asan/rrvm: $(AOBJ) $(AMAIN_OBJ)
+	$(CC) $(ASAN) -o $@ $^ $(LIBS)
+
+asan: build/asan/rrvm
+
+build/tests/%: tests/unit/%.c $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(OBJ) $(LIBS) -lcmocka
+
+build/asan/tests/%: tests/unit/%.c $(AOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ASAN) $(WARN) -o $@ $< $(AOBJ) $(LIBS) -lcmocka
+
+# Bare-metal guest tests: one program per file, linked at 0x80000000.
+GUEST_CFLAGS := -march=rv64gc -mabi=lp64d -mcmodel=medany -static -nostdlib -nostartfiles \
+                -O2 -Wall -T tests/guest/link.ld -Itests/guest
+build/guest-tests/%.elf: tests/guest/%.S $(GUEST_LIB) tests/guest/link.ld
+	@mkdir -p $(dir $@)
+	$(RV_CC) $(GUEST_CFLAGS) -o $@ $< $(GUEST_LIB) -lgcc
+build/guest-tests/%.elf: tests/guest/%.c $(GUEST_LIB) tests/guest/link.ld
+	@mkdir -p $(dir $@)
+	$(RV_CC) $(GUEST_CFLAGS) -o $@ $< $(GUEST_LIB) -lgcc
+
+guest-tests: $(GUEST_ELF)
+
+unit-test: $(UNIT_BIN) $(AUNIT_BIN)
+	@set -e; for t in $(UNIT_BIN) $(AUNIT_BIN); do echo "== $$t"; $$t; done
+
+guest-test: build/rrvm build/asan/rrvm $(GUEST_ELF)
+	@scripts/run-guest-tests build/rrvm $(GUEST_ELF)
+	@scripts/run-guest-tests build/asan/rrvm $(GUEST_ELF)
+
+system-test: build/rrvm build/asan/rrvm $(GUEST_ELF)
+	$(PYTHON) -m pytest -q tests/system
+
+test: unit-test guest-test guest system-test
+
+guest:
+	scripts/build-guest build/guest
+
+demo: build/rrvm guest
+	scripts/demo
+
+bench: build/rrvm
+	bench/run-cpu-bench
+
+fuzz:
+	scripts/run-fuzz
+
+clean:
+	rm -rf build/obj build/asan build/tests build/guest-tests build/rrvm

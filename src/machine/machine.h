@@ -1,0 +1,186 @@
+/*
+ * machine.h - the emulated machine: harts, RAM, devices and virtual time.
+ *
+ * The machine is a pure function of its initial state and the inputs the
+ * replay layer hands it. It never reads the host: every host value it needs
+ * (wall clock, random bytes) is asked of `m->host`, the gate the replay layer
+ * installs, and every asynchronous input (a UART byte, an idle period, a
+ * shutdown request) is pushed in by the replay layer between calls to
+ * machine_run(), at an exact instruction count.
+ *
+ * Invariants:
+ *  - m->icount is the number of instructions retired by all harts together;
+ *    it only grows, one per retired instruction.
+ *  - Virtual time in ns = (m->icount << cfg.icount_shift) + m->idle_ns.
+ *  - The round-robin schedule (cur_hart, quantum_left) is machine state, so
+ *    stopping machine_run() at any icount and resuming it executes exactly
+ *    the same instruction sequence as not stopping.
+ *  - An interrupt is taken at the first instruction boundary at which it is
+ *    pending and enabled; this never depends on how code is split in blocks.
+ */
+#ifndef RRVM_MACHINE_H
+#define RRVM_MACHINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../util/ser.h"
+
+#define MACHINE_MAX_HARTS 8
+#define MACHINE_MAX_MMIO 32
+#define RAM_BASE 0x80000000ull
+
+typedef struct Machine Machine;
+typedef struct Hart Hart;
+
+/* Everything that defines the machine; saved in a recording's header so a
+ * replay needs no command line. Strings are owned by the config. */
+typedef struct MachineConfig {
+    uint64_t ram_size;      /* bytes */
+    int nharts;             /* 1..MACHINE_MAX_HARTS */
+    int icount_shift;       /* one instruction = 2^shift ns of virtual time */
+    bool board_virt;        /* false: minimal bare-metal board (issue 2) */
+    char *append;           /* kernel command line, may be NULL */
+    uint64_t rtc_base_ns;   /* goldfish RTC: wall-clock ns at virtual time 0 */
+    bool rtc_clock_host;    /* -rtc clock=host: RTC asks the gate for wall time */
+    uint64_t quantum;       /* instructions per hart per round-robin turn */
+} MachineConfig;
+
+/* The gate through which the machine asks the host for values. Installed by
+ * the replay layer (record: read the host and log; replay: read the log). */
+typedef struct MachineHostIf {
+    void *opaque;
+    /* wall-clock time in ns since the Unix epoch (RTC with clock=host) */
+    uint64_t (*wallclock_ns)(void *opaque);
+    /* `n` random bytes (device-tree rng-seed, entropy devices) */
+    void (*random_bytes)(void *opaque, uint8_t *buf, size_t n);
+    /* guest console output; not an input, never logged */
+    void (*console_write)(void *opaque, const uint8_t *buf, size_t n);
+} MachineHostIf;
+
+/* A memory-mapped device region. Accesses are naturally sized 1/2/4/8 bytes
+ * and lie within [base, base+size). Returning false from read/write raises
+ * an access fault in the hart. */
+typedef struct MmioRegion {
+    uint64_t base, size;
+    void *dev;
+    bool (*read)(void *dev, uint64_t off, int size, uint64_t *val);
+    bool (*write)(void *dev, uint64_t off, int size, uint64_t val);
+    const char *name;
+} MmioRegion;
+
+/* Why machine_run() returned. */
+typedef enum MachineStop {
+    MSTOP_LIMIT = 0,    /* m->icount reached the requested limit */
+    MSTOP_IDLE = 1,     /* every hart waits in WFI with nothing pending */
+    MSTOP_EXIT = 2,     /* guest powered off / test device / HTIF exit */
+    MSTOP_RESET = 3,    /* guest requested a reset */
+    MSTOP_BREAK = 4,    /* debugger breakpoint/watchpoint (later) */
+} MachineStop;
+
+struct Uart16550;
+struct Clint;
+struct Plic;
+struct GoldfishRtc;
+struct SifiveTest;
+struct Htif;
+
+struct Machine {
+    MachineConfig cfg;
+    MachineHostIf host;
+
+    uint8_t *ram;           /* cfg.ram_size bytes mapped at RAM_BASE */
+    uint64_t ram_size;
+    /* one byte per 4 KiB RAM page: nonzero when decoded code came from it */
+    uint8_t *code_pages;
+    /* one byte per 4 KiB RAM page: set when the page may have been written
+     * since the last checkpoint (write-TLB fill, slow-path store, device or
+     * loader write). machine_dirty_reset() clears it and drops write TLBs so
+     * that the next write to any page marks it again. */
+    uint8_t *dirty_pages;
+
+    Hart *harts[MACHINE_MAX_HARTS];
+    int nharts;
+
+    MmioRegion mmio[MACHINE_MAX_MMIO];
+    int nmmio;
+
+    /* devices (NULL when absent on this board) */
+    struct Uart16550 *uart;
+    struct Clint *clint;
+    struct Plic *plic;
+    struct GoldfishRtc *rtc;
+    struct SifiveTest *test;
+    struct Htif *htif;
+    struct Board *board;    /* board.c private: virtio slots, device tree */
+
+    /* virtual time and scheduling (serialised) */
+    uint64_t icount;
+    uint64_t idle_ns;
+    int cur_hart;
+    uint64_t quantum_left;
+
+    /* exit request from the guest */
+    bool exit_requested;
+    int exit_code;
+    bool reset_requested;
+
+    /* shared decoded-block cache, owned by the cpu code */
+    struct BlockCache *bcache;
+};
+
+/* Lifecycle. machine_new() builds the board described by cfg (devices,
+ * harts in reset state) but loads nothing; see board.h for loading. */
+Machine *machine_new(const MachineConfig *cfg, const MachineHostIf *host);
+void machine_free(Machine *m);
+int machine_add_mmio(Machine *m, const MmioRegion *r);
+const MmioRegion *machine_find_mmio(const Machine *m, uint64_t paddr);
+
+/* Run harts round-robin until m->icount == icount_limit or another stop
+ * reason. Never overshoots the limit. */
+MachineStop machine_run(Machine *m, uint64_t icount_limit);
+
+/* Virtual time. */
+static inline uint64_t machine_vtime_ns(const Machine *m)
+{
+    return (m->icount << m->cfg.icount_shift) + m->idle_ns;
+}
+/* The icount at which the next timer deadline (any hart's mtimecmp) is
+ * reached, or UINT64_MAX if none is armed. */
+uint64_t machine_next_deadline_icount(const Machine *m);
+/* mtime (CLINT, `time` CSR): a 10 MHz timebase derived from virtual time. */
+#define MTIME_HZ 10000000ull
+static inline uint64_t machine_mtime(const Machine *m)
+{
+    return machine_vtime_ns(m) / (1000000000ull / MTIME_HZ);
+}
+/* Virtual ns until the next timer deadline while all harts are idle, or
+ * UINT64_MAX when nothing is armed. */
+uint64_t machine_idle_ns_to_deadline(const Machine *m);
+/* Let `ns` of virtual time pass with every hart idle; updates timers. */
+void machine_advance_idle(Machine *m, uint64_t ns);
+/* Re-evaluate time-dependent interrupt lines (mtip) for all harts. */
+void machine_update_timers(Machine *m);
+
+/* Physical memory helpers for loaders and devices (bounds-checked). */
+bool machine_phys_write(Machine *m, uint64_t paddr, const void *src, size_t n);
+bool machine_phys_read(Machine *m, uint64_t paddr, void *dst, size_t n);
+static inline bool machine_is_ram(const Machine *m, uint64_t paddr, uint64_t n)
+{
+    return paddr >= RAM_BASE && n <= m->ram_size && paddr - RAM_BASE <= m->ram_size - n;
+}
+
+/* Mark [paddr, paddr+n) dirty (loader, DMA). */
+void machine_mark_dirty(Machine *m, uint64_t paddr, uint64_t n);
+/* Start a new dirty interval: clear dirty_pages, drop every write TLB. */
+void machine_dirty_reset(Machine *m);
+
+/* Interrupt line from a device to the PLIC (or ignored on boards without). */
+void machine_set_irq(Machine *m, int irq, bool level);
+
+/* State. Save/load cover harts, RAM, devices, virtual time, schedule. */
+void machine_save(const Machine *m, SerWriter *w);
+bool machine_load(Machine *m, SerReader *r);
+
+#endif
