@@ -1,0 +1,502 @@
+/*
+ * guest/init.c - /init of rrvm's Linux test guest (runs as PID 1).
+ *
+ * Static, no libc: built against the kernel's own nolibc by
+ * scripts/build-guest (-include tools/include/nolibc/nolibc.h -nostdlib).
+ *
+ * It exercises what the emulator must get right and prints one line per
+ * result, every line starting with "INIT: " so harnesses can grep for them:
+ *   1. mounts proc, sysfs, devtmpfs; banner + uname
+ *   2. number of online CPUs                      INIT: cpus=N
+ *   3. RTC (goldfish) and CLOCK_REALTIME          INIT: rtc=YYYY-MM-DD HH:MM:SS
+ *   4. 16 random bytes (hwrng, else getrandom)    INIT: random=<32 hex>
+ *   5. CPU-bound hash loop                        INIT: checksum=<16 hex> loops=N
+ *   6. one console line with a poll() timeout     INIT: echo: <line>
+ *   7. demo=1: exec /bin/sh; else power off        INIT: poweroff
+ *
+ * Kernel command line knobs (unknown key=value words reach init as env vars):
+ *   loops=N       hash-loop iterations (default 1000000)
+ *   rdtimeout=MS  console wait in ms (default 3000, 0 = just check)
+ *   demo=1        start the shell instead of powering off
+ *
+ * Invariants: every output line is assembled in a buffer and written with a
+ * single write(), so kernel messages cannot split it; init never exits (PID 1
+ * exiting panics the kernel), it powers off or waits forever.
+ */
+#include <linux/reboot.h>
+#include <linux/rtc.h>
+#include <linux/utsname.h>
+
+#ifndef CLOCK_REALTIME
+#define CLOCK_REALTIME 0
+#endif
+#ifndef GRND_NONBLOCK
+#define GRND_NONBLOCK 0x0001
+#endif
+
+#define DEFAULT_LOOPS 1000000UL
+#define DEFAULT_RDTIMEOUT_MS 3000UL
+#define HWRNG_MAX_TRIES 200 /* x 10 ms: give a slow virtio-rng 2 s */
+
+/* One output line, written with one write(); overlong content is cut. */
+typedef struct Line {
+	char buf[320];
+	unsigned len;
+} Line;
+
+static void line_str(Line *l, const char *s)
+{
+	while (*s && l->len < sizeof(l->buf) - 1)
+		l->buf[l->len++] = *s++;
+}
+
+static void line_char(Line *l, char c)
+{
+	if (l->len < sizeof(l->buf) - 1)
+		l->buf[l->len++] = c;
+}
+
+static void line_dec(Line *l, unsigned long v)
+{
+	char tmp[24];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		line_char(l, tmp[--n]);
+}
+
+/* zero-padded to at least 'width' digits */
+static void line_dec_pad(Line *l, unsigned long v, int width)
+{
+	unsigned long p = 1;
+	int digits = 1;
+
+	while (digits < width || v / p >= 10) {
+		p *= 10;
+		digits++;
+	}
+	for (; p; p /= 10)
+		line_char(l, (char)('0' + (v / p) % 10));
+}
+
+static void line_hex_bytes(Line *l, const unsigned char *b, int n)
+{
+	static const char hx[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < n; i++) {
+		line_char(l, hx[b[i] >> 4]);
+		line_char(l, hx[b[i] & 15]);
+	}
+}
+
+static void line_hex64(Line *l, unsigned long v)
+{
+	unsigned char b[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (56 - 8 * i));
+	line_hex_bytes(l, b, 8);
+}
+
+static void line_emit(Line *l)
+{
+	l->buf[l->len++] = '\n';
+	write(1, l->buf, l->len);
+	l->len = 0;
+}
+
+/* "INIT: <a><b>\n" */
+static void say2(const char *a, const char *b)
+{
+	Line l = { .len = 0 };
+
+	line_str(&l, "INIT: ");
+	line_str(&l, a);
+	line_str(&l, b);
+	line_emit(&l);
+}
+
+/* "INIT: <what> failed: errno=N" */
+static void say_errno(const char *what, int err)
+{
+	Line l = { .len = 0 };
+
+	line_str(&l, "INIT: ");
+	line_str(&l, what);
+	line_str(&l, " failed: errno=");
+	line_dec(&l, (unsigned long)err);
+	line_emit(&l);
+}
+
+/*
+ * nolibc 6.1's getenv() needs a user-defined 'environ'; look at main()'s
+ * envp instead.
+ */
+static const char *env_get(char **envp, const char *name)
+{
+	int i, j;
+
+	for (i = 0; envp && envp[i]; i++) {
+		for (j = 0; name[j] && name[j] == envp[i][j]; j++)
+			;
+		if (!name[j] && envp[i][j] == '=')
+			return &envp[i][j + 1];
+	}
+	return NULL;
+}
+
+/* Decimal knob from the environment; anything but plain digits (or a value
+ * above 'max') is reported and replaced by the default. */
+static unsigned long env_number(char **envp, const char *name, unsigned long dflt,
+				unsigned long max)
+{
+	const char *s = env_get(envp, name);
+	const char *p;
+	unsigned long v = 0;
+
+	if (!s)
+		return dflt;
+	for (p = s; *p >= '0' && *p <= '9'; p++) {
+		if (v > (max - (unsigned long)(*p - '0')) / 10)
+			break;
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	if (p == s || *p) {
+		Line l = { .len = 0 };
+
+		line_str(&l, "INIT: ignoring bad ");
+		line_str(&l, name);
+		line_str(&l, "=");
+		line_str(&l, s);
+		line_str(&l, ", using ");
+		line_dec(&l, dflt);
+		line_emit(&l);
+		return dflt;
+	}
+	return v;
+}
+
+static void do_mounts(void)
+{
+	/* the directories are in the cpio; mkdir only matters for other rootfs */
+	mkdir("/proc", 0755);
+	mkdir("/sys", 0755);
+	mkdir("/dev", 0755);
+	if (mount("proc", "/proc", "proc", 0, NULL) < 0)
+		say_errno("mount /proc", errno);
+	if (mount("sysfs", "/sys", "sysfs", 0, NULL) < 0)
+		say_errno("mount /sys", errno);
+	/* EBUSY: the kernel already mounted it (DEVTMPFS_MOUNT with a disk root) */
+	if (mount("devtmpfs", "/dev", "devtmpfs", 0, NULL) < 0 && errno != EBUSY)
+		say_errno("mount /dev", errno);
+}
+
+static void do_banner(void)
+{
+	struct new_utsname u;
+	Line l = { .len = 0 };
+
+	say2("rrvm guest init", "");
+	if (my_syscall1(__NR_uname, &u) < 0) {
+		say_errno("uname", errno);
+		return;
+	}
+	line_str(&l, "INIT: uname=");
+	line_str(&l, u.sysname);
+	line_char(&l, ' ');
+	line_str(&l, u.release);
+	line_char(&l, ' ');
+	line_str(&l, u.machine);
+	line_emit(&l);
+}
+
+/* Read a small file into buf (NUL-terminated); returns length or -1. */
+static int read_small_file(const char *path, char *buf, int size)
+{
+	int fd, n, got = 0;
+
+	fd = open(path, O_RDONLY, 0);
+	if (fd < 0)
+		return -1;
+	while (got < size - 1) {
+		n = read(fd, buf + got, (size_t)(size - 1 - got));
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(fd);
+	buf[got] = 0;
+	return got;
+}
+
+/* Count CPUs in a sysfs cpu list such as "0-3,5\n"; -1 if malformed. */
+static int count_cpu_list(const char *s)
+{
+	int count = 0;
+
+	while (*s && *s != '\n') {
+		long lo = 0, hi;
+
+		if (*s < '0' || *s > '9')
+			return -1;
+		while (*s >= '0' && *s <= '9' && lo < 100000)
+			lo = lo * 10 + (*s++ - '0');
+		hi = lo;
+		if (*s == '-') {
+			s++;
+			if (*s < '0' || *s > '9')
+				return -1;
+			hi = 0;
+			while (*s >= '0' && *s <= '9' && hi < 100000)
+				hi = hi * 10 + (*s++ - '0');
+		}
+		if (hi < lo)
+			return -1;
+		count += (int)(hi - lo + 1);
+		if (*s == ',')
+			s++;
+	}
+	return count;
+}
+
+/* Fallback: number of "processor" lines in /proc/cpuinfo. */
+static int count_cpuinfo(void)
+{
+	static const char key[] = "processor";
+	char buf[8192];
+	int n, i, count = 0;
+
+	n = read_small_file("/proc/cpuinfo", buf, sizeof(buf));
+	if (n < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((i == 0 || buf[i - 1] == '\n') &&
+		    strncmp(buf + i, key, sizeof(key) - 1) == 0)
+			count++;
+	}
+	return count;
+}
+
+static void do_cpus(void)
+{
+	char buf[256];
+	int n = -1;
+	Line l = { .len = 0 };
+
+	if (read_small_file("/sys/devices/system/cpu/online", buf, sizeof(buf)) > 0)
+		n = count_cpu_list(buf);
+	if (n <= 0)
+		n = count_cpuinfo();
+	if (n <= 0) {
+		say2("cpus=unknown", "");
+		return;
+	}
+	line_str(&l, "INIT: cpus=");
+	line_dec(&l, (unsigned long)n);
+	line_emit(&l);
+}
+
+static void do_rtc(void)
+{
+	struct rtc_time tm;
+	struct timespec ts;
+	Line l = { .len = 0 };
+	int fd;
+
+	line_str(&l, "INIT: rtc=");
+	fd = open("/dev/rtc0", O_RDONLY, 0);
+	if (fd < 0) {
+		line_str(&l, "unavailable (open /dev/rtc0: errno=");
+		line_dec(&l, (unsigned long)errno);
+		line_char(&l, ')');
+	} else if (ioctl(fd, RTC_RD_TIME, &tm) < 0) {
+		line_str(&l, "unavailable (RTC_RD_TIME: errno=");
+		line_dec(&l, (unsigned long)errno);
+		line_char(&l, ')');
+	} else {
+		line_dec_pad(&l, (unsigned long)(tm.tm_year + 1900), 4);
+		line_char(&l, '-');
+		line_dec_pad(&l, (unsigned long)(tm.tm_mon + 1), 2);
+		line_char(&l, '-');
+		line_dec_pad(&l, (unsigned long)tm.tm_mday, 2);
+		line_char(&l, ' ');
+		line_dec_pad(&l, (unsigned long)tm.tm_hour, 2);
+		line_char(&l, ':');
+		line_dec_pad(&l, (unsigned long)tm.tm_min, 2);
+		line_char(&l, ':');
+		line_dec_pad(&l, (unsigned long)tm.tm_sec, 2);
+	}
+	if (fd >= 0)
+		close(fd);
+	line_emit(&l);
+
+	/* nolibc 6.1 has no clock_gettime() wrapper */
+	line_str(&l, "INIT: realtime=");
+	if (my_syscall2(__NR_clock_gettime, CLOCK_REALTIME, &ts) < 0)
+		line_str(&l, "unavailable");
+	else
+		line_dec(&l, (unsigned long)ts.tv_sec);
+	line_emit(&l);
+}
+
+/*
+ * 16 bytes from /dev/hwrng. The node exists whenever HW_RANDOM is built in,
+ * but reads fail with ENODEV without a backend (no virtio-rng device). Read
+ * non-blocking and retry for a bounded time so a silent device cannot hang
+ * init. Returns 0, or the errno of the failure.
+ */
+static int read_hwrng(unsigned char *buf, int size)
+{
+	int fd, n, got = 0, tries = 0, err = 0;
+
+	fd = open("/dev/hwrng", O_RDONLY | O_NONBLOCK, 0);
+	if (fd < 0)
+		return errno;
+	while (got < size) {
+		n = read(fd, buf + got, (size_t)(size - got));
+		if (n > 0) {
+			got += n;
+		} else if (n < 0 && errno == EAGAIN && ++tries < HWRNG_MAX_TRIES) {
+			msleep(10);
+		} else {
+			err = n < 0 ? errno : EIO;
+			break;
+		}
+	}
+	close(fd);
+	return err;
+}
+
+static void do_random(void)
+{
+	unsigned char buf[16];
+	int hw_err, gr_err = 0;
+	long r;
+	Line l = { .len = 0 };
+
+	hw_err = read_hwrng(buf, sizeof(buf));
+	if (hw_err == 0) {
+		say2("random-source=hwrng", "");
+	} else {
+		r = my_syscall3(__NR_getrandom, buf, sizeof(buf), GRND_NONBLOCK);
+		if (r == (long)sizeof(buf))
+			say2("random-source=getrandom", "");
+		else
+			gr_err = r < 0 ? (int)-r : EIO;
+	}
+	line_str(&l, "INIT: random=");
+	if (hw_err == 0 || gr_err == 0) {
+		line_hex_bytes(&l, buf, sizeof(buf));
+	} else {
+		line_str(&l, "unavailable (hwrng: errno=");
+		line_dec(&l, (unsigned long)hw_err);
+		line_str(&l, ", getrandom: errno=");
+		line_dec(&l, (unsigned long)gr_err);
+		line_char(&l, ')');
+	}
+	line_emit(&l);
+}
+
+/*
+ * A deterministic CPU-bound loop (FNV-style multiply + xorshift, ~7
+ * instructions per iteration). loops=1000000 gives 98dcba858a2791ff.
+ */
+static void do_checksum(unsigned long loops)
+{
+	unsigned long h = 0xcbf29ce484222325UL;
+	unsigned long i;
+	Line l = { .len = 0 };
+
+	for (i = 0; i < loops; i++) {
+		h ^= i;
+		h *= 0x100000001b3UL;
+		h ^= h >> 29;
+	}
+	line_str(&l, "INIT: checksum=");
+	line_hex64(&l, h);
+	line_str(&l, " loops=");
+	line_dec(&l, loops);
+	line_emit(&l);
+}
+
+/*
+ * Wait up to timeout_ms for one console line. The console is in canonical
+ * mode, so poll() reports input only once a whole line (or EOF) is there and
+ * read() returns at most that line; the rest stays queued for /bin/sh.
+ */
+static void do_console(unsigned long timeout_ms)
+{
+	struct pollfd pfd = { .fd = 0, .events = POLLIN, .revents = 0 };
+	char buf[200];
+	int r, n, len = 0, i;
+	Line l = { .len = 0 };
+
+	say2("type a line:", "");
+	r = poll(&pfd, 1, (int)timeout_ms);
+	if (r < 0) {
+		say_errno("poll(console)", errno);
+		return;
+	}
+	if (r == 0 || !(pfd.revents & POLLIN)) {
+		say2("no input (timeout)", "");
+		return;
+	}
+	/* keep the first part of an overlong line, drain the rest of it */
+	for (;;) {
+		char c[64];
+
+		n = read(0, c, sizeof(c));
+		if (n <= 0)
+			break;
+		for (i = 0; i < n && len < (int)sizeof(buf); i++)
+			buf[len++] = c[i];
+		if (c[n - 1] == '\n')
+			break;
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	line_str(&l, "INIT: echo: ");
+	for (i = 0; i < len; i++)
+		line_char(&l, buf[i] >= 32 && buf[i] < 127 ? buf[i] : '?');
+	line_emit(&l);
+}
+
+static void power_off(void)
+{
+	say2("poweroff", "");
+	reboot(LINUX_REBOOT_CMD_POWER_OFF);
+	say_errno("reboot(POWER_OFF)", errno);
+	for (;;)
+		msleep(1000);
+}
+
+int main(int argc, char **argv, char **envp)
+{
+	unsigned long loops, rdtimeout, demo;
+
+	do_mounts();
+	do_banner();
+	loops = env_number(envp, "loops", DEFAULT_LOOPS, ~0UL);
+	rdtimeout = env_number(envp, "rdtimeout", DEFAULT_RDTIMEOUT_MS, 0x7fffffffUL);
+	demo = env_number(envp, "demo", 0, 1);
+	do_cpus();
+	do_rtc();
+	do_random();
+	do_checksum(loops);
+	do_console(rdtimeout);
+	if (demo) {
+		char *sh_argv[] = { "sh", NULL };
+
+		say2("starting /bin/sh (demo=1)", "");
+		execve("/bin/sh", sh_argv, envp);
+		say_errno("exec /bin/sh", errno);
+	}
+	power_off();
+	return 0;
+}
