@@ -1,0 +1,643 @@
+/*
+ * test_mmu.c - unit tests for mmu.c: Sv39/Sv48 walks, permission rules,
+ * A/D updates, PMP, the software TLB and the load/store/fetch slow paths.
+ *
+ * The machine is assembled by hand (RAM, page bitmaps, one hart) so the
+ * tests depend only on the hart code. Functions other modules provide are
+ * given weak stand-ins here; when the real ones are linked they win.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "machine/hart.h"
+
+/* --- weak stand-ins for machine.c / exec.c --- */
+
+__attribute__((weak)) const MmioRegion *machine_find_mmio(const Machine *m, uint64_t paddr)
+{
+    for (int i = 0; i < m->nmmio; i++)
+        if (paddr - m->mmio[i].base < m->mmio[i].size)
+            return &m->mmio[i];
+    return NULL;
+}
+
+__attribute__((weak)) void bcache_invalidate_page(Machine *m, uint64_t ppage)
+{
+    m->code_pages[(ppage - RAM_BASE) >> PAGE_SHIFT] = 0;
+}
+
+__attribute__((weak)) void machine_mark_dirty(Machine *m, uint64_t paddr, uint64_t n)
+{
+    if (!machine_is_ram(m, paddr, n) || n == 0)
+        return;
+    for (uint64_t p = (paddr - RAM_BASE) >> PAGE_SHIFT; p <= (paddr + n - 1 - RAM_BASE) >> PAGE_SHIFT; p++) {
+        m->dirty_pages[p] = 1;
+        if (m->code_pages[p])
+            bcache_invalidate_page(m, RAM_BASE + (p << PAGE_SHIFT));
+    }
+}
+
+__attribute__((weak)) struct BlockCache *bcache_new(void) { return NULL; }
+__attribute__((weak)) void bcache_free(struct BlockCache *bc) { (void)bc; }
+
+/* --- fixture --- */
+
+#define RAM_SIZE (4ull << 20)
+#define PT_BASE (RAM_BASE + 0x100000) /* page tables are bump-allocated here */
+
+#define PTE_V 0x01ull
+#define PTE_R 0x02ull
+#define PTE_W 0x04ull
+#define PTE_X 0x08ull
+#define PTE_U 0x10ull
+#define PTE_A 0x40ull
+#define PTE_D 0x80ull
+
+typedef struct Fix {
+    Machine *m;
+    Hart *h;
+    uint64_t next_table; /* physical address of the next free page-table page */
+    uint64_t root;
+    int levels;
+    /* test MMIO device: an 8-byte register file */
+    uint64_t dev_regs[2];
+    int dev_reads, dev_writes;
+} Fix;
+
+static uint64_t rd64(Fix *f, uint64_t pa)
+{
+    uint64_t v;
+    memcpy(&v, f->m->ram + (pa - RAM_BASE), 8);
+    return v;
+}
+
+static void wr64(Fix *f, uint64_t pa, uint64_t v) { memcpy(f->m->ram + (pa - RAM_BASE), &v, 8); }
+
+static uint64_t alloc_table(Fix *f)
+{
+    uint64_t t = f->next_table;
+    f->next_table += PAGE_SIZE;
+    assert_true(f->next_table <= RAM_BASE + RAM_SIZE);
+    memset(f->m->ram + (t - RAM_BASE), 0, PAGE_SIZE);
+    return t;
+}
+
+static void set_satp(Fix *f, int levels)
+{
+    f->levels = levels;
+    f->root = alloc_table(f);
+    uint64_t mode = levels == 3 ? 8 : 9;
+    f->h->priv = PRV_M;
+    assert_true(hart_csr_write(f->h, 0x180, (mode << 60) | (f->root >> 12)));
+}
+
+/* Map va -> pa with a leaf at `leaf_level` (0 = 4K, 1 = 2M, 2 = 1G). */
+static uint64_t map(Fix *f, uint64_t va, uint64_t pa, int leaf_level, uint64_t flags)
+{
+    uint64_t table = f->root;
+    for (int level = f->levels - 1; level > leaf_level; level--) {
+        uint64_t pte_addr = table + ((va >> (12 + 9 * level)) & 511) * 8;
+        uint64_t pte = rd64(f, pte_addr);
+        if (!(pte & PTE_V)) {
+            uint64_t t = alloc_table(f);
+            pte = ((t >> 12) << 10) | PTE_V;
+            wr64(f, pte_addr, pte);
+        }
+        table = ((pte >> 10) & ((1ull << 44) - 1)) << 12;
+    }
+    uint64_t pte_addr = table + ((va >> (12 + 9 * leaf_level)) & 511) * 8;
+    wr64(f, pte_addr, ((pa >> 12) << 10) | flags | PTE_V);
+    return pte_addr;
+}
+
+static bool dev_read(void *dev, uint64_t off, int size, uint64_t *val)
+{
+    Fix *f = dev;
+    if (off + size > 16)
+        return false;
+    f->dev_reads++;
+    uint64_t v = 0;
+    memcpy(&v, (uint8_t *)f->dev_regs + off, size);
+    *val = v;
+    return true;
+}
+
+static bool dev_write(void *dev, uint64_t off, int size, uint64_t val)
+{
+    Fix *f = dev;
+    if (off >= 8)
+        return false; /* second register is read-only: the device refuses */
+    f->dev_writes++;
+    memcpy((uint8_t *)f->dev_regs + off, &val, size);
+    return true;
+}
+
+#define DEV_IN_RAM (RAM_BASE + 0x3000) /* like HTIF: a device inside RAM */
+#define DEV_OUTSIDE 0x10000000ull
+
+static int setup(void **state)
+{
+    Fix *f = calloc(1, sizeof *f);
+    Machine *m = calloc(1, sizeof *m);
+    m->ram_size = m->cfg.ram_size = RAM_SIZE;
+    m->ram = calloc(RAM_SIZE, 1);
+    m->code_pages = calloc(RAM_SIZE >> PAGE_SHIFT, 1);
+    m->dirty_pages = calloc(RAM_SIZE >> PAGE_SHIFT, 1);
+    m->bcache = bcache_new();
+    m->nharts = m->cfg.nharts = 1;
+    m->harts[0] = hart_new(m, 0);
+    m->mmio[0] = (MmioRegion){DEV_IN_RAM, 16, f, dev_read, dev_write, "in-ram"};
+    m->mmio[1] = (MmioRegion){DEV_OUTSIDE, 16, f, dev_read, dev_write, "outside"};
+    m->nmmio = 2;
+    f->m = m;
+    f->h = m->harts[0];
+    f->next_table = PT_BASE;
+    /* PMP: allow S/U everything (entry 0 NAPOT over the whole space) */
+    assert_true(hart_csr_write(f->h, 0x3b0, ~0ull));
+    assert_true(hart_csr_write(f->h, 0x3a0, 0x1f));
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    Fix *f = *state;
+    Machine *m = f->m;
+    hart_free(m->harts[0]);
+    if (m->bcache)
+        bcache_free(m->bcache);
+    free(m->ram);
+    free(m->code_pages);
+    free(m->dirty_pages);
+    free(m);
+    free(f);
+    return 0;
+}
+
+static void enter(Fix *f, int priv, uint64_t mstatus_set)
+{
+    Hart *h = f->h;
+    h->priv = PRV_M;
+    uint64_t ms;
+    assert_true(hart_csr_read(h, 0x300, &ms));
+    ms &= ~(MSTATUS_MPP | MSTATUS_MPRV | MSTATUS_SUM | MSTATUS_MXR);
+    assert_true(hart_csr_write(h, 0x300, ms | mstatus_set));
+    h->priv = priv;
+    mmu_update_ctx(h);
+}
+
+static void expect_fault(Hart *h, bool ok, uint64_t cause, uint64_t tval)
+{
+    assert_false(ok);
+    assert_int_equal(h->exc_cause, cause);
+    assert_int_equal(h->exc_tval, tval);
+    h->exc_cause = UINT64_MAX;
+}
+
+/* --- walks --- */
+
+static void check_walk(Fix *f, int levels, int leaf_level, uint64_t va)
+{
+    set_satp(f, levels);
+    uint64_t size = 1ull << (12 + 9 * leaf_level);
+    uint64_t pa_base = leaf_level == 0 ? RAM_BASE + 0x5000 : RAM_BASE & ~(size - 1);
+    map(f, va, pa_base, leaf_level, PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);
+    enter(f, PRV_S, 0);
+    uint64_t off = leaf_level == 0 ? 0x123 : 0x1234 + (size >> 2) * 3; /* clear of PT_BASE */
+    if (leaf_level == 2)
+        off = RAM_BASE - pa_base + 0x2468; /* land inside RAM in the 1G page */
+    uint64_t pa = 0;
+    assert_true(mmu_translate(f->h, va + off, ACC_READ, &pa));
+    assert_int_equal(pa, pa_base + off);
+    assert_true(mmu_translate(f->h, va + off, ACC_EXEC, &pa));
+    assert_true(mmu_translate(f->h, va + off, ACC_WRITE, &pa));
+    /* a load through the slow path sees RAM contents */
+    wr64(f, pa_base + (off & ~7ull), 0x1122334455667788ull);
+    uint64_t v;
+    bool mmio;
+    assert_true(mmu_load_slow(f->h, va + (off & ~7ull), 8, &v, &mmio));
+    assert_false(mmio);
+    assert_int_equal(v, 0x1122334455667788ull);
+}
+
+static void test_sv39_4k(void **state) { check_walk(*state, 3, 0, 0x40201000ull); }
+static void test_sv39_2m(void **state) { check_walk(*state, 3, 1, 0x40200000ull); }
+static void test_sv39_1g(void **state) { check_walk(*state, 3, 2, 0xffffffffc0000000ull); }
+static void test_sv48_4k(void **state) { check_walk(*state, 4, 0, 0x7f0000401000ull); }
+static void test_sv48_2m(void **state) { check_walk(*state, 4, 1, 0xffff800000200000ull); }
+static void test_sv48_1g(void **state) { check_walk(*state, 4, 2, 0x0000008040000000ull); }
+
+static void test_bare_and_m_mode_identity(void **state)
+{
+    Fix *f = *state;
+    uint64_t pa;
+    enter(f, PRV_S, 0);
+    assert_true(mmu_translate(f->h, 0x80001234, ACC_READ, &pa));
+    assert_int_equal(pa, 0x80001234);
+    set_satp(f, 3);
+    enter(f, PRV_M, 0);
+    assert_true(mmu_translate(f->h, 0x80001234, ACC_EXEC, &pa));
+    assert_int_equal(pa, 0x80001234);
+}
+
+static void test_noncanonical(void **state)
+{
+    Fix *f = *state;
+    uint64_t pa;
+    set_satp(f, 3);
+    enter(f, PRV_S, 0);
+    expect_fault(f->h, mmu_translate(f->h, 0x0000004000000000ull, ACC_READ, &pa),
+                 EXC_LOAD_PAGE_FAULT, 0x0000004000000000ull);
+    expect_fault(f->h, mmu_translate(f->h, 0xff00000000000000ull, ACC_EXEC, &pa),
+                 EXC_INSN_PAGE_FAULT, 0xff00000000000000ull);
+    /* canonical for Sv48 but not Sv39 */
+    set_satp(f, 4);
+    enter(f, PRV_S, 0);
+    expect_fault(f->h, mmu_translate(f->h, 0x0000004000000000ull, ACC_WRITE, &pa),
+                 EXC_STORE_PAGE_FAULT, 0x0000004000000000ull); /* canonical, unmapped */
+    expect_fault(f->h, mmu_translate(f->h, 0x0001000000000000ull, ACC_WRITE, &pa),
+                 EXC_STORE_PAGE_FAULT, 0x0001000000000000ull);
+}
+
+static void test_invalid_ptes(void **state)
+{
+    Fix *f = *state;
+    uint64_t pa;
+    set_satp(f, 3);
+    uint64_t va = 0x10000000;
+    uint64_t pte_addr = map(f, va, RAM_BASE + 0x6000, 0, PTE_R | PTE_W | PTE_A | PTE_D);
+    enter(f, PRV_S, 0);
+    assert_true(mmu_translate(f->h, va, ACC_READ, &pa));
+    wr64(f, pte_addr, rd64(f, pte_addr) & ~PTE_V);
+    expect_fault(f->h, mmu_translate(f->h, va, ACC_READ, &pa), EXC_LOAD_PAGE_FAULT, va);
+    wr64(f, pte_addr, (rd64(f, pte_addr) | PTE_V) & ~PTE_R); /* W without R */
+    expect_fault(f->h, mmu_translate(f->h, va, ACC_READ, &pa), EXC_LOAD_PAGE_FAULT, va);
+    wr64(f, pte_addr, rd64(f, pte_addr) | PTE_R | (1ull << 61)); /* PBMT not supported */
+    expect_fault(f->h, mmu_translate(f->h, va, ACC_READ, &pa), EXC_LOAD_PAGE_FAULT, va);
+    wr64(f, pte_addr, (rd64(f, pte_addr) & ~(1ull << 61)) | (1ull << 63)); /* N not supported */
+    expect_fault(f->h, mmu_translate(f->h, va, ACC_READ, &pa), EXC_LOAD_PAGE_FAULT, va);
+    /* a non-leaf pointer at level 0 */
+    wr64(f, pte_addr, ((RAM_BASE + 0x6000) >> 12) << 10 | PTE_V);
+    expect_fault(f->h, mmu_translate(f->h, va, ACC_EXEC, &pa), EXC_INSN_PAGE_FAULT, va);
+}
+
+static void test_misaligned_superpage(void **state)
+{
+    Fix *f = *state;
+    uint64_t pa;
+    set_satp(f, 3);
+    map(f, 0x40000000, RAM_BASE + 0x1000, 1, PTE_R | PTE_A); /* 2M leaf, ppn not 2M-aligned */
+    map(f, 0x80000000, RAM_BASE + 0x200000, 2, PTE_R | PTE_A); /* 1G leaf, ppn not 1G-aligned */
+    enter(f, PRV_S, 0);
+    expect_fault(f->h, mmu_translate(f->h, 0x40000010, ACC_READ, &pa), EXC_LOAD_PAGE_FAULT, 0x40000010);
+    expect_fault(f->h, mmu_translate(f->h, 0x80000010, ACC_READ, &pa), EXC_LOAD_PAGE_FAULT, 0x80000010);
+}
+
+static void test_pte_outside_ram(void **state)
+{
+    Fix *f = *state;
+    uint64_t pa;
+    enter(f, PRV_M, 0);
+    assert_true(hart_csr_write(f->h, 0x180, (8ull << 60) | (0x1000000ull >> 12))); /* root below RAM */
+    enter(f, PRV_S, 0);
+    expect_fault(f->h, mmu_translate(f->h, 0x1000, ACC_READ, &pa), EXC_LOAD_ACCESS, 0x1000);
+    expect_fault(f->h, mmu_translate(f->h, 0x1000, ACC_WRITE, &pa), EXC_STORE_ACCESS, 0x1000);
+    expect_fault(f->h, mmu_translate(f->h, 0x1000, ACC_EXEC, &pa), EXC_INSN_ACCESS, 0x1000);
+}
+
+/* --- permissions --- */
+
+static void test_user_supervisor_sum(void **state)
+{
+    Fix *f = *state;
+    uint64_t pa;
+    set_satp(f, 3);
+    uint64_t upage = 0x10000, spage = 0x20000;
+    map(f, upage, RAM_BASE + 0x6000, 0, PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D);
+    map(f, spage, RAM_BASE + 0x7000, 0, PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);
+
+    enter(f, PRV_U, 0);
+    assert_true(mmu_translate(f->h, upage, ACC_READ, &pa));
+    assert_true(mmu_translate(f->h, upage, ACC_EXEC, &pa));
+    expect_fault(f->h, mmu_translate(f->h, spage, ACC_READ, &pa), EXC_LOAD_PAGE_FAULT, spage);
+    expect_fault(f->h, mmu_translate(f->h, spage, ACC_EXEC, &pa), EXC_INSN_PAGE_FAULT, spage);
+
+    enter(f, PRV_S, 0);
+    expect_fault(f->h, mmu_translate(f->h, upage, ACC_READ, &pa), EXC_LOAD_PAGE_FAULT, upage);
+    expect_fault(f->h, mmu_translate(f->h, upage + 8, ACC_WRITE, &pa), EXC_STORE_PAGE_FAULT, upage + 8);
+    assert_true(mmu_translate(f->h, spage, ACC_READ, &pa));
+
+    enter(f, PRV_S, MSTATUS_SUM);
+    assert_true(mmu_translate(f->h, upage, ACC_READ, &pa));
+    assert_true(mmu_translate(f->h, upage, ACC_WRITE, &pa));
+    expect_fault(f->h, mmu_translate(f->h, upage, ACC_EXEC, &pa), EXC_INSN_PAGE_FAULT, upage);
+}
+
+static void test_rwx_and_mxr(void **state)
+{
+    Fix *f = *state;
+    uint64_t pa;
+    set_satp(f, 3);
+    uint64_t xonly = 0x10000, ronly = 0x11000;
+    map(f, xonly, RAM_BASE + 0x6000, 0, PTE_X | PTE_A);
+    map(f, ronly, RAM_BASE + 0x7000, 0, PTE_R | PTE_A);
+    enter(f, PRV_S, 0);
+    expect_fault(f->h, mmu_translate(f->h, xonly, ACC_READ, &pa), EXC_LOAD_PAGE_FAULT, xonly);
+    assert_true(mmu_translate(f->h, xonly, ACC_EXEC, &pa));
+    expect_fault(f->h, mmu_translate(f->h, ronly, ACC_WRITE, &pa), EXC_STORE_PAGE_FAULT, ronly);
+    expect_fault(f->h, mmu_translate(f->h, ronly, ACC_EXEC, &pa), EXC_INSN_PAGE_FAULT, ronly);
+    enter(f, PRV_S, MSTATUS_MXR);
+    assert_true(mmu_translate(f->h, xonly, ACC_READ, &pa));
+    assert_int_equal(pa, RAM_BASE + 0x6000);
+}
+
+static void test_mprv(void **state)
+{
+    Fix *f = *state;
+    uint64_t pa;
+    set_satp(f, 3);
+    map(f, 0x10000, RAM_BASE + 0x6000, 0, PTE_R | PTE_W | PTE_A | PTE_D);
+    /* M with MPRV and MPP=S: loads/stores translate, fetches do not */
+    enter(f, PRV_M, MSTATUS_MPRV | (1ull << MSTATUS_MPP_SHIFT));
+    assert_true(mmu_translate(f->h, 0x10000, ACC_READ, &pa));
+    assert_int_equal(pa, RAM_BASE + 0x6000);
+    assert_true(mmu_translate(f->h, 0x10000, ACC_EXEC, &pa));
+    assert_int_equal(pa, 0x10000);
+    /* MPP=U: the S page is not accessible */
+    enter(f, PRV_M, MSTATUS_MPRV);
+    expect_fault(f->h, mmu_translate(f->h, 0x10000, ACC_READ, &pa), EXC_LOAD_PAGE_FAULT, 0x10000);
+}
+
+/* --- A/D --- */
+
+static void test_accessed_dirty_update(void **state)
+{
+    Fix *f = *state;
+    uint64_t pa;
+    set_satp(f, 3);
+    uint64_t pte_addr = map(f, 0x10000, RAM_BASE + 0x6000, 0, PTE_R | PTE_W);
+    memset(f->m->dirty_pages, 0, RAM_SIZE >> PAGE_SHIFT);
+    enter(f, PRV_S, 0);
+    assert_true(mmu_translate(f->h, 0x10000, ACC_READ, &pa));
+    assert_int_equal(rd64(f, pte_addr) & (PTE_A | PTE_D), PTE_A);
+    assert_int_equal(f->m->dirty_pages[(pte_addr - RAM_BASE) >> PAGE_SHIFT], 1);
+    assert_true(mmu_translate(f->h, 0x10000, ACC_WRITE, &pa));
+    assert_int_equal(rd64(f, pte_addr) & (PTE_A | PTE_D), PTE_A | PTE_D);
+    /* a faulting access sets nothing */
+    uint64_t pte2 = map(f, 0x20000, RAM_BASE + 0x7000, 0, PTE_R);
+    assert_false(mmu_translate(f->h, 0x20000, ACC_WRITE, &pa));
+    assert_int_equal(rd64(f, pte2) & (PTE_A | PTE_D), 0);
+    /* superpage leaf gets A/D too */
+    uint64_t pte3 = map(f, 0x40000000, RAM_BASE, 1, PTE_R | PTE_W);
+    assert_true(mmu_translate(f->h, 0x40000008, ACC_WRITE, &pa));
+    assert_int_equal(rd64(f, pte3) & (PTE_A | PTE_D), PTE_A | PTE_D);
+}
+
+/* --- TLB --- */
+
+static void test_tlb_fill_and_contexts(void **state)
+{
+    Fix *f = *state;
+    Hart *h = f->h;
+    Machine *m = f->m;
+    uint64_t v;
+    bool mmio;
+    set_satp(f, 3);
+    map(f, 0x10000, RAM_BASE + 0x6000, 0, PTE_R | PTE_W | PTE_A); /* D clear */
+    enter(f, PRV_S, 0);
+    assert_null(hart_tlb_lookup(h, ACC_READ, 0x10008));
+    assert_true(mmu_load_slow(h, 0x10008, 8, &v, &mmio));
+    assert_ptr_equal(hart_tlb_lookup(h, ACC_READ, 0x10008), m->ram + 0x6008);
+    assert_null(hart_tlb_lookup(h, ACC_WRITE, 0x10008));
+    /* the store sets D, then the write entry may be filled; the page is dirty */
+    memset(m->dirty_pages, 0, RAM_SIZE >> PAGE_SHIFT);
+    assert_true(mmu_store_slow(h, 0x10010, 4, 0xdeadbeef, &mmio));
+    assert_ptr_equal(hart_tlb_lookup(h, ACC_WRITE, 0x10010), m->ram + 0x6010);
+    assert_int_equal(m->dirty_pages[6], 1);
+    uint32_t w;
+    memcpy(&w, m->ram + 0x6010, 4);
+    assert_int_equal(w, 0xdeadbeef);
+
+    /* another privilege uses another set: U sees nothing cached */
+    enter(f, PRV_U, 0);
+    assert_null(hart_tlb_lookup(h, ACC_READ, 0x10008));
+    enter(f, PRV_S, MSTATUS_SUM);
+    assert_null(hart_tlb_lookup(h, ACC_READ, 0x10008));
+    enter(f, PRV_S, 0);
+    assert_non_null(hart_tlb_lookup(h, ACC_READ, 0x10008));
+
+    /* dropping write entries for the page (code was found there) */
+    mmu_tlb_drop_write_page(m, RAM_BASE + 0x6000);
+    assert_null(hart_tlb_lookup(h, ACC_WRITE, 0x10010));
+    assert_non_null(hart_tlb_lookup(h, ACC_READ, 0x10008));
+
+    /* satp write flushes */
+    assert_true(hart_csr_write(h, 0x180, h->satp));
+    assert_null(hart_tlb_lookup(h, ACC_READ, 0x10008));
+}
+
+static void test_tlb_code_page_not_writable(void **state)
+{
+    Fix *f = *state;
+    Hart *h = f->h;
+    Machine *m = f->m;
+    bool mmio;
+    enter(f, PRV_M, 0);
+    m->code_pages[8] = 1;
+    assert_true(mmu_store_slow(h, RAM_BASE + 0x8000, 8, 42, &mmio));
+    /* the store invalidated the decoded code, so the page is plain data now */
+    assert_int_equal(m->code_pages[8], 0);
+    assert_int_equal(m->dirty_pages[8], 1);
+    /* reads of a code page are cached, writes never are */
+    m->code_pages[9] = 1;
+    uint64_t v;
+    assert_true(mmu_load_slow(h, RAM_BASE + 0x9000, 8, &v, &mmio));
+    assert_non_null(hart_tlb_lookup(h, ACC_READ, RAM_BASE + 0x9000));
+    assert_null(hart_tlb_lookup(h, ACC_WRITE, RAM_BASE + 0x9000));
+    /* a page that becomes code loses its write entry */
+    assert_true(mmu_store_slow(h, RAM_BASE + 0xa000, 8, 1, &mmio));
+    assert_non_null(hart_tlb_lookup(h, ACC_WRITE, RAM_BASE + 0xa000));
+    m->code_pages[10] = 1;
+    mmu_tlb_drop_write_page(m, RAM_BASE + 0xa000);
+    assert_null(hart_tlb_lookup(h, ACC_WRITE, RAM_BASE + 0xa000));
+}
+
+static void test_tlb_not_filled_for_mmio_page(void **state)
+{
+    Fix *f = *state;
+    Hart *h = f->h;
+    uint64_t v;
+    bool mmio;
+    enter(f, PRV_M, 0);
+    /* RAM bytes in the page holding the in-RAM device still work, slowly */
+    assert_true(mmu_load_slow(h, DEV_IN_RAM + 0x100, 8, &v, &mmio));
+    assert_false(mmio);
+    assert_null(hart_tlb_lookup(h, ACC_READ, DEV_IN_RAM + 0x100));
+    f->dev_regs[0] = 0x55;
+    assert_true(mmu_load_slow(h, DEV_IN_RAM, 4, &v, &mmio));
+    assert_true(mmio);
+    assert_int_equal(v, 0x55);
+    assert_true(mmu_store_slow(h, DEV_OUTSIDE + 4, 4, 0x77, &mmio));
+    assert_true(mmio);
+    assert_int_equal(f->dev_regs[0] >> 32, 0x77);
+    /* device refusal -> access fault */
+    expect_fault(h, mmu_store_slow(h, DEV_OUTSIDE + 8, 8, 1, &mmio), EXC_STORE_ACCESS, DEV_OUTSIDE + 8);
+    /* misaligned MMIO -> misaligned exception */
+    expect_fault(h, mmu_load_slow(h, DEV_OUTSIDE + 2, 4, &v, &mmio), EXC_LOAD_MISALIGNED, DEV_OUTSIDE + 2);
+    /* nothing there */
+    expect_fault(h, mmu_load_slow(h, 0x20000000, 4, &v, &mmio), EXC_LOAD_ACCESS, 0x20000000);
+    expect_fault(h, mmu_store_slow(h, RAM_BASE + RAM_SIZE, 1, 0, &mmio), EXC_STORE_ACCESS,
+                 RAM_BASE + RAM_SIZE);
+}
+
+/* --- misaligned emulation --- */
+
+static void test_misaligned_emulation(void **state)
+{
+    Fix *f = *state;
+    Hart *h = f->h;
+    Machine *m = f->m;
+    uint64_t v;
+    bool mmio;
+    set_satp(f, 3);
+    /* two virtually adjacent pages on non-adjacent physical pages */
+    map(f, 0x10000, RAM_BASE + 0x7000, 0, PTE_R | PTE_W | PTE_A | PTE_D);
+    map(f, 0x11000, RAM_BASE + 0x5000, 0, PTE_R | PTE_W | PTE_A | PTE_D);
+    map(f, 0x12000, RAM_BASE + 0x6000, 0, PTE_R | PTE_A); /* read-only */
+    enter(f, PRV_S, 0);
+    assert_true(mmu_store_slow(h, 0x10ffd, 8, 0x0807060504030201ull, &mmio));
+    assert_int_equal(m->ram[0x7ffd], 1);
+    assert_int_equal(m->ram[0x7fff], 3);
+    assert_int_equal(m->ram[0x5000], 4);
+    assert_int_equal(m->ram[0x5004], 8);
+    assert_true(mmu_load_slow(h, 0x10ffd, 8, &v, &mmio));
+    assert_int_equal(v, 0x0807060504030201ull);
+    assert_true(mmu_load_slow(h, 0x10fff, 2, &v, &mmio));
+    assert_int_equal(v, 0x0403);
+    /* store crossing into a read-only page faults with the original address
+     * and writes nothing */
+    m->ram[0x5ffe] = 0xaa;
+    expect_fault(h, mmu_store_slow(h, 0x11ffe, 4, 0x11223344, &mmio), EXC_STORE_PAGE_FAULT, 0x11ffe);
+    assert_int_equal(m->ram[0x5ffe], 0xaa);
+    /* load crossing into an unmapped page */
+    expect_fault(h, mmu_load_slow(h, 0x12ffc, 8, &v, &mmio), EXC_LOAD_PAGE_FAULT, 0x12ffc);
+    /* misaligned RAM access in M-mode across physical pages */
+    enter(f, PRV_M, 0);
+    assert_true(mmu_load_slow(h, RAM_BASE + 0x4fff, 2, &v, &mmio));
+    assert_int_equal(v, 0x0400 | m->ram[0x4fff]);
+}
+
+/* --- fetch --- */
+
+static void test_fetch_page(void **state)
+{
+    Fix *f = *state;
+    Hart *h = f->h;
+    uint64_t pa;
+    set_satp(f, 3);
+    map(f, 0x10000, RAM_BASE + 0x6000, 0, PTE_R | PTE_X | PTE_A);
+    map(f, 0x11000, DEV_OUTSIDE & ~0xfffull, 0, PTE_R | PTE_X | PTE_A);
+    enter(f, PRV_S, 0);
+    const uint8_t *p = mmu_fetch_page(h, 0x10010, &pa);
+    assert_ptr_equal(p, f->m->ram + 0x6000);
+    assert_int_equal(pa, RAM_BASE + 0x6010);
+    assert_ptr_equal(hart_tlb_lookup(h, ACC_EXEC, 0x10010), f->m->ram + 0x6010);
+    assert_null(mmu_fetch_page(h, 0x11000, &pa));
+    assert_int_equal(h->exc_cause, EXC_INSN_ACCESS);
+    h->exc_cause = UINT64_MAX;
+    assert_null(mmu_fetch_page(h, 0x13000, &pa));
+    assert_int_equal(h->exc_cause, EXC_INSN_PAGE_FAULT);
+    assert_int_equal(h->exc_tval, 0x13000);
+}
+
+static void test_ram_ptr_for_amo(void **state)
+{
+    Fix *f = *state;
+    Hart *h = f->h;
+    uint64_t pa;
+    set_satp(f, 3);
+    map(f, 0x10000, RAM_BASE + 0x6000, 0, PTE_R | PTE_A);
+    map(f, 0x11000, DEV_IN_RAM, 0, PTE_R | PTE_W | PTE_A | PTE_D);
+    enter(f, PRV_S, 0);
+    assert_ptr_equal(mmu_ram_ptr(h, 0x10008, 8, ACC_READ, &pa), f->m->ram + 0x6008);
+    assert_int_equal(pa, RAM_BASE + 0x6008);
+    assert_null(mmu_ram_ptr(h, 0x10008, 8, ACC_WRITE, &pa));
+    expect_fault(h, false, EXC_STORE_PAGE_FAULT, 0x10008);
+    assert_null(mmu_ram_ptr(h, 0x11000, 4, ACC_WRITE, &pa)); /* device page */
+    expect_fault(h, false, EXC_STORE_ACCESS, 0x11000);
+}
+
+/* --- PMP enforcement --- */
+
+static void test_pmp(void **state)
+{
+    Fix *f = *state;
+    Hart *h = f->h;
+    uint64_t v;
+    bool mmio;
+    /* no active entry: S/U denied, M allowed */
+    enter(f, PRV_M, 0);
+    assert_true(hart_csr_write(h, 0x3a0, 0));
+    enter(f, PRV_S, 0);
+    expect_fault(h, mmu_load_slow(h, RAM_BASE, 8, &v, &mmio), EXC_LOAD_ACCESS, RAM_BASE);
+    enter(f, PRV_M, 0);
+    assert_true(mmu_load_slow(h, RAM_BASE, 8, &v, &mmio));
+
+    /* entry 0: TOR [0, RAM_BASE+0x10004) read-only; entry 1: NAPOT all, RWX */
+    assert_true(hart_csr_write(h, 0x3b0, (RAM_BASE + 0x10004) >> 2));
+    assert_true(hart_csr_write(h, 0x3b1, ~0ull));
+    assert_true(hart_csr_write(h, 0x3a0, (0x1full << 8) | 0x09));
+    enter(f, PRV_S, 0);
+    assert_true(mmu_load_slow(h, RAM_BASE + 0x8000, 8, &v, &mmio));
+    expect_fault(h, mmu_store_slow(h, RAM_BASE + 0x8000, 8, 0, &mmio), EXC_STORE_ACCESS, RAM_BASE + 0x8000);
+    assert_true(mmu_store_slow(h, RAM_BASE + 0x10008, 8, 0, &mmio));
+    /* an access straddling the end of entry 0 fails (partial match) */
+    expect_fault(h, mmu_load_slow(h, RAM_BASE + 0x10000, 8, &v, &mmio), EXC_LOAD_ACCESS, RAM_BASE + 0x10000);
+    /* and no TLB entry is made for a page PMP splits */
+    assert_true(mmu_load_slow(h, RAM_BASE + 0x10008, 8, &v, &mmio));
+    assert_null(hart_tlb_lookup(h, ACC_READ, RAM_BASE + 0x10008));
+    /* M ignores unlocked entries */
+    enter(f, PRV_M, 0);
+    assert_true(mmu_store_slow(h, RAM_BASE + 0x8000, 8, 0, &mmio));
+    /* once locked, entry 0 binds M too, and the TOR top address is frozen */
+    assert_true(hart_csr_write(h, 0x3a0, (0x1full << 8) | 0x89));
+    expect_fault(h, mmu_store_slow(h, RAM_BASE + 0x8000, 8, 0, &mmio), EXC_STORE_ACCESS, RAM_BASE + 0x8000);
+    assert_null(hart_tlb_lookup(h, ACC_WRITE, RAM_BASE + 0x8000));
+    assert_true(hart_csr_write(h, 0x3b0, 0));
+    assert_int_equal(h->pmpaddr[0], (RAM_BASE + 0x10004) >> 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_sv39_4k, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sv39_2m, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sv39_1g, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sv48_4k, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sv48_2m, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sv48_1g, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bare_and_m_mode_identity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_noncanonical, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_ptes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_misaligned_superpage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pte_outside_ram, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_supervisor_sum, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rwx_and_mxr, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mprv, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_accessed_dirty_update, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tlb_fill_and_contexts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tlb_code_page_not_writable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tlb_not_filled_for_mmio_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_misaligned_emulation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ram_ptr_for_amo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pmp, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
