@@ -1,0 +1,589 @@
+/*
+ * checkpoint.c - state digests for divergence detection; see checkpoint.h
+ * for the invariants and docs/LOG_FORMAT.md for the payload layout.
+ *
+ * Hart state is read from the struct fields directly (never through the
+ * CSR access functions, which apply privilege checks and side effects) and
+ * flattened into a fixed, named list of 64-bit values: the payload carries
+ * the raw values so a report can say "a0 (x10) recorded 0x5 replayed 0x6".
+ *
+ * Verification captures the replayed state with the same code that
+ * captured the recorded one, parses both payloads with the same parser, and
+ * compares the parsed forms: there is one encoder and one decoder.
+ */
+#include "checkpoint.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "../machine/board.h"
+#include "../machine/hart.h"
+#include "varint.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "checkpoint.c hashes arrays of uint64_t as little-endian bytes"
+#endif
+
+#define CKPT_MAX_DEVICES 64
+#define CKPT_MAX_DEVICE_NAME 64
+
+/* ------------------------------------------------------------------ */
+/* the named hart fields */
+
+static const char *const XREG_ABI[32] = {
+    "zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1", "a0",
+    "a1", "a2", "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5",
+    "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6",
+};
+static const char *const FREG_ABI[32] = {
+    "ft0", "ft1", "ft2", "ft3", "ft4", "ft5", "ft6", "ft7", "fs0", "fs1", "fa0",
+    "fa1", "fa2", "fa3", "fa4", "fa5", "fa6", "fa7", "fs2", "fs3", "fs4", "fs5",
+    "fs6", "fs7", "fs8", "fs9", "fs10", "fs11", "ft8", "ft9", "ft10", "ft11",
+};
+
+/* uint64_t CSR fields of struct Hart, in payload order */
+typedef struct CsrField {
+    const char *name;
+    size_t offset;
+} CsrField;
+
+#define CSR(f) {#f, offsetof(Hart, f)}
+static const CsrField CSR_FIELDS[] = {
+    CSR(instret), CSR(mstatus), CSR(misa), CSR(medeleg), CSR(mideleg), CSR(mie), CSR(mip),
+    CSR(mtvec), CSR(mscratch), CSR(mepc), CSR(mcause), CSR(mtval), CSR(mcounteren),
+    CSR(mcountinhibit), CSR(menvcfg), {"pmpcfg0", offsetof(Hart, pmpcfg[0])},
+    {"pmpcfg2", offsetof(Hart, pmpcfg[1])}, CSR(stvec), CSR(sscratch), CSR(sepc),
+    CSR(scause), CSR(stval), CSR(satp), CSR(scounteren), CSR(senvcfg), CSR(mhartid),
+};
+#undef CSR
+#define NUM_CSR_FIELDS (sizeof CSR_FIELDS / sizeof CSR_FIELDS[0])
+
+/* Field layout: pc, priv, x1..x31, f0..f31, fflags, frm, CSR_FIELDS,
+ * pmpaddr0..15, reservation address, reservation valid, wfi. */
+enum {
+    F_PC = 0,
+    F_PRIV = 1,
+    F_X1 = 2,
+    F_F0 = F_X1 + 31,
+    F_FFLAGS = F_F0 + 32,
+    F_FRM,
+    F_CSR0,
+    F_PMPADDR0 = F_CSR0 + (int)NUM_CSR_FIELDS,
+    F_RESV_ADDR = F_PMPADDR0 + NUM_PMP,
+    F_RESV_VALID,
+    F_WFI,
+    HART_NFIELDS
+};
+
+/* The count is part of checkpoint format 1 (docs/LOG_FORMAT.md). A new
+ * architectural field in struct Hart means a new format. The per-instruction
+ * scratch fields (suppress_instret, exc_cause, exc_tval) and the TLBs are not
+ * state between instructions and are left out. */
+_Static_assert(HART_NFIELDS == 112, "hart field list changed: bump CHECKPOINT_FORMAT");
+
+static void hart_fields(const Hart *h, uint64_t v[HART_NFIELDS])
+{
+    v[F_PC] = h->pc;
+    v[F_PRIV] = (uint64_t)h->priv;
+    for (int i = 1; i < 32; i++)
+        v[F_X1 + i - 1] = h->x[i];
+    for (int i = 0; i < 32; i++)
+        v[F_F0 + i] = h->f[i];
+    v[F_FFLAGS] = h->fflags;
+    v[F_FRM] = h->frm;
+    for (size_t i = 0; i < NUM_CSR_FIELDS; i++) {
+        uint64_t val;
+        memcpy(&val, (const uint8_t *)h + CSR_FIELDS[i].offset, sizeof val);
+        v[F_CSR0 + i] = val;
+    }
+    for (int i = 0; i < NUM_PMP; i++)
+        v[F_PMPADDR0 + i] = h->pmpaddr[i];
+    v[F_RESV_ADDR] = h->resv_addr;
+    v[F_RESV_VALID] = h->resv_valid;
+    v[F_WFI] = h->wfi;
+}
+
+static void field_name(int i, char *buf, size_t cap)
+{
+    if (i == F_PC)
+        snprintf(buf, cap, "pc");
+    else if (i == F_PRIV)
+        snprintf(buf, cap, "privilege");
+    else if (i < F_F0)
+        snprintf(buf, cap, "%s (x%d)", XREG_ABI[i - F_X1 + 1], i - F_X1 + 1);
+    else if (i < F_FFLAGS)
+        snprintf(buf, cap, "%s (f%d)", FREG_ABI[i - F_F0], i - F_F0);
+    else if (i == F_FFLAGS)
+        snprintf(buf, cap, "fflags");
+    else if (i == F_FRM)
+        snprintf(buf, cap, "frm");
+    else if (i < F_PMPADDR0)
+        snprintf(buf, cap, "%s", CSR_FIELDS[i - F_CSR0].name);
+    else if (i < F_RESV_ADDR)
+        snprintf(buf, cap, "pmpaddr%d", i - F_PMPADDR0);
+    else if (i == F_RESV_ADDR)
+        snprintf(buf, cap, "reservation address");
+    else if (i == F_RESV_VALID)
+        snprintf(buf, cap, "reservation valid");
+    else
+        snprintf(buf, cap, "wfi");
+}
+
+/* ------------------------------------------------------------------ */
+/* payload parsing */
+
+typedef struct CkptDevice {
+    const uint8_t *name;
+    size_t name_len;
+    uint64_t hash;
+} CkptDevice;
+
+/* A parsed payload; pointers refer into the payload bytes. */
+typedef struct CkptView {
+    uint64_t icount, idle_ns, cur_hart, quantum_left;
+    uint32_t nharts;
+    uint64_t hart[MACHINE_MAX_HARTS][HART_NFIELDS];
+    uint32_t ndev;
+    CkptDevice dev[CKPT_MAX_DEVICES];
+    uint64_t npages;
+    uint64_t nchanged;
+    const uint8_t *changes, *changes_end; /* (index delta, hash) pairs */
+    uint64_t ram_root;
+} CkptView;
+
+typedef struct PCur {
+    const uint8_t *p, *end;
+    const char *why;
+} PCur;
+
+static uint64_t pc_varint(PCur *c)
+{
+    uint64_t v = 0;
+    if (!c->why && !varint_get(&c->p, c->end, &v))
+        c->why = "a number is cut or overlong";
+    return c->why ? 0 : v;
+}
+
+static uint64_t pc_u64(PCur *c)
+{
+    if (c->why)
+        return 0;
+    if (c->end - c->p < 8) {
+        c->why = "it is cut short";
+        return 0;
+    }
+    uint64_t v;
+    memcpy(&v, c->p, 8);
+    c->p += 8;
+    return v;
+}
+
+/* Walk the (index delta, hash) list; calls fn for each page when fn != NULL.
+ * Indices are strictly increasing and below npages, or `why` is set. */
+static bool walk_changes(const uint8_t *p, const uint8_t *end, uint64_t nchanged, uint64_t npages,
+                         void (*fn)(void *ctx, uint64_t page, uint64_t hash), void *ctx, const char **why)
+{
+    PCur c = {p, end, NULL};
+    uint64_t next = 0; /* lowest index the next entry may name */
+    for (uint64_t i = 0; i < nchanged && !c.why; i++) {
+        uint64_t delta = pc_varint(&c);
+        uint64_t hash = pc_u64(&c);
+        if (c.why)
+            break;
+        if (delta >= npages || next > npages - 1 - delta) {
+            c.why = "a RAM page index is out of range";
+            break;
+        }
+        uint64_t page = next + delta;
+        if (fn)
+            fn(ctx, page, hash);
+        next = page + 1;
+    }
+    if (!c.why && c.p != end)
+        c.why = "the RAM page list has trailing bytes";
+    *why = c.why;
+    return !c.why;
+}
+
+static bool parse_payload(const uint8_t *payload, size_t len, CkptView *v, const char **why)
+{
+    PCur c = {payload, payload + len, NULL};
+    memset(v, 0, sizeof *v);
+    if (len == 0 || payload[0] != CHECKPOINT_FORMAT) {
+        *why = len ? "it has an unknown checkpoint format number" : "it is empty";
+        return false;
+    }
+    c.p++;
+    v->icount = pc_varint(&c);
+    v->idle_ns = pc_varint(&c);
+    v->cur_hart = pc_varint(&c);
+    v->quantum_left = pc_varint(&c);
+    uint64_t nharts = pc_varint(&c);
+    uint64_t nfields = pc_varint(&c);
+    if (!c.why && (nharts > MACHINE_MAX_HARTS))
+        c.why = "its hart count is out of range";
+    if (!c.why && nfields != HART_NFIELDS)
+        c.why = "its hart field count differs from this rrvm's";
+    if (c.why) {
+        *why = c.why;
+        return false;
+    }
+    v->nharts = (uint32_t)nharts;
+    for (uint32_t h = 0; h < v->nharts; h++)
+        for (int i = 0; i < HART_NFIELDS; i++)
+            v->hart[h][i] = pc_u64(&c);
+    uint64_t ndev = pc_varint(&c);
+    if (!c.why && ndev > CKPT_MAX_DEVICES)
+        c.why = "its device count is out of range";
+    for (uint64_t d = 0; d < ndev && !c.why; d++) {
+        uint64_t nlen = pc_varint(&c);
+        if (!c.why && (nlen > CKPT_MAX_DEVICE_NAME || nlen > (uint64_t)(c.end - c.p))) {
+            c.why = "a device name is too long";
+            break;
+        }
+        if (c.why)
+            break;
+        v->dev[d].name = c.p;
+        v->dev[d].name_len = (size_t)nlen;
+        c.p += nlen;
+        v->dev[d].hash = pc_u64(&c);
+    }
+    v->ndev = (uint32_t)(c.why ? 0 : ndev);
+    v->npages = pc_varint(&c);
+    v->nchanged = pc_varint(&c);
+    if (!c.why && v->nchanged > v->npages)
+        c.why = "it lists more changed pages than RAM has";
+    /* the page list sits between here and the trailing 8-byte root */
+    if (!c.why && c.end - c.p < 8)
+        c.why = "it is cut short";
+    if (c.why) {
+        *why = c.why;
+        return false;
+    }
+    v->changes = c.p;
+    v->changes_end = c.end - 8;
+    memcpy(&v->ram_root, c.end - 8, 8);
+    return walk_changes(v->changes, v->changes_end, v->nchanged, v->npages, NULL, NULL, why);
+}
+
+/* ------------------------------------------------------------------ */
+/* capture */
+
+bool checkpoint_init(CheckpointState *cs, Machine *m)
+{
+    memset(cs, 0, sizeof *cs);
+    cs->npages = (size_t)(m->ram_size >> PAGE_SHIFT);
+    size_t n = cs->npages ? cs->npages : 1;
+    cs->page_hash = calloc(n, sizeof *cs->page_hash);
+    cs->rec_page_hash = calloc(n, sizeof *cs->rec_page_hash);
+    if (!cs->page_hash || !cs->rec_page_hash) {
+        checkpoint_free(cs);
+        return false;
+    }
+    for (size_t i = 0; i < cs->npages; i++)
+        cs->page_hash[i] = XXH3_64bits(m->ram + (i << PAGE_SHIFT), PAGE_SIZE);
+    memcpy(cs->rec_page_hash, cs->page_hash, cs->npages * sizeof *cs->page_hash);
+    machine_dirty_reset(m);
+    return true;
+}
+
+void checkpoint_free(CheckpointState *cs)
+{
+    free(cs->page_hash);
+    free(cs->rec_page_hash);
+    memset(cs, 0, sizeof *cs);
+}
+
+typedef struct DevCollect {
+    SerWriter *w;
+    uint32_t count;
+} DevCollect;
+
+static void collect_device(void *ctx, const char *name, const uint8_t *p, size_t n)
+{
+    DevCollect *dc = ctx;
+    size_t nlen = strlen(name);
+    assert(nlen <= CKPT_MAX_DEVICE_NAME);
+    varint_put(dc->w, nlen);
+    ser_put_bytes(dc->w, name, nlen);
+    ser_put_u64(dc->w, XXH3_64bits(p, n));
+    dc->count++;
+}
+
+void checkpoint_capture(Machine *m, CheckpointState *cs, SerWriter *out)
+{
+    assert(cs->page_hash && cs->npages == (size_t)(m->ram_size >> PAGE_SHIFT));
+    ser_put_u8(out, CHECKPOINT_FORMAT);
+    varint_put(out, m->icount);
+    varint_put(out, m->idle_ns);
+    varint_put(out, (uint64_t)m->cur_hart);
+    varint_put(out, m->quantum_left);
+    varint_put(out, (uint64_t)m->nharts);
+    varint_put(out, HART_NFIELDS);
+    for (int h = 0; h < m->nharts; h++) {
+        uint64_t v[HART_NFIELDS];
+        hart_fields(m->harts[h], v);
+        for (int i = 0; i < HART_NFIELDS; i++)
+            ser_put_u64(out, v[i]);
+    }
+
+    SerWriter tmp;
+    ser_writer_init(&tmp);
+    DevCollect dc = {&tmp, 0};
+    (cs->foreach_device ? cs->foreach_device : board_foreach_device_state)(m, collect_device, &dc);
+    assert(dc.count <= CKPT_MAX_DEVICES);
+    varint_put(out, dc.count);
+    ser_put_bytes(out, tmp.buf, tmp.len);
+
+    /* RAM: re-hash the pages written since the last capture */
+    tmp.len = 0;
+    uint64_t nchanged = 0, next = 0;
+    for (size_t i = 0; i < cs->npages; i++) {
+        if (!m->dirty_pages[i])
+            continue;
+        uint64_t hash = XXH3_64bits(m->ram + (i << PAGE_SHIFT), PAGE_SIZE);
+        if (hash == cs->page_hash[i])
+            continue;
+        cs->page_hash[i] = hash;
+        varint_put(&tmp, i - next);
+        ser_put_u64(&tmp, hash);
+        next = i + 1;
+        nchanged++;
+    }
+    varint_put(out, cs->npages);
+    varint_put(out, nchanged);
+    ser_put_bytes(out, tmp.buf, tmp.len);
+    ser_put_u64(out, XXH3_64bits(cs->page_hash, cs->npages * sizeof *cs->page_hash));
+    ser_writer_free(&tmp);
+    machine_dirty_reset(m);
+}
+
+/* ------------------------------------------------------------------ */
+/* verification */
+
+typedef struct Report {
+    char *buf;
+    size_t cap, len;
+} Report;
+
+static void rep(Report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void rep(Report *r, const char *fmt, ...)
+{
+    if (r->cap == 0 || r->len >= r->cap - 1)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(r->buf + r->len, r->cap - r->len, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= r->cap - r->len) {
+        r->len = r->cap - 1;
+        /* mark the cut so a reader knows the report is incomplete */
+        if (r->cap > 5)
+            memcpy(r->buf + r->cap - 5, "...\n", 5);
+    } else {
+        r->len += (size_t)n;
+    }
+}
+
+static void set_rec_page(void *ctx, uint64_t page, uint64_t hash)
+{
+    CheckpointState *cs = ctx;
+    cs->rec_page_hash[page] = hash;
+}
+
+static void report_ram(Report *r, const CheckpointState *cs)
+{
+    enum { MAX_RANGES = 16 };
+    size_t nranges = 0, npages = 0;
+    for (size_t i = 0; i < cs->npages;) {
+        if (cs->rec_page_hash[i] == cs->page_hash[i]) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < cs->npages && cs->rec_page_hash[j] != cs->page_hash[j])
+            j++;
+        if (nranges < MAX_RANGES)
+            rep(r, "RAM differs: 0x%" PRIx64 "-0x%" PRIx64 " (%zu page%s)\n",
+                (uint64_t)(RAM_BASE + ((uint64_t)i << PAGE_SHIFT)),
+                (uint64_t)(RAM_BASE + ((uint64_t)j << PAGE_SHIFT) - 1), j - i,
+                j - i == 1 ? "" : "s");
+        nranges++;
+        npages += j - i;
+        i = j;
+    }
+    if (nranges > MAX_RANGES)
+        rep(r, "RAM differs in %zu more ranges (%zu pages in all)\n", nranges - MAX_RANGES, npages);
+}
+
+static bool compare_views(const CkptView *rec, const CkptView *rep_v, const CheckpointState *cs,
+                          bool rec_chain_ok, Report *r)
+{
+    bool same = true;
+    rep(r, "divergence at checkpoint, icount %" PRIu64 ":\n", rec->icount);
+#define SCALAR(field, label)                                                      \
+    if (rec->field != rep_v->field) {                                             \
+        rep(r, "%s recorded %" PRIu64 " replayed %" PRIu64 "\n", label,           \
+            (uint64_t)rec->field, (uint64_t)rep_v->field);                        \
+        same = false;                                                             \
+    }
+    SCALAR(icount, "icount")
+    SCALAR(idle_ns, "idle time (ns)")
+    SCALAR(cur_hart, "scheduled hart")
+    SCALAR(quantum_left, "quantum left")
+    SCALAR(nharts, "hart count")
+#undef SCALAR
+    uint32_t nh = rec->nharts < rep_v->nharts ? rec->nharts : rep_v->nharts;
+    for (uint32_t h = 0; h < nh; h++) {
+        rep(r, "hart %u: pc recorded 0x%" PRIx64 " replayed 0x%" PRIx64 "\n", h, rec->hart[h][F_PC],
+            rep_v->hart[h][F_PC]);
+        for (int i = 0; i < HART_NFIELDS; i++) {
+            if (rec->hart[h][i] == rep_v->hart[h][i])
+                continue;
+            same = false;
+            if (i == F_PC)
+                continue;
+            char name[32];
+            field_name(i, name, sizeof name);
+            rep(r, "hart %u: %s recorded 0x%" PRIx64 " replayed 0x%" PRIx64 "\n", h, name, rec->hart[h][i],
+                rep_v->hart[h][i]);
+        }
+    }
+    bool dev_lists_match = rec->ndev == rep_v->ndev;
+    for (uint32_t d = 0; dev_lists_match && d < rec->ndev; d++)
+        dev_lists_match = rec->dev[d].name_len == rep_v->dev[d].name_len &&
+                          memcmp(rec->dev[d].name, rep_v->dev[d].name, rec->dev[d].name_len) == 0;
+    if (!dev_lists_match) {
+        rep(r, "device list differs (recorded %u devices, replayed %u)\n", rec->ndev, rep_v->ndev);
+        same = false;
+    } else {
+        for (uint32_t d = 0; d < rec->ndev; d++) {
+            if (rec->dev[d].hash != rep_v->dev[d].hash) {
+                rep(r, "device %.*s: state differs\n", (int)rec->dev[d].name_len, (const char *)rec->dev[d].name);
+                same = false;
+            }
+        }
+    }
+    if (rec->npages != rep_v->npages) {
+        rep(r, "RAM size differs: recorded %" PRIu64 " pages, replayed %" PRIu64 "\n", rec->npages,
+            rep_v->npages);
+        same = false;
+    } else if (rec->ram_root != rep_v->ram_root || !rec_chain_ok) {
+        same = false;
+        if (!rec_chain_ok)
+            rep(r, "RAM: the recorded page hashes do not add up to the recorded root "
+                   "(a checkpoint was skipped or the replay started elsewhere)\n");
+        report_ram(r, cs);
+    }
+    return same;
+}
+
+bool checkpoint_verify(Machine *m, CheckpointState *cs, const uint8_t *payload, size_t len,
+                       char *report, size_t cap)
+{
+    Report r = {report, cap, 0};
+    if (cap)
+        report[0] = 0;
+    CkptView *rec = malloc(sizeof *rec), *rpl = malloc(sizeof *rpl);
+    SerWriter w;
+    ser_writer_init(&w);
+    bool same = false;
+    const char *why = NULL;
+    if (!rec || !rpl) {
+        rep(&r, "checkpoint verification: out of memory\n");
+        goto out;
+    }
+    if (!parse_payload(payload, len, rec, &why)) {
+        rep(&r, "recorded checkpoint payload is malformed: %s\n", why);
+        goto out;
+    }
+    if (rec->npages != cs->npages) {
+        rep(&r, "recorded checkpoint describes %" PRIu64 " RAM pages but this machine has %zu\n", rec->npages,
+            cs->npages);
+        goto out;
+    }
+    checkpoint_capture(m, cs, &w);
+    if (w.oom || !parse_payload(w.buf, w.len, rpl, &why)) {
+        rep(&r, "replayed checkpoint could not be captured: %s\n", w.oom ? "out of memory" : why);
+        goto out;
+    }
+    /* advance the mirror of the recorded page hashes */
+    walk_changes(rec->changes, rec->changes_end, rec->nchanged, rec->npages, set_rec_page, cs, &why);
+    bool chain_ok = XXH3_64bits(cs->rec_page_hash, cs->npages * sizeof *cs->rec_page_hash) == rec->ram_root;
+    same = compare_views(rec, rpl, cs, chain_ok, &r);
+    if (same && cap)
+        report[0] = 0;
+out:
+    free(rec);
+    free(rpl);
+    ser_writer_free(&w);
+    return same;
+}
+
+bool checkpoint_summary(const uint8_t *payload, size_t len, char *out, size_t cap)
+{
+    Report r = {out, cap, 0};
+    if (cap)
+        out[0] = 0;
+    CkptView *v = malloc(sizeof *v);
+    const char *why = NULL;
+    if (!v) {
+        rep(&r, "out of memory");
+        return false;
+    }
+    bool ok = parse_payload(payload, len, v, &why);
+    if (!ok) {
+        rep(&r, "malformed checkpoint: %s", why);
+    } else {
+        rep(&r, "icount=%" PRIu64, v->icount);
+        for (uint32_t h = 0; h < v->nharts; h++)
+            rep(&r, " pc%u=0x%" PRIx64, h, v->hart[h][F_PC]);
+        rep(&r, " pages_changed=%" PRIu64 " ram_root=%016" PRIx64 " devices=%u", v->nchanged, v->ram_root, v->ndev);
+    }
+    free(v);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* whole-machine digest */
+
+static void digest_device(void *ctx, const char *name, const uint8_t *p, size_t n)
+{
+    XXH3_state_t *st = ctx;
+    uint64_t len = n;
+    XXH3_64bits_update(st, name, strlen(name) + 1);
+    XXH3_64bits_update(st, &len, sizeof len);
+    XXH3_64bits_update(st, p, n);
+}
+
+uint64_t checkpoint_machine_digest(const Machine *m)
+{
+    return checkpoint_machine_digest_iter(m, board_foreach_device_state);
+}
+
+uint64_t checkpoint_machine_digest_iter(const Machine *m, CheckpointDeviceIter foreach_device)
+{
+    XXH3_state_t *st = XXH3_createState();
+    if (!st)
+        abort(); /* 600 bytes: failing here means the host is out of memory */
+    XXH3_64bits_reset(st);
+    uint64_t sched[5] = {m->icount, m->idle_ns, (uint64_t)m->cur_hart, m->quantum_left, (uint64_t)m->nharts};
+    XXH3_64bits_update(st, sched, sizeof sched);
+    for (int h = 0; h < m->nharts; h++) {
+        uint64_t v[HART_NFIELDS];
+        hart_fields(m->harts[h], v);
+        XXH3_64bits_update(st, v, sizeof v);
+    }
+    XXH3_64bits_update(st, m->ram, m->ram_size);
+    foreach_device(m, digest_device, st);
+    uint64_t d = XXH3_64bits_digest(st);
+    XXH3_freeState(st);
+    return d;
+}

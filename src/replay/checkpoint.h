@@ -1,0 +1,73 @@
+/*
+ * checkpoint.h - digests of machine state, recorded periodically so a
+ * replay that drifts from its recording is caught at the first checkpoint
+ * after the drift, with a report naming what differs.
+ *
+ * A checkpoint payload (RLOG_CHECKPOINT event, format in docs/LOG_FORMAT.md)
+ * holds raw hart registers and CSRs, one XXH3_64 per device state, and the
+ * RAM as incremental per-page hashes: only the pages whose hash changed
+ * since the previous checkpoint, plus a root hash over all page hashes.
+ *
+ * Invariants:
+ *  - cs->page_hash[i] is the XXH3_64 of RAM page i as of the last
+ *    checkpoint_init/capture, and every page written since has its
+ *    m->dirty_pages byte set (the machine guarantees the latter; capture
+ *    re-hashes exactly those pages and then clears the dirty bytes).
+ *  - On the replay side cs->rec_page_hash mirrors the recorded side's page
+ *    hashes, advanced by each verified payload; so recorded and replayed RAM
+ *    can be compared page by page without the recording holding all pages.
+ *  - Both sides must call checkpoint_init at the same point (after the boot
+ *    images are loaded, before the first instruction).
+ */
+#ifndef RRVM_CHECKPOINT_H
+#define RRVM_CHECKPOINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../machine/machine.h"
+#include "../util/ser.h"
+
+#define CHECKPOINT_FORMAT 1
+
+typedef void (*CheckpointDeviceFn)(void *ctx, const char *name, const uint8_t *p, size_t n);
+typedef void (*CheckpointDeviceIter)(const Machine *m, CheckpointDeviceFn fn, void *ctx);
+
+typedef struct CheckpointState {
+    uint64_t *page_hash;     /* per RAM page, XXH3_64, as of the last capture */
+    uint64_t *rec_page_hash; /* replay side: the recording's page hashes */
+    size_t npages;
+    /* how device states are enumerated: board_foreach_device_state, unless
+     * a unit test substitutes its own */
+    CheckpointDeviceIter foreach_device;
+} CheckpointState;
+
+/* Hash every RAM page (the baseline both sides share) and start a new dirty
+ * interval. False on out of memory. */
+bool checkpoint_init(CheckpointState *cs, Machine *m);
+void checkpoint_free(CheckpointState *cs);
+
+/* Append a checkpoint payload for the current state to `out`; re-hashes
+ * dirty pages and resets the dirty interval (machine_dirty_reset). */
+void checkpoint_capture(Machine *m, CheckpointState *cs, SerWriter *out);
+
+/* Capture the replayed state and compare it with a recorded payload. True
+ * when identical. Otherwise false with a multi-line report (each line ends
+ * in '\n'): the icount, every hart's pc, every differing register or CSR by
+ * name with both values, differing RAM page ranges, differing devices; or a
+ * one-line reason when the payload is malformed. */
+bool checkpoint_verify(Machine *m, CheckpointState *cs, const uint8_t *payload, size_t len,
+                       char *report, size_t cap);
+
+/* One-line description of a payload for `rrvm dump` ("icount=... pc=...");
+ * false (with a reason in out) if malformed. */
+bool checkpoint_summary(const uint8_t *payload, size_t len, char *out, size_t cap);
+
+/* XXH3_64 over all hart state, all RAM and all device state: the `--digest`
+ * of a run and the digest in the END event. */
+uint64_t checkpoint_machine_digest(const Machine *m);
+/* Same with another device enumeration (unit tests). */
+uint64_t checkpoint_machine_digest_iter(const Machine *m, CheckpointDeviceIter foreach_device);
+
+#endif

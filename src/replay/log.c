@@ -1,0 +1,1016 @@
+/*
+ * log.c - writer and reader of recordings; the byte format is specified in
+ * docs/LOG_FORMAT.md and summarised in log.h.
+ *
+ * Invariants:
+ *  - The writer only ever appends whole frames with one write(2) sequence,
+ *    so a writer killed at any time leaves zero or one incomplete frame at
+ *    the end of the file, never a hole.
+ *  - The reader checks every length against a fixed cap and against the
+ *    bytes present before using it; it allocates only after a frame's
+ *    header checksum holds. A frame is decoded and validated completely
+ *    before its first event is returned, so a damaged frame yields no event.
+ *  - Reader errors are sticky and come in two classes: "cut" (the file
+ *    ends early: every event returned so far is valid) and "corrupt".
+ *
+ * Fuzzing builds (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION) compute but do
+ * not enforce checksums, so the fuzzer can reach the decoders behind them.
+ */
+#include "log.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+#include "varint.h"
+
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#define CHECKSUMS_ENFORCED 0
+#else
+#define CHECKSUMS_ENFORCED 1
+#endif
+
+static const uint8_t FILE_MAGIC[8] = {'R', 'R', 'V', 'M', 'L', 'O', 'G', 0};
+static const uint8_t FRAME_MAGIC[4] = {'R', 'R', 'V', 'F'};
+#define FILE_PREFIX_LEN 16  /* magic, version, body length */
+#define FRAME_HEADER_LEN 40
+#define ZSTD_LEVEL 3
+
+/* ------------------------------------------------------------------ */
+/* little-endian helpers */
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------------ */
+/* kinds, hashes, small payloads */
+
+const char *rlog_kind_name(uint32_t kind)
+{
+    switch (kind) {
+    case RLOG_UART_RX: return "UART_RX";
+    case RLOG_CLOCK_WALL: return "CLOCK_WALL";
+    case RLOG_RANDOM: return "RANDOM";
+    case RLOG_IDLE: return "IDLE";
+    case RLOG_SHUTDOWN: return "SHUTDOWN";
+    case RLOG_RESET: return "RESET";
+    case RLOG_CHECKPOINT: return "CHECKPOINT";
+    case RLOG_END: return "END";
+    case RLOG_NET_RX: return "NET_RX";
+    case RLOG_BLOCK_COMPLETE: return "BLOCK_COMPLETE";
+    case RLOG_INPUT: return "INPUT";
+    case RLOG_AUDIO_IN: return "AUDIO_IN";
+    default: return "UNKNOWN";
+    }
+}
+
+bool rlog_kind_known(uint32_t kind) { return strcmp(rlog_kind_name(kind), "UNKNOWN") != 0; }
+
+void rlog_hash128(const void *data, size_t len, uint8_t out[16])
+{
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(data, len));
+    memcpy(out, c.digest, 16);
+}
+
+void rlog_hash_hex(const uint8_t hash[16], char hex[33])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        hex[2 * i] = digits[hash[i] >> 4];
+        hex[2 * i + 1] = digits[hash[i] & 15];
+    }
+    hex[32] = 0;
+}
+
+void rlog_u64_encode(uint64_t v, uint8_t out[8]) { put_le64(out, v); }
+
+bool rlog_u64_decode(const uint8_t *p, size_t len, uint64_t *v)
+{
+    if (len != 8)
+        return false;
+    *v = get_le64(p);
+    return true;
+}
+
+void rlog_end_encode(const RlogEnd *e, uint8_t out[RLOG_END_PAYLOAD_LEN])
+{
+    put_le64(out, e->icount);
+    put_le64(out + 8, e->vtime_ns);
+    put_le32(out + 16, (uint32_t)e->exit_code);
+    put_le64(out + 20, e->digest);
+}
+
+bool rlog_end_decode(const uint8_t *p, size_t len, RlogEnd *e)
+{
+    if (len < RLOG_END_PAYLOAD_LEN)
+        return false;
+    e->icount = get_le64(p);
+    e->vtime_ns = get_le64(p + 8);
+    e->exit_code = (int32_t)get_le32(p + 16);
+    e->digest = get_le64(p + 20);
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* header */
+
+void rlog_header_free(RlogHeader *h)
+{
+    if (!h)
+        return;
+    free(h->cfg.append);
+    for (int i = 0; i < h->nimages && i < RLOG_MAX_IMAGES; i++)
+        free(h->images[i].path);
+    for (int i = 0; i < h->nkv && i < RLOG_MAX_KV; i++) {
+        free(h->kv[i][0]);
+        free(h->kv[i][1]);
+    }
+    memset(h, 0, sizeof *h);
+}
+
+const char *rlog_header_get(const RlogHeader *h, const char *key)
+{
+    for (int i = 0; i < h->nkv; i++)
+        if (strcmp(h->kv[i][0], key) == 0)
+            return h->kv[i][1];
+    return NULL;
+}
+
+bool rlog_header_set(RlogHeader *h, const char *key, const char *value)
+{
+    for (int i = 0; i < h->nkv; i++) {
+        if (strcmp(h->kv[i][0], key) == 0) {
+            char *v = strdup(value);
+            if (!v)
+                return false;
+            free(h->kv[i][1]);
+            h->kv[i][1] = v;
+            return true;
+        }
+    }
+    if (h->nkv >= RLOG_MAX_KV)
+        return false;
+    char *k = strdup(key), *v = strdup(value);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return false;
+    }
+    h->kv[h->nkv][0] = k;
+    h->kv[h->nkv][1] = v;
+    h->nkv++;
+    return true;
+}
+
+bool rlog_header_add_image(RlogHeader *h, const char *role, const char *path,
+                           const void *data, size_t len)
+{
+    if (h->nimages >= RLOG_MAX_IMAGES || strlen(role) >= sizeof h->images[0].role)
+        return false;
+    char *p = strdup(path);
+    if (!p)
+        return false;
+    RlogImage *im = &h->images[h->nimages++];
+    memset(im, 0, sizeof *im);
+    strcpy(im->role, role);
+    im->path = p;
+    im->size = len;
+    rlog_hash128(data, len, im->hash);
+    return true;
+}
+
+static void put_str(SerWriter *w, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    ser_put_u32(w, (uint32_t)n);
+    ser_put_bytes(w, s, n);
+}
+
+/* Serialise the header body; false (with err) if h is not representable. */
+static bool header_encode(const RlogHeader *h, SerWriter *w, char *err, size_t errlen)
+{
+    if (h->nimages < 0 || h->nimages > RLOG_MAX_IMAGES || h->nkv < 0 || h->nkv > RLOG_MAX_KV) {
+        set_err(err, errlen, "recording header: too many images or options");
+        return false;
+    }
+    if (!memchr(h->rrvm_version, 0, sizeof h->rrvm_version)) {
+        set_err(err, errlen, "recording header: rrvm version string too long");
+        return false;
+    }
+    const MachineConfig *c = &h->cfg;
+    /* refuse what the reader would refuse, so every written file reads back */
+    if (c->nharts < 1 || c->nharts > MACHINE_MAX_HARTS || c->ram_size == 0 || c->ram_size % 4096 ||
+        c->icount_shift < 0 || c->icount_shift > 63) {
+        set_err(err, errlen, "recording header: invalid machine configuration");
+        return false;
+    }
+    put_str(w, h->rrvm_version);
+    ser_put_u64(w, c->ram_size);
+    ser_put_u32(w, (uint32_t)c->nharts);
+    ser_put_u32(w, (uint32_t)c->icount_shift);
+    ser_put_u8(w, c->board_virt);
+    ser_put_u8(w, c->append != NULL);
+    put_str(w, c->append);
+    ser_put_u64(w, c->rtc_base_ns);
+    ser_put_u8(w, c->rtc_clock_host);
+    ser_put_u64(w, c->quantum);
+    ser_put_u64(w, h->checkpoint_interval);
+    ser_put_u8(w, h->verify_strict);
+    ser_put_u32(w, (uint32_t)h->nimages);
+    for (int i = 0; i < h->nimages; i++) {
+        const RlogImage *im = &h->images[i];
+        if (!memchr(im->role, 0, sizeof im->role) || !im->path) {
+            set_err(err, errlen, "recording header: image %d has no path or an overlong role", i);
+            return false;
+        }
+        put_str(w, im->role);
+        put_str(w, im->path);
+        ser_put_u64(w, im->size);
+        ser_put_bytes(w, im->hash, 16);
+    }
+    ser_put_u32(w, (uint32_t)h->nkv);
+    for (int i = 0; i < h->nkv; i++) {
+        if (!h->kv[i][0] || !h->kv[i][1]) {
+            set_err(err, errlen, "recording header: option %d has no key or value", i);
+            return false;
+        }
+        put_str(w, h->kv[i][0]);
+        put_str(w, h->kv[i][1]);
+    }
+    if (w->oom || w->len > RLOG_MAX_HEADER) {
+        set_err(err, errlen, "recording header: too large or out of memory");
+        return false;
+    }
+    return true;
+}
+
+/* Bounded cursor over the header body; the first problem sticks in `why`. */
+typedef struct Cursor {
+    const uint8_t *p, *end;
+    const char *why;
+} Cursor;
+
+static bool cur_take(Cursor *c, size_t n, const uint8_t **out)
+{
+    if (c->why)
+        return false;
+    if ((size_t)(c->end - c->p) < n) {
+        c->why = "field runs past the end of the header";
+        return false;
+    }
+    *out = c->p;
+    c->p += n;
+    return true;
+}
+
+static uint8_t cur_u8(Cursor *c)
+{
+    const uint8_t *p;
+    return cur_take(c, 1, &p) ? p[0] : 0;
+}
+
+static uint32_t cur_u32(Cursor *c)
+{
+    const uint8_t *p;
+    return cur_take(c, 4, &p) ? get_le32(p) : 0;
+}
+
+static uint64_t cur_u64(Cursor *c)
+{
+    const uint8_t *p;
+    return cur_take(c, 8, &p) ? get_le64(p) : 0;
+}
+
+static bool cur_bool(Cursor *c)
+{
+    uint8_t v = cur_u8(c);
+    if (v > 1 && !c->why)
+        c->why = "boolean field is neither 0 nor 1";
+    return v == 1;
+}
+
+/* A length-prefixed string into a fresh heap copy (NULL on error). */
+static char *cur_str(Cursor *c)
+{
+    uint32_t n = cur_u32(c);
+    const uint8_t *p;
+    if (!cur_take(c, n, &p))
+        return NULL;
+    if (memchr(p, 0, n)) {
+        c->why = "string contains a NUL byte";
+        return NULL;
+    }
+    char *s = malloc((size_t)n + 1);
+    if (!s) {
+        c->why = "out of memory";
+        return NULL;
+    }
+    memcpy(s, p, n);
+    s[n] = 0;
+    return s;
+}
+
+/* A string into a fixed array of `cap` bytes (including the NUL). */
+static void cur_str_fixed(Cursor *c, char *dst, size_t cap)
+{
+    char *s = cur_str(c);
+    if (!s)
+        return;
+    if (strlen(s) >= cap)
+        c->why = "string field too long";
+    else
+        strcpy(dst, s);
+    free(s);
+}
+
+static bool header_decode(const uint8_t *body, size_t len, RlogHeader *h, const char **why)
+{
+    Cursor c = {body, body + len, NULL};
+    memset(h, 0, sizeof *h);
+    h->format_version = RLOG_FORMAT_VERSION;
+    cur_str_fixed(&c, h->rrvm_version, sizeof h->rrvm_version);
+    MachineConfig *cfg = &h->cfg;
+    cfg->ram_size = cur_u64(&c);
+    uint32_t nharts = cur_u32(&c);
+    uint32_t shift = cur_u32(&c);
+    cfg->board_virt = cur_bool(&c);
+    bool has_append = cur_bool(&c);
+    char *append = cur_str(&c);
+    if (has_append)
+        cfg->append = append;
+    else
+        free(append);
+    cfg->rtc_base_ns = cur_u64(&c);
+    cfg->rtc_clock_host = cur_bool(&c);
+    cfg->quantum = cur_u64(&c);
+    h->checkpoint_interval = cur_u64(&c);
+    h->verify_strict = cur_bool(&c);
+    if (!c.why) {
+        if (nharts < 1 || nharts > MACHINE_MAX_HARTS)
+            c.why = "hart count out of range";
+        else if (cfg->ram_size == 0 || cfg->ram_size % 4096)
+            c.why = "RAM size is not a nonzero multiple of 4 KiB";
+        else if (shift > 63)
+            c.why = "icount shift out of range";
+    }
+    cfg->nharts = (int)(nharts <= MACHINE_MAX_HARTS ? nharts : 0);
+    cfg->icount_shift = (int)(shift <= 63 ? shift : 0);
+
+    uint32_t nimages = cur_u32(&c);
+    if (!c.why && nimages > RLOG_MAX_IMAGES)
+        c.why = "too many images";
+    for (uint32_t i = 0; !c.why && i < nimages; i++) {
+        RlogImage *im = &h->images[i];
+        cur_str_fixed(&c, im->role, sizeof im->role);
+        im->path = cur_str(&c);
+        h->nimages = (int)i + 1; /* so rlog_header_free sees the path */
+        im->size = cur_u64(&c);
+        const uint8_t *p;
+        if (cur_take(&c, 16, &p))
+            memcpy(im->hash, p, 16);
+    }
+    uint32_t nkv = cur_u32(&c);
+    if (!c.why && nkv > RLOG_MAX_KV)
+        c.why = "too many options";
+    for (uint32_t i = 0; !c.why && i < nkv; i++) {
+        h->kv[i][0] = cur_str(&c);
+        h->kv[i][1] = cur_str(&c);
+        h->nkv = (int)i + 1;
+    }
+    if (!c.why && c.p != c.end)
+        c.why = "unexpected bytes after the last field";
+    if (c.why) {
+        *why = c.why;
+        rlog_header_free(h);
+        return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* writer */
+
+struct RlogWriter {
+    int fd;
+    SerWriter events;          /* encoded events of the open frame */
+    uint32_t nevents;
+    uint64_t frame_first_icount;
+    uint64_t prev_icount;      /* of the previous event written (any frame) */
+    bool any_event;
+    ZSTD_CCtx *cctx;
+    uint8_t *out;              /* frame header + compressed bytes */
+    size_t out_cap;
+    uint64_t bytes;            /* written to the file */
+    bool failed;
+    char err[1024];
+    char *path; /* owned */
+};
+
+static bool write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return false;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return true;
+}
+
+static void writer_fail(RlogWriter *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void writer_fail(RlogWriter *w, const char *fmt, ...)
+{
+    if (w->failed)
+        return;
+    w->failed = true;
+    int n = snprintf(w->err, sizeof w->err, "%s: ", w->path);
+    if (n < 0 || (size_t)n >= sizeof w->err)
+        n = (int)sizeof w->err - 1; /* a path longer than the message buffer */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->err + n, sizeof w->err - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+RlogWriter *rlog_writer_open(const char *path, const RlogHeader *h, char *err, size_t errlen)
+{
+    SerWriter body;
+    ser_writer_init(&body);
+    if (!header_encode(h, &body, err, errlen)) {
+        ser_writer_free(&body);
+        return NULL;
+    }
+    RlogWriter *w = calloc(1, sizeof *w);
+    uint8_t *hdr = malloc(FILE_PREFIX_LEN + body.len + 8);
+    if (!w || !hdr) {
+        set_err(err, errlen, "%s: out of memory", path);
+        goto fail;
+    }
+    w->fd = -1;
+    w->path = strdup(path);
+    w->cctx = ZSTD_createCCtx();
+    if (!w->cctx || !w->path) {
+        set_err(err, errlen, "%s: out of memory", path);
+        goto fail;
+    }
+    memcpy(hdr, FILE_MAGIC, 8);
+    put_le32(hdr + 8, RLOG_FORMAT_VERSION);
+    put_le32(hdr + 12, (uint32_t)body.len);
+    if (body.len)
+        memcpy(hdr + FILE_PREFIX_LEN, body.buf, body.len);
+    size_t hlen = FILE_PREFIX_LEN + body.len;
+    put_le64(hdr + hlen, XXH64(hdr, hlen, 0));
+    hlen += 8;
+
+    w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        set_err(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (!write_all(w->fd, hdr, hlen)) {
+        set_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        goto fail;
+    }
+    w->bytes = hlen;
+    free(hdr);
+    ser_writer_free(&body);
+    ser_writer_init(&w->events);
+    return w;
+fail:
+    if (w) {
+        if (w->fd >= 0)
+            close(w->fd);
+        ZSTD_freeCCtx(w->cctx);
+        free(w->path);
+        free(w);
+    }
+    free(hdr);
+    ser_writer_free(&body);
+    return NULL;
+}
+
+bool rlog_flush(RlogWriter *w)
+{
+    if (w->failed)
+        return false;
+    if (w->nevents == 0)
+        return true;
+    if (w->events.oom) {
+        writer_fail(w, "out of memory buffering events");
+        return false;
+    }
+    size_t bound = ZSTD_compressBound(w->events.len);
+    if (w->out_cap < FRAME_HEADER_LEN + bound) {
+        uint8_t *nb = realloc(w->out, FRAME_HEADER_LEN + bound);
+        if (!nb) {
+            writer_fail(w, "out of memory compressing events");
+            return false;
+        }
+        w->out = nb;
+        w->out_cap = FRAME_HEADER_LEN + bound;
+    }
+    size_t clen = ZSTD_compressCCtx(w->cctx, w->out + FRAME_HEADER_LEN, bound, w->events.buf,
+                                    w->events.len, ZSTD_LEVEL);
+    if (ZSTD_isError(clen)) {
+        writer_fail(w, "cannot compress: %s", ZSTD_getErrorName(clen));
+        return false;
+    }
+    /* rlog_write keeps the frame below the cap; zstd's bound keeps clen near it */
+    assert(w->events.len <= RLOG_MAX_FRAME && clen <= RLOG_MAX_FRAME);
+    uint8_t *fh = w->out;
+    memcpy(fh, FRAME_MAGIC, 4);
+    put_le32(fh + 4, (uint32_t)clen);
+    put_le32(fh + 8, (uint32_t)w->events.len);
+    put_le32(fh + 12, w->nevents);
+    put_le64(fh + 16, w->frame_first_icount);
+    put_le64(fh + 24, XXH64(w->out + FRAME_HEADER_LEN, clen, 0));
+    put_le64(fh + 32, XXH64(fh, 32, 0));
+    if (!write_all(w->fd, w->out, FRAME_HEADER_LEN + clen)) {
+        writer_fail(w, "cannot write: %s", strerror(errno));
+        return false;
+    }
+    w->bytes += FRAME_HEADER_LEN + clen;
+    w->events.len = 0;
+    w->nevents = 0;
+    return true;
+}
+
+bool rlog_write(RlogWriter *w, uint64_t icount, uint32_t kind, const void *payload, size_t len)
+{
+    assert(!w->any_event || icount >= w->prev_icount);
+    assert(payload || len == 0);
+    if (w->failed)
+        return false;
+    if (len > RLOG_MAX_PAYLOAD) {
+        writer_fail(w, "%s event payload of %zu bytes exceeds the %u byte limit", rlog_kind_name(kind),
+                    len, RLOG_MAX_PAYLOAD);
+        return false;
+    }
+    if (w->nevents == 0) {
+        /* a frame is self-contained: its deltas start from its own base */
+        w->frame_first_icount = icount;
+        w->prev_icount = icount;
+    }
+    varint_put(&w->events, kind);
+    varint_put(&w->events, icount - w->prev_icount);
+    varint_put(&w->events, len);
+    ser_put_bytes(&w->events, payload, len);
+    if (w->events.oom) {
+        writer_fail(w, "out of memory buffering events");
+        return false;
+    }
+    w->prev_icount = icount;
+    w->any_event = true;
+    w->nevents++;
+    if (w->events.len >= RLOG_FRAME_TARGET)
+        return rlog_flush(w);
+    return true;
+}
+
+bool rlog_writer_close(RlogWriter *w)
+{
+    if (!w)
+        return true;
+    bool ok = rlog_flush(w);
+    if (close(w->fd) != 0 && !w->failed) {
+        writer_fail(w, "cannot close: %s", strerror(errno));
+        ok = false;
+    }
+    ZSTD_freeCCtx(w->cctx);
+    ser_writer_free(&w->events);
+    free(w->out);
+    free(w->path);
+    free(w);
+    return ok;
+}
+
+const char *rlog_writer_error(const RlogWriter *w) { return w->failed ? w->err : NULL; }
+
+uint64_t rlog_writer_bytes(const RlogWriter *w) { return w->bytes; }
+
+/* ------------------------------------------------------------------ */
+/* reader */
+
+enum { RS_OK, RS_END, RS_ERROR };
+
+struct RlogReader {
+    const uint8_t *data; /* the whole recording */
+    size_t size;
+    void *map;           /* mmap of the file, or NULL */
+    uint8_t *owned;      /* read() copy for non-mappable files, or NULL */
+    char *name;          /* path, for messages; owned */
+
+    uint64_t next_frame; /* file offset of the next frame to load */
+    ZSTD_DCtx *dctx;
+    uint8_t *frame;      /* decompressed events of the current frame */
+    size_t frame_cap, frame_len, frame_pos;
+    uint32_t frame_left; /* events of the current frame not yet decoded */
+    uint64_t frame_off;
+    uint64_t decoded_icount; /* icount of the last event decoded */
+    bool saw_end;        /* an END event was decoded */
+
+    bool have_peek;
+    RlogEvent peeked;
+    uint64_t last_icount; /* of the last event returned */
+
+    int state;
+    bool truncated;
+    char err[1024];
+};
+
+static int reader_fail(RlogReader *r, bool truncated, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int reader_fail(RlogReader *r, bool truncated, const char *fmt, ...)
+{
+    if (r->state == RS_ERROR)
+        return -1;
+    int n = snprintf(r->err, sizeof r->err, "%s: ", r->name);
+    if (n < 0 || (size_t)n >= sizeof r->err)
+        n = (int)sizeof r->err - 1; /* a path longer than the message buffer */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err + n, sizeof r->err - (size_t)n, fmt, ap);
+    va_end(ap);
+    r->state = RS_ERROR;
+    r->truncated = truncated;
+    return -1;
+}
+
+/* Parse one event at frame_pos (bounds-checked even though the frame was
+ * validated, so a logic slip cannot read out of bounds). */
+static bool decode_event(RlogReader *r, uint64_t prev_icount, RlogEvent *ev, const char **why)
+{
+    const uint8_t *p = r->frame + r->frame_pos, *end = r->frame + r->frame_len;
+    uint64_t kind, delta, len;
+    if (!varint_get(&p, end, &kind) || !varint_get(&p, end, &delta) || !varint_get(&p, end, &len)) {
+        *why = "an event header is cut or overlong";
+        return false;
+    }
+    if (kind > UINT32_MAX) {
+        *why = "an event kind is out of range";
+        return false;
+    }
+    if (delta > UINT64_MAX - prev_icount) {
+        *why = "an event icount overflows";
+        return false;
+    }
+    if (len > (uint64_t)(end - p) || len > RLOG_MAX_PAYLOAD) {
+        *why = "an event payload runs past the end of its frame";
+        return false;
+    }
+    ev->kind = (uint32_t)kind;
+    ev->icount = prev_icount + delta;
+    ev->payload = p;
+    ev->len = (size_t)len;
+    ev->file_offset = r->frame_off;
+    r->frame_pos = (size_t)(p + len - r->frame);
+    return true;
+}
+
+/* Load, check and validate the frame at r->next_frame.
+ * Returns 1 when a frame is ready, 0 at a clean end, -1 on error. */
+static int load_frame(RlogReader *r)
+{
+    uint64_t off = r->next_frame;
+    size_t left = r->size - (size_t)off;
+    if (left == 0) {
+        if (r->saw_end)
+            return 0;
+        return reader_fail(r, true,
+                           "recording ends at byte %llu after icount %llu without an END event: "
+                           "the recording was cut (killed while recording?)",
+                           (unsigned long long)off, (unsigned long long)r->decoded_icount);
+    }
+    if (r->saw_end)
+        return reader_fail(r, false, "%zu bytes follow the END event at byte %llu: the recording is corrupt",
+                           left, (unsigned long long)off);
+    const uint8_t *fh = r->data + off;
+    if (left < FRAME_HEADER_LEN)
+        goto cut;
+    if (memcmp(fh, FRAME_MAGIC, 4) != 0)
+        return reader_fail(r, false, "frame at byte %llu has a bad magic: the recording is corrupt",
+                           (unsigned long long)off);
+    if (CHECKSUMS_ENFORCED && XXH64(fh, 32, 0) != get_le64(fh + 32))
+        return reader_fail(r, false, "frame at byte %llu fails its checksum (frame header)",
+                           (unsigned long long)off);
+    uint32_t clen = get_le32(fh + 4), ulen = get_le32(fh + 8), count = get_le32(fh + 12);
+    uint64_t first = get_le64(fh + 16);
+    const char *why = NULL;
+    if (clen == 0 || clen > RLOG_MAX_FRAME || ulen > RLOG_MAX_FRAME)
+        why = "its sizes are out of range";
+    else if (count == 0 || count > ulen / 3)
+        why = "its event count does not fit its size"; /* an event is >= 3 bytes */
+    else if (first < r->decoded_icount)
+        why = "its icount goes backwards";
+    if (why)
+        return reader_fail(r, false, "frame at byte %llu is malformed: %s", (unsigned long long)off, why);
+    if (left - FRAME_HEADER_LEN < clen)
+        goto cut;
+    const uint8_t *cdata = fh + FRAME_HEADER_LEN;
+    if (CHECKSUMS_ENFORCED && XXH64(cdata, clen, 0) != get_le64(fh + 24))
+        return reader_fail(r, false, "frame at byte %llu fails its checksum", (unsigned long long)off);
+    /* the zstd frame must be exactly one frame declaring the same size */
+    unsigned long long content = ZSTD_getFrameContentSize(cdata, clen);
+    if (content != ulen || ZSTD_findFrameCompressedSize(cdata, clen) != clen)
+        return reader_fail(r, false, "frame at byte %llu is malformed: its zstd data does not match its header",
+                           (unsigned long long)off);
+    if (r->frame_cap < ulen) {
+        uint8_t *nb = realloc(r->frame, ulen);
+        if (!nb)
+            return reader_fail(r, false, "out of memory for a frame of %u bytes", ulen);
+        r->frame = nb;
+        r->frame_cap = ulen;
+    }
+    size_t got = ZSTD_decompressDCtx(r->dctx, r->frame, ulen, cdata, clen);
+    if (ZSTD_isError(got) || got != ulen)
+        return reader_fail(r, false, "frame at byte %llu does not decompress: %s", (unsigned long long)off,
+                           ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong size");
+
+    /* validate every event before handing out the first */
+    r->frame_off = off;
+    r->frame_len = ulen;
+    r->frame_pos = 0;
+    uint64_t icount = first;
+    bool end_seen = false;
+    for (uint32_t i = 0; i < count; i++) {
+        RlogEvent ev;
+        if (end_seen) {
+            why = "events follow the END event";
+            break;
+        }
+        if (!decode_event(r, icount, &ev, &why))
+            break;
+        icount = ev.icount;
+        end_seen = ev.kind == RLOG_END;
+    }
+    if (!why && r->frame_pos != ulen)
+        why = "bytes follow its last event";
+    if (why)
+        return reader_fail(r, false, "frame at byte %llu is malformed: %s", (unsigned long long)off, why);
+    r->frame_pos = 0;
+    r->frame_left = count;
+    r->decoded_icount = first;
+    r->next_frame = off + FRAME_HEADER_LEN + clen;
+    return 1;
+cut:
+    return reader_fail(r, true,
+                       "recording ends at byte %llu (incomplete frame after icount %llu): "
+                       "the recording was cut (killed while recording?)",
+                       (unsigned long long)off, (unsigned long long)r->decoded_icount);
+}
+
+static int fetch_event(RlogReader *r, RlogEvent *ev)
+{
+    if (r->state == RS_ERROR)
+        return -1;
+    if (r->state == RS_END)
+        return 0;
+    while (r->frame_left == 0) {
+        int rc = load_frame(r);
+        if (rc <= 0) {
+            if (rc == 0)
+                r->state = RS_END;
+            return rc;
+        }
+    }
+    const char *why = NULL;
+    bool ok = decode_event(r, r->decoded_icount, ev, &why);
+    assert(ok); /* load_frame validated this very event */
+    if (!ok)
+        return reader_fail(r, false, "frame at byte %llu is malformed: %s", (unsigned long long)r->frame_off, why);
+    r->frame_left--;
+    r->decoded_icount = ev->icount;
+    if (ev->kind == RLOG_END)
+        r->saw_end = true;
+    return 1;
+}
+
+int rlog_peek(RlogReader *r, RlogEvent *ev)
+{
+    if (!r->have_peek) {
+        int rc = fetch_event(r, &r->peeked);
+        if (rc <= 0)
+            return rc;
+        r->have_peek = true;
+    }
+    *ev = r->peeked;
+    return 1;
+}
+
+int rlog_next(RlogReader *r, RlogEvent *ev)
+{
+    int rc = rlog_peek(r, ev);
+    if (rc == 1) {
+        r->have_peek = false;
+        r->last_icount = ev->icount;
+    }
+    return rc;
+}
+
+const char *rlog_reader_error(const RlogReader *r) { return r->state == RS_ERROR ? r->err : NULL; }
+bool rlog_reader_truncated(const RlogReader *r) { return r->state == RS_ERROR && r->truncated; }
+uint64_t rlog_reader_last_icount(const RlogReader *r) { return r->last_icount; }
+uint64_t rlog_reader_size(const RlogReader *r) { return r->size; }
+
+void rlog_reader_close(RlogReader *r)
+{
+    if (!r)
+        return;
+    if (r->map)
+        munmap(r->map, r->size);
+    free(r->owned);
+    free(r->frame);
+    ZSTD_freeDCtx(r->dctx);
+    free(r->name);
+    free(r);
+}
+
+/* Check the file header of r->data and decode it into h. */
+static bool reader_start(RlogReader *r, RlogHeader *h, char *err, size_t errlen)
+{
+    const uint8_t *d = r->data;
+    size_t n = r->size;
+    const char *name = r->name;
+    if (n < 8 && (n == 0 || memcmp(d, FILE_MAGIC, n) == 0)) {
+        set_err(err, errlen, "%s: recording is cut inside its header (%zu bytes): "
+                "the recording was cut (killed while recording?)", name, n);
+        return false;
+    }
+    if (n < 8 || memcmp(d, FILE_MAGIC, 8) != 0) {
+        set_err(err, errlen, "%s: not an rrvm recording (bad magic)", name);
+        return false;
+    }
+    if (n >= 12 && get_le32(d + 8) != RLOG_FORMAT_VERSION) {
+        set_err(err, errlen, "%s: recording format version %u is not supported by this rrvm (supports %d)",
+                name, get_le32(d + 8), RLOG_FORMAT_VERSION);
+        return false;
+    }
+    uint32_t blen = n >= FILE_PREFIX_LEN ? get_le32(d + 12) : 0;
+    if (blen > RLOG_MAX_HEADER) {
+        set_err(err, errlen, "%s: recording header length %u is absurd (limit %u): the recording is corrupt",
+                name, blen, RLOG_MAX_HEADER);
+        return false;
+    }
+    if (n < FILE_PREFIX_LEN || n - FILE_PREFIX_LEN < (size_t)blen + 8) {
+        set_err(err, errlen, "%s: recording is cut inside its header (%zu bytes): "
+                "the recording was cut (killed while recording?)", name, n);
+        return false;
+    }
+    size_t hlen = FILE_PREFIX_LEN + blen;
+    if (CHECKSUMS_ENFORCED && XXH64(d, hlen, 0) != get_le64(d + hlen)) {
+        set_err(err, errlen, "%s: recording header fails its checksum: the recording is corrupt", name);
+        return false;
+    }
+    const char *why = NULL;
+    if (!header_decode(d + FILE_PREFIX_LEN, blen, h, &why)) {
+        set_err(err, errlen, "%s: recording header is malformed: %s", name, why);
+        return false;
+    }
+    r->next_frame = hlen + 8;
+    return true;
+}
+
+static RlogReader *reader_new(const char *name)
+{
+    RlogReader *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->name = strdup(name);
+    r->dctx = ZSTD_createDCtx();
+    if (!r->dctx || !r->name) {
+        ZSTD_freeDCtx(r->dctx);
+        free(r->name);
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+RlogReader *rlog_reader_open_mem(const uint8_t *buf, size_t len, RlogHeader *h_out, char *err, size_t errlen)
+{
+    RlogReader *r = reader_new("(recording in memory)");
+    if (!r) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->data = buf && len ? buf : (const uint8_t *)"";
+    r->size = buf ? len : 0;
+    if (!reader_start(r, h_out, err, errlen)) {
+        rlog_reader_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Read a non-mappable file (pipe, empty file) into memory. */
+static bool read_whole(int fd, RlogReader *r)
+{
+    size_t cap = 0, len = 0;
+    uint8_t *buf = NULL;
+    for (;;) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 65536;
+            uint8_t *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                return false;
+            }
+            buf = nb;
+        }
+        ssize_t k = read(fd, buf + len, cap - len);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            free(buf);
+            return false;
+        }
+        if (k == 0)
+            break;
+        len += (size_t)k;
+    }
+    r->owned = buf;
+    r->data = buf ? buf : (const uint8_t *)"";
+    r->size = len;
+    return true;
+}
+
+RlogReader *rlog_reader_open(const char *path, RlogHeader *h_out, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    RlogReader *r = reader_new(path);
+    if (!r) {
+        close(fd);
+        set_err(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p != MAP_FAILED) {
+            r->map = p;
+            r->data = p;
+            r->size = (size_t)st.st_size;
+        }
+    }
+    if (!r->data && !read_whole(fd, r)) {
+        set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        close(fd);
+        rlog_reader_close(r);
+        return NULL;
+    }
+    close(fd);
+    if (!reader_start(r, h_out, err, errlen)) {
+        rlog_reader_close(r);
+        return NULL;
+    }
+    return r;
+}

@@ -1,0 +1,338 @@
+/*
+ * log_info.c - `rrvm info` (what a recording holds: machine, images, and a
+ * nondeterminism audit of its events) and `rrvm dump` (one line per event).
+ *
+ * Both read the recording with the ordinary reader, so they report a cut or
+ * corrupt recording exactly as a replay would, after printing everything
+ * that could be read. Exit status: 0 for a complete or merely cut recording
+ * (a warning goes to `err` for the latter), 1 when it cannot be read or is
+ * corrupt.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "checkpoint.h"
+#include "log.h"
+#include "varint.h"
+
+#define KIND_SLOTS 64 /* per-kind counters; kinds above share the last slot */
+
+typedef struct KindStats {
+    uint64_t count[KIND_SLOTS];
+    uint64_t bytes[KIND_SLOTS]; /* encoded size: event header + payload */
+} KindStats;
+
+/* Print up to `max` bytes as a C-like quoted string. */
+static void print_escaped(FILE *out, const uint8_t *p, size_t n, size_t max)
+{
+    fputc('"', out);
+    for (size_t i = 0; i < n && i < max; i++) {
+        uint8_t c = p[i];
+        if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\r')
+            fputs("\\r", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c >= 0x20 && c < 0x7f)
+            fputc(c, out);
+        else
+            fprintf(out, "\\x%02x", c);
+    }
+    fputc('"', out);
+    if (n > max)
+        fprintf(out, "... (%zu bytes)", n);
+}
+
+static void print_hex(FILE *out, const uint8_t *p, size_t n, size_t max)
+{
+    for (size_t i = 0; i < n && i < max; i++)
+        fprintf(out, "%02x", p[i]);
+    if (n > max)
+        fputs("...", out);
+}
+
+/* "2026-01-02T03:04:05.123456789Z" */
+static void format_wall(uint64_t ns, char *buf, size_t cap)
+{
+    time_t secs = (time_t)(ns / 1000000000u);
+    struct tm tm;
+    if (!gmtime_r(&secs, &tm)) {
+        snprintf(buf, cap, "(out of range)");
+        return;
+    }
+    char date[40];
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, cap, "%s.%09" PRIu64 "Z", date, ns % 1000000000u);
+}
+
+static const char *shutdown_cause(uint8_t c)
+{
+    switch (c) {
+    case RLOG_SHUTDOWN_QUIT_KEY: return "console quit key";
+    case RLOG_SHUTDOWN_SIGINT: return "SIGINT";
+    case RLOG_SHUTDOWN_SIGTERM: return "SIGTERM";
+    case RLOG_SHUTDOWN_MONITOR: return "monitor quit";
+    default: return "unknown cause";
+    }
+}
+
+static void print_event(FILE *out, const RlogEvent *ev)
+{
+    const char *name = rlog_kind_name(ev->kind);
+    fprintf(out, "%14" PRIu64 " %s", ev->icount, name);
+    /* align the summaries; an empty RESET line gets no trailing blanks */
+    int pad = 10 - (int)strlen(name);
+    if (pad > 0 && !(ev->kind == RLOG_RESET && ev->len == 0))
+        fprintf(out, "%*s", pad, "");
+    uint64_t v;
+    RlogEnd end;
+    char buf[512];
+    switch (ev->kind) {
+    case RLOG_UART_RX:
+        if (ev->len < 1)
+            goto malformed;
+        fprintf(out, " port %u ", ev->payload[0]);
+        print_escaped(out, ev->payload + 1, ev->len - 1, 80);
+        break;
+    case RLOG_CLOCK_WALL:
+        if (!rlog_u64_decode(ev->payload, ev->len, &v))
+            goto malformed;
+        format_wall(v, buf, sizeof buf);
+        fprintf(out, " %s (%" PRIu64 " ns)", buf, v);
+        break;
+    case RLOG_RANDOM:
+        fprintf(out, " %zu bytes ", ev->len);
+        print_hex(out, ev->payload, ev->len, 32);
+        break;
+    case RLOG_IDLE:
+        if (!rlog_u64_decode(ev->payload, ev->len, &v))
+            goto malformed;
+        fprintf(out, " %" PRIu64 " ns", v);
+        break;
+    case RLOG_SHUTDOWN:
+        if (ev->len != 1)
+            goto malformed;
+        fprintf(out, " cause %u (%s)", ev->payload[0], shutdown_cause(ev->payload[0]));
+        break;
+    case RLOG_RESET:
+        if (ev->len != 0)
+            goto malformed;
+        break;
+    case RLOG_CHECKPOINT:
+        checkpoint_summary(ev->payload, ev->len, buf, sizeof buf);
+        fprintf(out, " %s", buf);
+        break;
+    case RLOG_END:
+        if (!rlog_end_decode(ev->payload, ev->len, &end))
+            goto malformed;
+        fprintf(out, " icount=%" PRIu64 " vtime=%" PRIu64 "ns exit_code=%d digest=%016" PRIx64, end.icount,
+                end.vtime_ns, end.exit_code, end.digest);
+        break;
+    default:
+        fprintf(out, " kind %u, %zu bytes ", ev->kind, ev->len);
+        print_hex(out, ev->payload, ev->len, 32);
+        break;
+    }
+    fputc('\n', out);
+    return;
+malformed:
+    fprintf(out, " malformed payload (%zu bytes) ", ev->len);
+    print_hex(out, ev->payload, ev->len, 32);
+    fputc('\n', out);
+}
+
+/* After the last event: report how the recording ended. */
+static int finish(RlogReader *r, int rc, FILE *err)
+{
+    if (rc == 0)
+        return 0;
+    if (rlog_reader_truncated(r)) {
+        fprintf(err, "warning: %s\n", rlog_reader_error(r));
+        return 0;
+    }
+    fprintf(err, "error: %s\n", rlog_reader_error(r));
+    return 1;
+}
+
+static int dump_reader(RlogReader *r, FILE *out, FILE *err)
+{
+    RlogEvent ev;
+    int rc;
+    while ((rc = rlog_next(r, &ev)) == 1)
+        print_event(out, &ev);
+    return finish(r, rc, err);
+}
+
+static void print_header(const RlogHeader *h, uint64_t size, FILE *out)
+{
+    const MachineConfig *c = &h->cfg;
+    fprintf(out, "format:              version %u, written by rrvm %s\n", h->format_version,
+            h->rrvm_version[0] ? h->rrvm_version : "(unknown)");
+    fprintf(out, "size:                %" PRIu64 " bytes\n", size);
+    fprintf(out, "board:               %s\n", c->board_virt ? "virt" : "bare-metal");
+    fprintf(out, "harts:               %d\n", c->nharts);
+    fprintf(out, "RAM:                 %" PRIu64 " MiB (%" PRIu64 " bytes)\n", c->ram_size >> 20, c->ram_size);
+    fprintf(out, "icount shift:        %d (1 instruction = %" PRIu64 " ns)\n", c->icount_shift,
+            (uint64_t)1 << c->icount_shift);
+    fprintf(out, "quantum:             %" PRIu64 " instructions\n", c->quantum);
+    fprintf(out, "RTC:                 %s, base %" PRIu64 " ns\n",
+            c->rtc_clock_host ? "clock=host (logged)" : "virtual", c->rtc_base_ns);
+    fprintf(out, "append:              ");
+    if (c->append)
+        print_escaped(out, (const uint8_t *)c->append, strlen(c->append), 4096);
+    else
+        fputs("(none)", out);
+    fputc('\n', out);
+    if (h->checkpoint_interval)
+        fprintf(out, "checkpoints:         every %" PRIu64 " instructions, verify %s\n", h->checkpoint_interval,
+                h->verify_strict ? "strict" : "lenient");
+    else
+        fprintf(out, "checkpoints:         none, verify %s\n", h->verify_strict ? "strict" : "lenient");
+    for (int i = 0; i < h->nkv; i++)
+        fprintf(out, "option:              %s = %s\n", h->kv[i][0], h->kv[i][1]);
+    fprintf(out, "images:              %d\n", h->nimages);
+    for (int i = 0; i < h->nimages; i++) {
+        char hex[33];
+        rlog_hash_hex(h->images[i].hash, hex);
+        fprintf(out, "  %-8s %s, %" PRIu64 " bytes, xxh3-128 %s\n", h->images[i].role, h->images[i].path,
+                h->images[i].size, hex);
+    }
+}
+
+static int info_reader(RlogReader *r, const RlogHeader *h, FILE *out, FILE *err)
+{
+    print_header(h, rlog_reader_size(r), out);
+
+    KindStats *st = calloc(1, sizeof *st);
+    if (!st) {
+        fprintf(err, "error: out of memory\n");
+        return 1;
+    }
+    RlogEvent ev;
+    int rc;
+    uint64_t prev_icount = 0, frame = UINT64_MAX, nframes = 0, total_bytes = 0, nevents = 0;
+    uint64_t idle_ns = 0, first_ckpt = 0, last_ckpt = 0;
+    bool have_end = false;
+    RlogEnd end = {0};
+    while ((rc = rlog_next(r, &ev)) == 1) {
+        if (ev.file_offset != frame) {
+            /* deltas restart at each frame, from the frame's first event */
+            frame = ev.file_offset;
+            prev_icount = ev.icount;
+            nframes++;
+        }
+        uint64_t bytes = varint_size(ev.kind) + varint_size(ev.icount - prev_icount) + varint_size(ev.len) + ev.len;
+        prev_icount = ev.icount;
+        unsigned slot = ev.kind < KIND_SLOTS ? ev.kind : KIND_SLOTS - 1;
+        st->count[slot]++;
+        st->bytes[slot] += bytes;
+        total_bytes += bytes;
+        nevents++;
+        uint64_t v;
+        if (ev.kind == RLOG_IDLE && rlog_u64_decode(ev.payload, ev.len, &v))
+            idle_ns += v;
+        if (ev.kind == RLOG_CHECKPOINT) {
+            if (st->count[slot] == 1)
+                first_ckpt = ev.icount;
+            last_ckpt = ev.icount;
+        }
+        if (ev.kind == RLOG_END && rlog_end_decode(ev.payload, ev.len, &end))
+            have_end = true;
+    }
+    uint64_t last_icount = rlog_reader_last_icount(r);
+
+    fprintf(out, "frames:              %" PRIu64 " (%" PRIu64 " events, %" PRIu64 " bytes uncompressed)\n",
+            nframes, nevents, total_bytes);
+    if (have_end) {
+        fprintf(out, "instructions:        %" PRIu64 "\n", end.icount);
+        fprintf(out, "virtual time:        %" PRIu64 ".%09" PRIu64 " s\n", end.vtime_ns / 1000000000u,
+                end.vtime_ns % 1000000000u);
+        fprintf(out, "exit code:           %d\n", end.exit_code);
+        fprintf(out, "final digest:        %016" PRIx64 "\n", end.digest);
+    } else {
+        /* no END: estimate from the last event and the idle time logged */
+        uint64_t shift = (uint64_t)h->cfg.icount_shift;
+        uint64_t vt = (last_icount << shift) + idle_ns;
+        fprintf(out, "instructions:        at least %" PRIu64 " (no END event)\n", last_icount);
+        fprintf(out, "virtual time:        at least %" PRIu64 ".%09" PRIu64 " s\n", vt / 1000000000u,
+                vt % 1000000000u);
+    }
+    uint64_t nckpt = st->count[RLOG_CHECKPOINT];
+    if (nckpt)
+        fprintf(out, "checkpoints:         %" PRIu64 " (icount %" PRIu64 " .. %" PRIu64 ")\n", nckpt, first_ckpt,
+                last_ckpt);
+    else
+        fprintf(out, "checkpoints:         0\n");
+    fprintf(out, "events by kind:      (share of event bytes = the nondeterminism audit)\n");
+    fprintf(out, "  %-4s %-16s %12s %14s %7s\n", "id", "kind", "count", "bytes", "share");
+    for (unsigned k = 0; k < KIND_SLOTS; k++) {
+        if (!st->count[k])
+            continue;
+        double share = total_bytes ? 100.0 * (double)st->bytes[k] / (double)total_bytes : 0.0;
+        const char *name = k == KIND_SLOTS - 1 ? "(kinds >= 63)" : rlog_kind_name(k);
+        fprintf(out, "  %-4u %-16s %12" PRIu64 " %14" PRIu64 " %6.2f%%\n", k, name, st->count[k], st->bytes[k],
+                share);
+    }
+    free(st);
+    if (rc == 0)
+        fprintf(out, "status:              complete\n");
+    else
+        fprintf(out, "status:              %s\n", rlog_reader_truncated(r) ? "cut short" : "corrupt");
+    return finish(r, rc, err);
+}
+
+typedef int (*ReaderFn)(RlogReader *r, const RlogHeader *h, FILE *out, FILE *err);
+
+static int run_on(RlogReader *r, RlogHeader *h, const char *err_msg, ReaderFn fn, FILE *out, FILE *err)
+{
+    if (!r) {
+        fprintf(err, "error: %s\n", err_msg);
+        return 1;
+    }
+    int status = fn(r, h, out, err);
+    rlog_reader_close(r);
+    rlog_header_free(h);
+    return status;
+}
+
+static int dump_fn(RlogReader *r, const RlogHeader *h, FILE *out, FILE *err) { return dump_reader(r, out, err); }
+
+int rlog_print_info(const char *path, FILE *out, FILE *err)
+{
+    RlogHeader h;
+    char msg[512];
+    RlogReader *r = rlog_reader_open(path, &h, msg, sizeof msg);
+    if (r)
+        fprintf(out, "recording:           %s\n", path);
+    return run_on(r, &h, msg, info_reader, out, err);
+}
+
+int rlog_print_dump(const char *path, FILE *out, FILE *err)
+{
+    RlogHeader h;
+    char msg[512];
+    RlogReader *r = rlog_reader_open(path, &h, msg, sizeof msg);
+    return run_on(r, &h, msg, dump_fn, out, err);
+}
+
+int rlog_print_info_mem(const uint8_t *buf, size_t len, FILE *out, FILE *err)
+{
+    RlogHeader h;
+    char msg[512];
+    RlogReader *r = rlog_reader_open_mem(buf, len, &h, msg, sizeof msg);
+    return run_on(r, &h, msg, info_reader, out, err);
+}
+
+int rlog_print_dump_mem(const uint8_t *buf, size_t len, FILE *out, FILE *err)
+{
+    RlogHeader h;
+    char msg[512];
+    RlogReader *r = rlog_reader_open_mem(buf, len, &h, msg, sizeof msg);
+    return run_on(r, &h, msg, dump_fn, out, err);
+}

@@ -1,0 +1,887 @@
+/*
+ * test_log.c - the recording format: round trips, and a reader that stays
+ * correct on cut, bit-flipped and hostile files.
+ *
+ * The cut and bit-flip tests run over every byte (every bit) of a small
+ * multi-frame recording and check the reader's contract: events it returns
+ * are always a prefix of what was written, a cut is reported as a cut, and
+ * damage as damage.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+#include "replay/log.h"
+#include "replay/varint.h"
+
+/* ------------------------------------------------------------------ */
+/* helpers */
+
+typedef struct TestEvent {
+    uint64_t icount;
+    uint32_t kind;
+    uint8_t *payload;
+    size_t len;
+} TestEvent;
+
+static void make_header(RlogHeader *h)
+{
+    memset(h, 0, sizeof *h);
+    snprintf(h->rrvm_version, sizeof h->rrvm_version, "0.1-test");
+    h->cfg.ram_size = 128ull << 20;
+    h->cfg.nharts = 2;
+    h->cfg.icount_shift = 3;
+    h->cfg.board_virt = true;
+    h->cfg.append = strdup("console=ttyS0 earlycon");
+    h->cfg.rtc_base_ns = 1767225600000000000ull;
+    h->cfg.rtc_clock_host = true;
+    h->cfg.quantum = 10000;
+    h->checkpoint_interval = 1000000;
+    h->verify_strict = true;
+    static const uint8_t bios[] = "pretend firmware";
+    assert_true(rlog_header_add_image(h, "bios", "/usr/lib/fw_dynamic.bin", bios, sizeof bios));
+    assert_true(rlog_header_add_image(h, "kernel", "build/guest/Image", "K", 1));
+    assert_true(rlog_header_set(h, "bios.path", "/usr/lib/fw_dynamic.bin"));
+    assert_true(rlog_header_set(h, "console", "stdio"));
+}
+
+static char *temp_path(void)
+{
+    const char *dir = getenv("TMPDIR");
+    char *path;
+    assert_true(asprintf(&path, "%s/rrvm-test-log-XXXXXX", dir ? dir : "/tmp") > 0);
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    return path;
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* Deterministic pseudo-random bytes (xorshift), so payloads do not compress
+ * to nothing and large ones really span frames. */
+static void fill(uint8_t *p, size_t n, uint64_t seed)
+{
+    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        p[i] = (uint8_t)x;
+    }
+}
+
+static void add_event(TestEvent *evs, int *n, uint64_t icount, uint32_t kind, const void *p, size_t len)
+{
+    evs[*n].icount = icount;
+    evs[*n].kind = kind;
+    evs[*n].payload = malloc(len ? len : 1);
+    assert_non_null(evs[*n].payload);
+    if (len)
+        memcpy(evs[*n].payload, p, len);
+    evs[*n].len = len;
+    (*n)++;
+}
+
+static void free_events(TestEvent *evs, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(evs[i].payload);
+}
+
+/* Write evs to path; flush after the events listed in flush_after (-1 ends);
+ * frame_end[] receives the file size after each flush. */
+static void write_log(const char *path, const TestEvent *evs, int n, const int *flush_after, uint64_t *frame_end,
+                      int *nframes)
+{
+    RlogHeader h;
+    make_header(&h);
+    char err[256];
+    RlogWriter *w = rlog_writer_open(path, &h, err, sizeof err);
+    assert_non_null(w);
+    rlog_header_free(&h);
+    int nf = 0, fi = 0;
+    for (int i = 0; i < n; i++) {
+        assert_true(rlog_write(w, evs[i].icount, evs[i].kind, evs[i].payload, evs[i].len));
+        if (flush_after && flush_after[fi] == i) {
+            assert_true(rlog_flush(w));
+            if (frame_end)
+                frame_end[nf] = rlog_writer_bytes(w);
+            nf++;
+            fi++;
+        }
+    }
+    assert_true(rlog_writer_close(w));
+    if (nframes)
+        *nframes = nf;
+}
+
+static bool event_equal(const RlogEvent *ev, const TestEvent *te)
+{
+    return ev->icount == te->icount && ev->kind == te->kind && ev->len == te->len &&
+           (te->len == 0 || memcmp(ev->payload, te->payload, te->len) == 0);
+}
+
+/* A small log in four frames: used by the cut and bit-flip tests. */
+static uint8_t *small_log(TestEvent *evs, int *n, uint64_t *frame_end, int *nframes, size_t *len)
+{
+    *n = 0;
+    uint8_t b8[8];
+    add_event(evs, n, 100, RLOG_UART_RX, "\0ls\n", 4);
+    rlog_u64_encode(1767225600123456789ull, b8);
+    add_event(evs, n, 150, RLOG_CLOCK_WALL, b8, 8);
+    add_event(evs, n, 150, RLOG_RANDOM, "\x0a\x1b\x2c\x3d", 4);
+    rlog_u64_encode(5000000, b8);
+    add_event(evs, n, 9000, RLOG_IDLE, b8, 8);
+    add_event(evs, n, 12000, RLOG_RESET, "", 0);
+    add_event(evs, n, 20000, RLOG_SHUTDOWN, "\x02", 1);
+    RlogEnd end = {20000, 20000 * 8 + 5000000, 0, 0x1234567890abcdefull};
+    uint8_t eb[RLOG_END_PAYLOAD_LEN];
+    rlog_end_encode(&end, eb);
+    add_event(evs, n, 20000, RLOG_END, eb, sizeof eb);
+    static const int flush_after[] = {1, 3, 5, 6, -1};
+    char *path = temp_path();
+    write_log(path, evs, *n, flush_after, frame_end, nframes);
+    uint8_t *buf = read_file(path, len);
+    unlink(path);
+    free(path);
+    return buf;
+}
+
+/* ------------------------------------------------------------------ */
+/* tests */
+
+static void test_kind_numbers_are_fixed(void **state)
+{
+    assert_int_equal(RLOG_UART_RX, 1);
+    assert_int_equal(RLOG_CLOCK_WALL, 2);
+    assert_int_equal(RLOG_RANDOM, 3);
+    assert_int_equal(RLOG_IDLE, 4);
+    assert_int_equal(RLOG_SHUTDOWN, 5);
+    assert_int_equal(RLOG_RESET, 6);
+    assert_int_equal(RLOG_CHECKPOINT, 16);
+    assert_int_equal(RLOG_END, 17);
+    assert_int_equal(RLOG_NET_RX, 32);
+    assert_int_equal(RLOG_AUDIO_IN, 35);
+    assert_string_equal(rlog_kind_name(1), "UART_RX");
+    assert_string_equal(rlog_kind_name(16), "CHECKPOINT");
+    assert_string_equal(rlog_kind_name(17), "END");
+    assert_string_equal(rlog_kind_name(33), "BLOCK_COMPLETE");
+    assert_string_equal(rlog_kind_name(7), "UNKNOWN");
+    assert_false(rlog_kind_known(99));
+    assert_true(rlog_kind_known(4));
+}
+
+static void test_varint(void **state)
+{
+    static const uint64_t vals[] = {0, 1, 127, 128, 300, 1ull << 32, 1ull << 63, UINT64_MAX};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        uint8_t b[VARINT_MAX_BYTES];
+        size_t n = varint_encode(vals[i], b);
+        assert_int_equal(n, varint_size(vals[i]));
+        const uint8_t *p = b;
+        uint64_t v;
+        assert_true(varint_get(&p, b + n, &v));
+        assert_true(v == vals[i]);
+        assert_ptr_equal(p, b + n);
+        p = b;
+        assert_false(varint_get(&p, b + n - 1, &v)); /* cut */
+    }
+    /* 11 bytes, or a 10th byte carrying more than one bit */
+    const uint8_t overlong[11] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    const uint8_t *p = overlong;
+    uint64_t v;
+    assert_false(varint_get(&p, overlong + 11, &v));
+    const uint8_t big[10] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
+    p = big;
+    assert_false(varint_get(&p, big + 10, &v));
+}
+
+static void test_round_trip(void **state)
+{
+    enum { MAXEV = 64 };
+    TestEvent evs[MAXEV];
+    int n = 0;
+    uint8_t b8[8];
+    add_event(evs, &n, 0, RLOG_UART_RX, "\0ls\n", 4);
+    rlog_u64_encode(1767225600000000000ull, b8);
+    add_event(evs, &n, 5, RLOG_CLOCK_WALL, b8, 8);
+    add_event(evs, &n, 5, RLOG_RANDOM, "0123456789abcdef", 16);
+    rlog_u64_encode(123456789, b8);
+    add_event(evs, &n, 77, RLOG_IDLE, b8, 8);
+    /* large payloads: each spans more than a frame's target size */
+    size_t big = 700 * 1024;
+    uint8_t *p = malloc(big);
+    for (int i = 0; i < 5; i++) {
+        fill(p, big, (uint64_t)i);
+        add_event(evs, &n, 1000 + (uint64_t)i, RLOG_RANDOM, p, big - (size_t)i);
+    }
+    free(p);
+    /* many small events so several frames are cut by size alone */
+    for (int i = 0; i < 20; i++) {
+        uint8_t small[4000];
+        fill(small, sizeof small, 100 + (uint64_t)i);
+        small[0] = 0;
+        add_event(evs, &n, 2000 + (uint64_t)i * 3, RLOG_UART_RX, small, sizeof small);
+    }
+    add_event(evs, &n, 1ull << 62, RLOG_CHECKPOINT, "\x01", 1);
+    add_event(evs, &n, (1ull << 62) + (1ull << 63), 99, "future kind", 11); /* unknown: kept intact */
+    add_event(evs, &n, UINT64_MAX - 1, RLOG_RESET, "", 0);
+    add_event(evs, &n, UINT64_MAX - 1, RLOG_SHUTDOWN, "\x01", 1);
+    RlogEnd end = {UINT64_MAX, 42, -3, 0xfeedfacecafebeefull}, end2;
+    uint8_t eb[RLOG_END_PAYLOAD_LEN];
+    rlog_end_encode(&end, eb);
+    add_event(evs, &n, UINT64_MAX, RLOG_END, eb, sizeof eb);
+    assert_true(n <= MAXEV);
+
+    char *path = temp_path();
+    static const int flush_after[] = {2, -1};
+    write_log(path, evs, n, flush_after, NULL, NULL);
+
+    RlogHeader h;
+    char err[512];
+    RlogReader *r = rlog_reader_open(path, &h, err, sizeof err);
+    assert_non_null(r);
+    assert_int_equal(h.format_version, RLOG_FORMAT_VERSION);
+    assert_string_equal(h.rrvm_version, "0.1-test");
+    assert_true(h.cfg.ram_size == 128ull << 20);
+    assert_int_equal(h.cfg.nharts, 2);
+    assert_int_equal(h.cfg.icount_shift, 3);
+    assert_true(h.cfg.board_virt);
+    assert_string_equal(h.cfg.append, "console=ttyS0 earlycon");
+    assert_true(h.cfg.rtc_base_ns == 1767225600000000000ull);
+    assert_true(h.cfg.rtc_clock_host);
+    assert_true(h.cfg.quantum == 10000);
+    assert_true(h.checkpoint_interval == 1000000);
+    assert_true(h.verify_strict);
+    assert_int_equal(h.nimages, 2);
+    assert_string_equal(h.images[0].role, "bios");
+    assert_string_equal(h.images[0].path, "/usr/lib/fw_dynamic.bin");
+    assert_int_equal(h.images[0].size, 17);
+    uint8_t hash[16];
+    rlog_hash128("pretend firmware", 17, hash);
+    assert_memory_equal(h.images[0].hash, hash, 16);
+    assert_string_equal(h.images[1].role, "kernel");
+    assert_string_equal(rlog_header_get(&h, "bios.path"), "/usr/lib/fw_dynamic.bin");
+    assert_string_equal(rlog_header_get(&h, "console"), "stdio");
+    assert_null(rlog_header_get(&h, "nope"));
+
+    uint64_t frames_seen = 0, last_off = 0;
+    for (int i = 0; i < n; i++) {
+        RlogEvent ev, pk;
+        assert_int_equal(rlog_peek(r, &pk), 1);
+        assert_int_equal(rlog_peek(r, &pk), 1);
+        assert_int_equal(rlog_next(r, &ev), 1);
+        assert_true(event_equal(&pk, &evs[i]));
+        assert_true(event_equal(&ev, &evs[i]));
+        if (ev.file_offset != last_off)
+            frames_seen++;
+        last_off = ev.file_offset;
+        assert_true(rlog_reader_last_icount(r) == evs[i].icount);
+        if (ev.kind == RLOG_END) {
+            assert_true(rlog_end_decode(ev.payload, ev.len, &end2));
+            assert_true(end2.icount == end.icount && end2.vtime_ns == 42 && end2.exit_code == -3 &&
+                        end2.digest == end.digest);
+        }
+    }
+    assert_true(frames_seen >= 5);
+    RlogEvent ev;
+    assert_int_equal(rlog_next(r, &ev), 0);
+    assert_int_equal(rlog_next(r, &ev), 0);
+    assert_null(rlog_reader_error(r));
+    rlog_reader_close(r);
+    rlog_header_free(&h);
+    unlink(path);
+    free(path);
+    free_events(evs, n);
+}
+
+static void test_cut_at_every_byte(void **state)
+{
+    TestEvent evs[16];
+    int n, nframes;
+    uint64_t frame_end[8];
+    size_t len;
+    uint8_t *buf = small_log(evs, &n, frame_end, &nframes, &len);
+    assert_int_equal(nframes, 4);
+    assert_true(frame_end[3] == len);
+    /* events per frame: flushed after events 1, 3, 5, 6 */
+    static const int events_before_frame_end[] = {2, 4, 6, 7};
+    size_t header_end;
+    /* the first frame starts at the end of the file header */
+    {
+        RlogHeader h;
+        char err[256];
+        RlogReader *r = rlog_reader_open_mem(buf, len, &h, err, sizeof err);
+        assert_non_null(r);
+        RlogEvent ev;
+        assert_int_equal(rlog_next(r, &ev), 1);
+        header_end = ev.file_offset;
+        rlog_reader_close(r);
+        rlog_header_free(&h);
+    }
+    for (size_t cut = 0; cut < len; cut++) {
+        uint8_t *copy = malloc(cut ? cut : 1); /* exact size: ASan catches overreads */
+        memcpy(copy, buf, cut);
+        RlogHeader h;
+        char err[512];
+        RlogReader *r = rlog_reader_open_mem(copy, cut, &h, err, sizeof err);
+        if (cut < header_end) {
+            assert_null(r);
+            assert_non_null(strstr(err, "cut"));
+            free(copy);
+            continue;
+        }
+        assert_non_null(r);
+        int complete = 0;
+        for (int f = 0; f < nframes; f++)
+            if (frame_end[f] <= cut)
+                complete = events_before_frame_end[f];
+        RlogEvent ev;
+        int got = 0, rc;
+        while ((rc = rlog_next(r, &ev)) == 1) {
+            assert_true(got < n);
+            assert_true(event_equal(&ev, &evs[got]));
+            got++;
+        }
+        assert_int_equal(rc, -1);
+        assert_int_equal(got, complete);
+        assert_true(rlog_reader_truncated(r));
+        assert_non_null(strstr(rlog_reader_error(r), "the recording was cut"));
+        if (got == 0 && cut > header_end) {
+            /* cut inside the first frame: the recording ends where it starts */
+            char want[64];
+            snprintf(want, sizeof want, "recording ends at byte %zu (incomplete frame", header_end);
+            assert_non_null(strstr(rlog_reader_error(r), want));
+        }
+        rlog_reader_close(r);
+        rlog_header_free(&h);
+        free(copy);
+    }
+    free(buf);
+    free_events(evs, n);
+}
+
+static void test_cut_message(void **state)
+{
+    TestEvent evs[16];
+    int n, nframes;
+    uint64_t frame_end[8];
+    size_t len;
+    uint8_t *buf = small_log(evs, &n, frame_end, &nframes, &len);
+    /* cut in the middle of the third frame: two frames (4 events) survive */
+    size_t cut = (size_t)frame_end[1] + 10;
+    RlogHeader h;
+    char err[256];
+    RlogReader *r = rlog_reader_open_mem(buf, cut, &h, err, sizeof err);
+    assert_non_null(r);
+    RlogEvent ev;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(rlog_next(r, &ev), 1);
+    assert_int_equal(rlog_next(r, &ev), -1);
+    char want[200];
+    snprintf(want, sizeof want,
+             "(recording in memory): recording ends at byte %llu (incomplete frame after icount 9000): "
+             "the recording was cut (killed while recording?)",
+             (unsigned long long)frame_end[1]);
+    assert_string_equal(rlog_reader_error(r), want);
+    assert_true(rlog_reader_truncated(r));
+    assert_int_equal(rlog_next(r, &ev), -1); /* sticky */
+    rlog_reader_close(r);
+    rlog_header_free(&h);
+
+    /* cut exactly at a frame boundary: no END event */
+    r = rlog_reader_open_mem(buf, (size_t)frame_end[2], &h, err, sizeof err);
+    assert_non_null(r);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(rlog_next(r, &ev), 1);
+    assert_int_equal(rlog_next(r, &ev), -1);
+    assert_true(rlog_reader_truncated(r));
+    assert_non_null(strstr(rlog_reader_error(r), "after icount 20000 without an END event"));
+    rlog_reader_close(r);
+    rlog_header_free(&h);
+    free(buf);
+    free_events(evs, n);
+}
+
+static void test_bit_flips(void **state)
+{
+    TestEvent evs[16];
+    int n, nframes;
+    uint64_t frame_end[8];
+    size_t len;
+    uint8_t *buf = small_log(evs, &n, frame_end, &nframes, &len);
+    uint8_t *copy = malloc(len);
+    size_t header_end = 0;
+    {
+        RlogHeader h;
+        char err[256];
+        RlogReader *r = rlog_reader_open_mem(buf, len, &h, err, sizeof err);
+        RlogEvent ev;
+        assert_int_equal(rlog_next(r, &ev), 1);
+        header_end = ev.file_offset;
+        rlog_reader_close(r);
+        rlog_header_free(&h);
+    }
+    for (size_t bit = 0; bit < len * 8; bit++) {
+        memcpy(copy, buf, len);
+        copy[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        RlogHeader h;
+        char err[512];
+        RlogReader *r = rlog_reader_open_mem(copy, len, &h, err, sizeof err);
+        if (!r) {
+            /* only the file header can make open fail */
+            assert_true(bit / 8 < header_end);
+            continue;
+        }
+        assert_true(bit / 8 >= header_end); /* every header byte is checked */
+        RlogEvent ev;
+        int got = 0, rc;
+        while ((rc = rlog_next(r, &ev)) == 1) {
+            assert_true(got < n);
+            assert_true(event_equal(&ev, &evs[got]));
+            got++;
+        }
+        /* every byte after the header is covered by a checksum */
+        assert_int_equal(rc, -1);
+        assert_false(rlog_reader_truncated(r));
+        assert_non_null(strstr(rlog_reader_error(r), "frame at byte"));
+        rlog_reader_close(r);
+        rlog_header_free(&h);
+    }
+    free(copy);
+    free(buf);
+    free_events(evs, n);
+}
+
+static void test_wrong_magic_and_version(void **state)
+{
+    TestEvent evs[16];
+    int n, nframes;
+    uint64_t frame_end[8];
+    size_t len;
+    uint8_t *buf = small_log(evs, &n, frame_end, &nframes, &len);
+    RlogHeader h;
+    char err[512];
+
+    uint8_t *copy = malloc(len);
+    memcpy(copy, buf, len);
+    memcpy(copy, "\x7f" "ELF", 4);
+    assert_null(rlog_reader_open_mem(copy, len, &h, err, sizeof err));
+    assert_string_equal(err, "(recording in memory): not an rrvm recording (bad magic)");
+
+    memcpy(copy, buf, len);
+    copy[8] = 7;
+    assert_null(rlog_reader_open_mem(copy, len, &h, err, sizeof err));
+    assert_string_equal(err, "(recording in memory): recording format version 7 is not supported by this rrvm "
+                             "(supports 1)");
+
+    /* the same through a file, where the message names the path */
+    char *path = temp_path();
+    FILE *f = fopen(path, "wb");
+    fwrite(copy, 1, len, f);
+    fclose(f);
+    assert_null(rlog_reader_open(path, &h, err, sizeof err));
+    char want[300];
+    snprintf(want, sizeof want, "%s: recording format version 7 is not supported by this rrvm (supports 1)", path);
+    assert_string_equal(err, want);
+
+    /* empty file and missing file */
+    f = fopen(path, "wb");
+    fclose(f);
+    assert_null(rlog_reader_open(path, &h, err, sizeof err));
+    assert_non_null(strstr(err, "cut inside its header (0 bytes)"));
+    unlink(path);
+    assert_null(rlog_reader_open(path, &h, err, sizeof err));
+    assert_non_null(strstr(err, "cannot open"));
+    free(path);
+
+    /* absurd header length */
+    memcpy(copy, buf, len);
+    copy[12] = 0xf0, copy[13] = 0xff, copy[14] = 0xff, copy[15] = 0xff;
+    assert_null(rlog_reader_open_mem(copy, len, &h, err, sizeof err));
+    assert_non_null(strstr(err, "is absurd"));
+
+    /* header checksum */
+    memcpy(copy, buf, len);
+    copy[20] ^= 0x40;
+    assert_null(rlog_reader_open_mem(copy, len, &h, err, sizeof err));
+    assert_non_null(strstr(err, "header fails its checksum"));
+
+    free(copy);
+    free(buf);
+    free_events(evs, n);
+}
+
+/* --- hand-built frames with valid checksums, to reach the checks behind them */
+
+typedef struct Blob {
+    uint8_t *p;
+    size_t len;
+} Blob;
+
+static void blob_add(Blob *b, const void *p, size_t n)
+{
+    b->p = realloc(b->p, b->len + n);
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A valid file header (from a real writer) followed by one frame whose
+ * decompressed contents are `events` and whose header fields are given. */
+static Blob crafted(const uint8_t *events, size_t elen, uint32_t count, uint64_t first, int64_t clen_override)
+{
+    TestEvent evs[16];
+    int n, nframes;
+    uint64_t frame_end[8];
+    size_t len;
+    uint8_t *buf = small_log(evs, &n, frame_end, &nframes, &len);
+    free_events(evs, n);
+    /* the header ends where the first frame starts */
+    RlogHeader h;
+    char err[256];
+    RlogReader *r = rlog_reader_open_mem(buf, len, &h, err, sizeof err);
+    RlogEvent ev;
+    assert_int_equal(rlog_next(r, &ev), 1);
+    size_t hdr_len = (size_t)ev.file_offset;
+    rlog_reader_close(r);
+    rlog_header_free(&h);
+
+    Blob b = {0};
+    blob_add(&b, buf, hdr_len);
+    free(buf);
+    size_t bound = ZSTD_compressBound(elen);
+    uint8_t *c = malloc(bound);
+    size_t clen = ZSTD_compress(c, bound, events, elen, 1);
+    assert_false(ZSTD_isError(clen));
+    uint8_t fh[40];
+    memcpy(fh, "RRVF", 4);
+    put32(fh + 4, clen_override >= 0 ? (uint32_t)clen_override : (uint32_t)clen);
+    put32(fh + 8, (uint32_t)elen);
+    put32(fh + 12, count);
+    put64(fh + 16, first);
+    put64(fh + 24, XXH64(c, clen, 0));
+    put64(fh + 32, XXH64(fh, 32, 0));
+    blob_add(&b, fh, 40);
+    blob_add(&b, c, clen);
+    free(c);
+    return b;
+}
+
+typedef struct Msg {
+    char text[512];
+} Msg;
+
+/* Read a crafted recording to its end; the reader's error (or "(clean)"). */
+static Msg read_crafted_error(Blob b, int *events_read)
+{
+    Msg msg;
+    RlogHeader h;
+    char err[256];
+    RlogReader *r = rlog_reader_open_mem(b.p, b.len, &h, err, sizeof err);
+    assert_non_null(r);
+    RlogEvent ev;
+    int rc, got = 0;
+    while ((rc = rlog_next(r, &ev)) == 1)
+        got++;
+    snprintf(msg.text, sizeof msg.text, "%s", rc < 0 ? rlog_reader_error(r) : "(clean)");
+    if (events_read)
+        *events_read = got;
+    rlog_reader_close(r);
+    rlog_header_free(&h);
+    free(b.p);
+    return msg;
+}
+
+static void test_absurd_lengths(void **state)
+{
+    int got;
+    /* payload length far past the frame */
+    static const uint8_t huge_len[] = {RLOG_RANDOM, 0, 0xff, 0xff, 0xff, 0xff, 0x0f, 'x'};
+    Msg m = read_crafted_error(crafted(huge_len, sizeof huge_len, 1, 0, -1), &got);
+    assert_int_equal(got, 0);
+    assert_non_null(strstr(m.text, "payload runs past the end of its frame"));
+
+    /* overlong varint */
+    static const uint8_t overlong[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0, 0};
+    m = read_crafted_error(crafted(overlong, sizeof overlong, 1, 0, -1), NULL);
+    assert_non_null(strstr(m.text, "cut or overlong"));
+
+    /* icount overflow: first icount near the top plus a large delta */
+    static const uint8_t ovf[] = {RLOG_RESET, 0, 0, RLOG_RESET, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0};
+    m = read_crafted_error(crafted(ovf, sizeof ovf, 2, UINT64_MAX - 5, -1), NULL);
+    assert_non_null(strstr(m.text, "overflows"));
+
+    /* event count larger than the events present, and smaller */
+    static const uint8_t two[] = {RLOG_RESET, 0, 0, RLOG_RESET, 1, 0};
+    m = read_crafted_error(crafted(two, sizeof two, 2, 0, -1), &got);
+    assert_non_null(strstr(m.text, "without an END event")); /* valid frame, then the file ends */
+    assert_int_equal(got, 2);
+    m = read_crafted_error(crafted(two, sizeof two, 1, 0, -1), &got);
+    assert_non_null(strstr(m.text, "bytes follow its last event"));
+    assert_int_equal(got, 0);
+    m = read_crafted_error(crafted(two, sizeof two, 1000, 0, -1), NULL);
+    assert_non_null(strstr(m.text, "event count"));
+
+    /* events after END */
+    static const uint8_t after_end[] = {RLOG_END, 0, 0, RLOG_RESET, 0, 0};
+    m = read_crafted_error(crafted(after_end, sizeof after_end, 2, 0, -1), NULL);
+    assert_non_null(strstr(m.text, "events follow the END event"));
+
+    /* a frame header claiming 4 GiB, with a valid header checksum */
+    m = read_crafted_error(crafted(two, sizeof two, 2, 0, 0xfffffff0), NULL);
+    assert_non_null(strstr(m.text, "sizes are out of range"));
+    /* claiming 60 MiB the file does not hold: the file was cut */
+    m = read_crafted_error(crafted(two, sizeof two, 2, 0, 60 << 20), NULL);
+    assert_non_null(strstr(m.text, "incomplete frame"));
+
+    /* unknown kinds are returned intact */
+    static const uint8_t unknown[] = {0xe7, 0x07, 0, 3, 'a', 'b', 'c', RLOG_END, 0, 0};
+    Blob b = crafted(unknown, sizeof unknown, 2, 77, -1);
+    RlogHeader h;
+    char err[256];
+    RlogReader *r = rlog_reader_open_mem(b.p, b.len, &h, err, sizeof err);
+    RlogEvent ev;
+    assert_int_equal(rlog_next(r, &ev), 1);
+    assert_int_equal(ev.kind, 999);
+    assert_true(ev.icount == 77);
+    assert_int_equal(ev.len, 3);
+    assert_memory_equal(ev.payload, "abc", 3);
+    assert_int_equal(rlog_next(r, &ev), 1);
+    assert_int_equal(ev.kind, RLOG_END);
+    assert_int_equal(rlog_next(r, &ev), 0);
+    rlog_reader_close(r);
+    rlog_header_free(&h);
+    free(b.p);
+}
+
+static void test_writer_limits(void **state)
+{
+    char *path = temp_path();
+    RlogHeader h;
+    make_header(&h);
+    char err[256];
+    RlogWriter *w = rlog_writer_open(path, &h, err, sizeof err);
+    assert_non_null(w);
+    uint8_t *big = calloc(1, RLOG_MAX_PAYLOAD + 1);
+    assert_false(rlog_write(w, 0, RLOG_RANDOM, big, RLOG_MAX_PAYLOAD + 1));
+    assert_non_null(strstr(rlog_writer_error(w), "exceeds"));
+    assert_false(rlog_write(w, 1, RLOG_RESET, NULL, 0)); /* refuses after a failure */
+    assert_false(rlog_writer_close(w));
+    free(big);
+
+    /* a header the reader would refuse is refused when writing */
+    h.cfg.nharts = 0;
+    assert_null(rlog_writer_open(path, &h, err, sizeof err));
+    assert_non_null(strstr(err, "invalid machine configuration"));
+    h.cfg.nharts = 1;
+    /* unwritable path */
+    assert_null(rlog_writer_open("/nonexistent-dir/x.rr", &h, err, sizeof err));
+    assert_non_null(strstr(err, "cannot create"));
+    rlog_header_free(&h);
+    unlink(path);
+    free(path);
+}
+
+/* A writer killed with SIGKILL mid-stream leaves a readable prefix. */
+static void test_kill9_keeps_complete_frames(void **state)
+{
+    char *path = temp_path();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        RlogHeader h;
+        make_header(&h);
+        char err[256];
+        RlogWriter *w = rlog_writer_open(path, &h, err, sizeof err);
+        if (!w)
+            _exit(1);
+        for (uint64_t i = 0;; i++) {
+            uint8_t p[300];
+            fill(p, sizeof p, i);
+            if (!rlog_write(w, i * 10, RLOG_RANDOM, p, (size_t)(i % 300)))
+                _exit(1);
+            if (i % 50 == 49 && !rlog_flush(w))
+                _exit(1);
+        }
+    }
+    /* let it write a few hundred KiB, then kill it wherever it is */
+    for (int tries = 0; tries < 2000; tries++) {
+        FILE *f = fopen(path, "rb");
+        long size = 0;
+        if (f) {
+            fseek(f, 0, SEEK_END);
+            size = ftell(f);
+            fclose(f);
+        }
+        if (size > 300 * 1024)
+            break;
+        usleep(1000);
+    }
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFSIGNALED(status));
+
+    RlogHeader h;
+    char err[512];
+    RlogReader *r = rlog_reader_open(path, &h, err, sizeof err);
+    assert_non_null(r);
+    RlogEvent ev;
+    uint64_t i = 0;
+    int rc;
+    while ((rc = rlog_next(r, &ev)) == 1) {
+        uint8_t p[300];
+        fill(p, sizeof p, i);
+        assert_true(ev.icount == i * 10 && ev.kind == RLOG_RANDOM && ev.len == i % 300);
+        assert_memory_equal(ev.payload, p, ev.len);
+        i++;
+    }
+    assert_int_equal(rc, -1);
+    assert_true(rlog_reader_truncated(r));
+    assert_true(i > 100);
+    rlog_reader_close(r);
+    rlog_header_free(&h);
+    unlink(path);
+    free(path);
+}
+
+static void test_long_path_message(void **state)
+{
+    char path[3000];
+    memset(path, 'a', sizeof path - 1);
+    path[0] = '/';
+    path[sizeof path - 1] = 0;
+    RlogHeader h;
+    char err[256];
+    assert_null(rlog_reader_open(path, &h, err, sizeof err));
+    assert_int_equal(strlen(err), sizeof err - 1);
+    /* the same path inside reader and writer error buffers */
+    make_header(&h);
+    assert_null(rlog_writer_open(path, &h, err, sizeof err));
+    rlog_header_free(&h);
+}
+
+static char *capture(int (*fn)(const uint8_t *, size_t, FILE *, FILE *), const uint8_t *buf, size_t len,
+                     int *status, char **errtext)
+{
+    char *out_text = NULL, *err_text = NULL;
+    size_t out_len = 0, err_len = 0;
+    FILE *out = open_memstream(&out_text, &out_len);
+    FILE *err = open_memstream(&err_text, &err_len);
+    *status = fn(buf, len, out, err);
+    fclose(out);
+    fclose(err);
+    *errtext = err_text;
+    return out_text;
+}
+
+static void test_info_and_dump(void **state)
+{
+    TestEvent evs[16];
+    int n, nframes;
+    uint64_t frame_end[8];
+    size_t len;
+    uint8_t *buf = small_log(evs, &n, frame_end, &nframes, &len);
+    int status;
+    char *err;
+    char *out = capture(rlog_print_dump_mem, buf, len, &status, &err);
+    assert_int_equal(status, 0);
+    assert_string_equal(err, "");
+    assert_non_null(strstr(out, "UART_RX    port 0 \"ls\\n\""));
+    assert_non_null(strstr(out, "CLOCK_WALL 2026-01-01T00:00:00.123456789Z"));
+    assert_non_null(strstr(out, "RANDOM     4 bytes 0a1b2c3d"));
+    assert_non_null(strstr(out, "SHUTDOWN   cause 2 (SIGINT)"));
+    assert_non_null(strstr(out, "exit_code=0 digest=1234567890abcdef"));
+    int lines = 0;
+    for (char *p = out; *p; p++)
+        lines += *p == '\n';
+    assert_int_equal(lines, n);
+    free(out);
+    free(err);
+
+    out = capture(rlog_print_info_mem, buf, len, &status, &err);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, "harts:               2"));
+    assert_non_null(strstr(out, "bios     /usr/lib/fw_dynamic.bin, 17 bytes, xxh3-128 "));
+    assert_non_null(strstr(out, "option:              bios.path = /usr/lib/fw_dynamic.bin"));
+    assert_non_null(strstr(out, "instructions:        20000"));
+    assert_non_null(strstr(out, "UART_RX"));
+    assert_non_null(strstr(out, "status:              complete"));
+    free(out);
+    free(err);
+
+    /* a cut recording: still described, with a warning, status 0 */
+    out = capture(rlog_print_info_mem, buf, (size_t)frame_end[1] + 3, &status, &err);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, "at least 9000"));
+    assert_non_null(strstr(err, "warning: "));
+    assert_non_null(strstr(err, "the recording was cut"));
+    free(out);
+    free(err);
+
+    /* a corrupt one: status 1 */
+    buf[len - 3] ^= 1;
+    out = capture(rlog_print_dump_mem, buf, len, &status, &err);
+    assert_int_equal(status, 1);
+    assert_non_null(strstr(err, "error: "));
+    assert_non_null(strstr(err, "fails its checksum"));
+    free(out);
+    free(err);
+    free(buf);
+    free_events(evs, n);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kind_numbers_are_fixed),
+        cmocka_unit_test(test_varint),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_cut_at_every_byte),
+        cmocka_unit_test(test_cut_message),
+        cmocka_unit_test(test_bit_flips),
+        cmocka_unit_test(test_wrong_magic_and_version),
+        cmocka_unit_test(test_absurd_lengths),
+        cmocka_unit_test(test_writer_limits),
+        cmocka_unit_test(test_info_and_dump),
+        cmocka_unit_test(test_kill9_keeps_complete_frames),
+        cmocka_unit_test(test_long_path_message),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
