@@ -1,0 +1,331 @@
+/*
+ * machine.c - the machine container: RAM, MMIO dispatch table, virtual time
+ * and the deterministic round-robin hart scheduler.
+ *
+ * Invariants (see machine.h for the full list):
+ *  - machine_run() never retires an instruction past its limit and never
+ *    lets a hart run past the next timer deadline, so timer interrupts
+ *    become pending at exactly the icount the virtual clock says.
+ *  - The scheduler state (cur_hart, quantum_left) only changes as a function
+ *    of retired instructions and hart state, never of where the caller
+ *    chose to stop: stopping and resuming is invisible to the guest.
+ *  - A hart's LR/SC reservation is dropped when its turn ends, which breaks
+ *    every reservation that another hart's stores could have invalidated.
+ */
+#include "machine.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "board.h"
+#include "clint.h"
+#include "goldfish_rtc.h"
+#include "hart.h"
+#include "plic.h"
+
+#define DEFAULT_QUANTUM 10000
+
+static void *alloc_zeroed(size_t n)
+{
+    /* mmap gives zero pages lazily: a 4 GiB guest costs nothing until used */
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+Machine *machine_new(const MachineConfig *cfg, const MachineHostIf *host)
+{
+    if (cfg->nharts < 1 || cfg->nharts > MACHINE_MAX_HARTS || cfg->ram_size < PAGE_SIZE ||
+        cfg->ram_size % PAGE_SIZE || cfg->icount_shift < 0 || cfg->icount_shift > 10)
+        return NULL;
+    Machine *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->cfg = *cfg;
+    m->cfg.append = cfg->append ? strdup(cfg->append) : NULL;
+    if (!m->cfg.quantum)
+        m->cfg.quantum = DEFAULT_QUANTUM;
+    m->host = *host;
+    m->ram_size = cfg->ram_size;
+    m->ram = alloc_zeroed(m->ram_size);
+    size_t npages = m->ram_size >> PAGE_SHIFT;
+    m->code_pages = calloc(npages, 1);
+    m->dirty_pages = calloc(npages, 1);
+    m->bcache = bcache_new();
+    if (!m->ram || !m->code_pages || !m->dirty_pages || !m->bcache) {
+        machine_free(m);
+        return NULL;
+    }
+    memset(m->dirty_pages, 1, npages);
+    m->nharts = cfg->nharts;
+    for (int i = 0; i < m->nharts; i++) {
+        m->harts[i] = hart_new(m, (uint64_t)i);
+        if (!m->harts[i]) {
+            machine_free(m);
+            return NULL;
+        }
+    }
+    m->quantum_left = m->cfg.quantum;
+    char err[256];
+    if (!board_init(m, err, sizeof err)) {
+        machine_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void machine_free(Machine *m)
+{
+    if (!m)
+        return;
+    board_free(m);
+    for (int i = 0; i < m->nharts; i++)
+        if (m->harts[i])
+            hart_free(m->harts[i]);
+    if (m->bcache)
+        bcache_free(m->bcache);
+    if (m->ram)
+        munmap(m->ram, m->ram_size);
+    free(m->code_pages);
+    free(m->dirty_pages);
+    free(m->cfg.append);
+    free(m);
+}
+
+int machine_add_mmio(Machine *m, const MmioRegion *r)
+{
+    if (m->nmmio >= MACHINE_MAX_MMIO || r->size == 0)
+        return -1;
+    for (int i = 0; i < m->nmmio; i++) {
+        const MmioRegion *o = &m->mmio[i];
+        /* overlapping device regions would make dispatch order-dependent */
+        if (r->base < o->base + o->size && o->base < r->base + r->size)
+            return -1;
+    }
+    m->mmio[m->nmmio++] = *r;
+    return 0;
+}
+
+const MmioRegion *machine_find_mmio(const Machine *m, uint64_t paddr)
+{
+    for (int i = 0; i < m->nmmio; i++) {
+        const MmioRegion *r = &m->mmio[i];
+        if (paddr - r->base < r->size)
+            return r;
+    }
+    return NULL;
+}
+
+/* --- virtual time --- */
+
+/* The virtual time (ns) of the next timer event: a hart's mtimecmp or the
+ * RTC alarm; UINT64_MAX when none is armed. */
+static uint64_t next_deadline_vtime_ns(const Machine *m)
+{
+    uint64_t best = UINT64_MAX;
+    if (m->clint) {
+        uint64_t cmp = clint_next_deadline(m->clint);
+        uint64_t tick_ns = 1000000000ull / MTIME_HZ;
+        if (cmp != UINT64_MAX && cmp <= UINT64_MAX / tick_ns)
+            best = cmp * tick_ns;
+    }
+    if (m->rtc) {
+        uint64_t alarm = goldfish_rtc_next_deadline_ns(m->rtc);
+        if (alarm < best)
+            best = alarm;
+    }
+    return best;
+}
+
+uint64_t machine_next_deadline_icount(const Machine *m)
+{
+    uint64_t ns = next_deadline_vtime_ns(m);
+    if (ns == UINT64_MAX)
+        return UINT64_MAX;
+    if (ns <= m->idle_ns)
+        return m->icount;
+    uint64_t busy_ns = ns - m->idle_ns;
+    uint64_t shift = (uint64_t)m->cfg.icount_shift;
+    uint64_t ic = (busy_ns >> shift) + ((busy_ns & ((1ull << shift) - 1)) != 0);
+    return ic < m->icount ? m->icount : ic;
+}
+
+uint64_t machine_idle_ns_to_deadline(const Machine *m)
+{
+    uint64_t ns = next_deadline_vtime_ns(m), now = machine_vtime_ns(m);
+    if (ns == UINT64_MAX)
+        return UINT64_MAX;
+    return ns > now ? ns - now : 0;
+}
+
+void machine_update_timers(Machine *m)
+{
+    if (m->clint)
+        clint_update_mtip(m->clint);
+    if (m->rtc)
+        goldfish_rtc_update(m->rtc);
+}
+
+void machine_advance_idle(Machine *m, uint64_t ns)
+{
+    m->idle_ns += ns;
+    machine_update_timers(m);
+}
+
+/* --- scheduler --- */
+
+static bool hart_runnable(const Hart *h)
+{
+    return !h->wfi || (h->mip & h->mie) != 0;
+}
+
+static void next_hart(Machine *m)
+{
+    m->harts[m->cur_hart]->resv_valid = false;
+    m->cur_hart = (m->cur_hart + 1) % m->nharts;
+    m->quantum_left = m->cfg.quantum;
+}
+
+MachineStop machine_run(Machine *m, uint64_t icount_limit)
+{
+    for (;;) {
+        if (m->exit_requested)
+            return MSTOP_EXIT;
+        if (m->reset_requested)
+            return MSTOP_RESET;
+        if (m->icount >= icount_limit)
+            return MSTOP_LIMIT;
+        uint64_t deadline = machine_next_deadline_icount(m);
+        if (deadline <= m->icount) {
+            machine_update_timers(m);
+            deadline = machine_next_deadline_icount(m);
+            assert(deadline > m->icount);
+        }
+        bool any = false;
+        for (int i = 0; i < m->nharts; i++)
+            any |= hart_runnable(m->harts[i]);
+        if (!any)
+            return MSTOP_IDLE;
+        Hart *h = m->harts[m->cur_hart];
+        if (!hart_runnable(h)) {
+            next_hart(m);
+            continue;
+        }
+        uint64_t budget = m->quantum_left;
+        if (icount_limit - m->icount < budget)
+            budget = icount_limit - m->icount;
+        if (deadline - m->icount < budget)
+            budget = deadline - m->icount;
+        uint64_t before = m->icount;
+        uint64_t n = hart_run(h, budget);
+        assert(n <= budget && m->icount == before + n);
+        (void)before;
+        m->quantum_left -= n;
+        if (m->quantum_left == 0 || h->wfi)
+            next_hart(m);
+    }
+}
+
+/* --- physical memory --- */
+
+static void invalidate_code(Machine *m, uint64_t paddr, uint64_t n)
+{
+    if (n == 0)
+        return;
+    uint64_t first = (paddr - RAM_BASE) >> PAGE_SHIFT;
+    uint64_t last = (paddr + n - 1 - RAM_BASE) >> PAGE_SHIFT;
+    for (uint64_t p = first; p <= last; p++) {
+        m->dirty_pages[p] = 1;
+        if (m->code_pages[p])
+            bcache_invalidate_page(m, RAM_BASE + (p << PAGE_SHIFT));
+    }
+}
+
+bool machine_phys_write(Machine *m, uint64_t paddr, const void *src, size_t n)
+{
+    if (!machine_is_ram(m, paddr, n))
+        return false;
+    memcpy(m->ram + (paddr - RAM_BASE), src, n);
+    invalidate_code(m, paddr, n);
+    return true;
+}
+
+bool machine_phys_read(Machine *m, uint64_t paddr, void *dst, size_t n)
+{
+    if (!machine_is_ram(m, paddr, n))
+        return false;
+    memcpy(dst, m->ram + (paddr - RAM_BASE), n);
+    return true;
+}
+
+void machine_mark_dirty(Machine *m, uint64_t paddr, uint64_t n)
+{
+    if (machine_is_ram(m, paddr, n))
+        invalidate_code(m, paddr, n);
+}
+
+void machine_dirty_reset(Machine *m)
+{
+    memset(m->dirty_pages, 0, m->ram_size >> PAGE_SHIFT);
+    /* write TLB entries let stores bypass dirty marking: drop them all */
+    for (int i = 0; i < m->nharts; i++)
+        mmu_tlb_flush(m->harts[i]);
+}
+
+void machine_set_irq(Machine *m, int irq, bool level)
+{
+    if (m->plic)
+        plic_set_irq(m->plic, irq, level);
+}
+
+/* --- state --- */
+
+void machine_save(const Machine *m, SerWriter *w)
+{
+    ser_put_tag(w, "MACH", 1);
+    ser_put_u64(w, m->ram_size);
+    ser_put_u32(w, (uint32_t)m->nharts);
+    ser_put_u64(w, m->icount);
+    ser_put_u64(w, m->idle_ns);
+    ser_put_u32(w, (uint32_t)m->cur_hart);
+    ser_put_u64(w, m->quantum_left);
+    ser_put_u8(w, m->exit_requested);
+    ser_put_u32(w, (uint32_t)m->exit_code);
+    ser_put_u8(w, m->reset_requested);
+    for (int i = 0; i < m->nharts; i++)
+        hart_save(m->harts[i], w);
+    board_save_devices(m, w);
+    ser_put_bytes(w, m->ram, m->ram_size);
+}
+
+bool machine_load(Machine *m, SerReader *r)
+{
+    ser_get_tag(r, "MACH");
+    if (ser_get_u64(r) != m->ram_size || ser_get_u32(r) != (uint32_t)m->nharts) {
+        ser_fail(r, "state was saved from a machine with different RAM size or hart count");
+        return false;
+    }
+    m->icount = ser_get_u64(r);
+    m->idle_ns = ser_get_u64(r);
+    uint32_t cur = ser_get_u32(r);
+    m->quantum_left = ser_get_u64(r);
+    m->exit_requested = ser_get_u8(r);
+    m->exit_code = (int)ser_get_u32(r);
+    m->reset_requested = ser_get_u8(r);
+    if (cur >= (uint32_t)m->nharts || m->quantum_left == 0 || m->quantum_left > m->cfg.quantum)
+        ser_fail(r, "machine state has an invalid schedule");
+    m->cur_hart = (int)cur;
+    for (int i = 0; i < m->nharts && ser_ok(r); i++)
+        hart_load(m->harts[i], r);
+    if (ser_ok(r))
+        board_load_devices(m, r);
+    ser_get_bytes(r, m->ram, m->ram_size);
+    size_t npages = m->ram_size >> PAGE_SHIFT;
+    bcache_flush(m);
+    memset(m->code_pages, 0, npages);
+    memset(m->dirty_pages, 1, npages);
+    for (int i = 0; i < m->nharts; i++)
+        mmu_tlb_flush(m->harts[i]);
+    return ser_ok(r);
+}
