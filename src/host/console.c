@@ -1,0 +1,130 @@
+/*
+ * console.c - stdio/file/none console backend with QEMU's Ctrl-A escapes:
+ * Ctrl-A x quits, Ctrl-A h prints help, Ctrl-A Ctrl-A sends one Ctrl-A.
+ * The terminal is put in raw mode only when stdin is a terminal, and always
+ * restored by host_console_close().
+ */
+#include "console.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(struct termios) <= sizeof(((HostConsole *)0)->termios_save), "termios buffer");
+
+bool host_console_open(HostConsole *c, const char *spec, bool want_input, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    c->in_fd = -1;
+    if (!spec || strcmp(spec, "stdio") == 0) {
+        c->kind = CONSOLE_STDIO;
+        c->out = stdout;
+    } else if (strcmp(spec, "none") == 0) {
+        c->kind = CONSOLE_NONE;
+        return true;
+    } else if (strncmp(spec, "file:", 5) == 0) {
+        c->kind = CONSOLE_FILE;
+        c->out = fopen(spec + 5, "wb");
+        if (!c->out) {
+            snprintf(err, errlen, "-serial %s: cannot open for writing: %s", spec, strerror(errno));
+            return false;
+        }
+        return true;
+    } else {
+        snprintf(err, errlen, "-serial %s: unknown backend (use stdio, none or file:PATH)", spec);
+        return false;
+    }
+    if (want_input) {
+        c->in_fd = STDIN_FILENO;
+        struct termios t;
+        if (isatty(c->in_fd) && tcgetattr(c->in_fd, &t) == 0) {
+            memcpy(c->termios_save, &t, sizeof t);
+            cfmakeraw(&t);
+            if (tcsetattr(c->in_fd, TCSANOW, &t) == 0)
+                c->raw = true;
+        }
+    }
+    return true;
+}
+
+void host_console_close(HostConsole *c)
+{
+    host_console_flush(c);
+    if (c->raw) {
+        tcsetattr(c->in_fd, TCSANOW, (struct termios *)(void *)c->termios_save);
+        c->raw = false;
+    }
+    if (c->kind == CONSOLE_FILE && c->out)
+        fclose(c->out);
+    c->out = NULL;
+}
+
+void host_console_write(HostConsole *c, const uint8_t *buf, size_t n)
+{
+    if (c->out)
+        fwrite(buf, 1, n, c->out);
+}
+
+void host_console_flush(HostConsole *c)
+{
+    if (c->out)
+        fflush(c->out);
+}
+
+static const char help_text[] =
+    "\r\nC-a h    print this help\r\n"
+    "C-a x    exit emulator\r\n"
+    "C-a C-a  send C-a\r\n";
+
+size_t host_console_read(HostConsole *c, uint8_t *buf, size_t max)
+{
+    size_t n = 0;
+    while (n < max && host_console_has_input(c) && !c->quit) {
+        struct pollfd p = { .fd = c->in_fd, .events = POLLIN };
+        if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP)))
+            break;
+        uint8_t b;
+        ssize_t r = read(c->in_fd, &b, 1);
+        if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) {
+            c->in_eof = true;
+            break;
+        }
+        if (r < 0)
+            break;
+        if (c->escape) {
+            c->escape = false;
+            if (b == 'x' || b == 'X') {
+                c->quit = true;
+                break;
+            } else if (b == 'h' || b == 'H' || b == '?') {
+                fputs(help_text, stderr);
+                continue;
+            } else if (b != 0x01) {
+                continue;
+            }
+        } else if (b == 0x01) {
+            c->escape = true;
+            continue;
+        }
+        buf[n++] = b;
+    }
+    return n;
+}
+
+bool host_console_wait(HostConsole *c, uint64_t timeout_ns)
+{
+    int ms = timeout_ns == UINT64_MAX ? -1 : (int)(timeout_ns > 3600000000000ull ? 3600000 : (timeout_ns + 999999) / 1000000);
+    if (!host_console_has_input(c)) {
+        if (ms < 0)
+            return false;
+        struct timespec ts = { (time_t)(timeout_ns / 1000000000ull), (long)(timeout_ns % 1000000000ull) };
+        nanosleep(&ts, NULL);
+        return false;
+    }
+    struct pollfd p = { .fd = c->in_fd, .events = POLLIN };
+    int r = poll(&p, 1, ms);
+    return r > 0;
+}

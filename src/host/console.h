@@ -1,0 +1,43 @@
+/*
+ * console.h - the host side of the guest console: stdio (raw terminal mode,
+ * QEMU-style Ctrl-A escapes), an output file, or nothing.
+ *
+ * This is a host backend: it is only ever read by the replay layer's
+ * console gate, which logs what it reads. In replay the input side is
+ * disconnected and only the output side is used.
+ */
+#ifndef RRVM_HOST_CONSOLE_H
+#define RRVM_HOST_CONSOLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum ConsoleKind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE } ConsoleKind;
+
+typedef struct HostConsole {
+    ConsoleKind kind;
+    FILE *out;          /* where guest output goes (stdout or a file) */
+    int in_fd;          /* -1 when input is disconnected */
+    bool raw;           /* terminal switched to raw mode (restore on close) */
+    bool escape;        /* previous input byte was Ctrl-A */
+    bool in_eof;        /* input reached end of file */
+    bool quit;          /* user asked to quit (Ctrl-A x) */
+    uint8_t termios_save[256]; /* struct termios, opaque here */
+} HostConsole;
+
+/* spec: "stdio", "none", "file:PATH". Returns false with a message. */
+bool host_console_open(HostConsole *c, const char *spec, bool want_input, char *err, size_t errlen);
+void host_console_close(HostConsole *c);
+void host_console_write(HostConsole *c, const uint8_t *buf, size_t n);
+void host_console_flush(HostConsole *c);
+/* Read up to max guest-bound bytes without blocking, after Ctrl-A escape
+ * processing. Returns the count (0 if none). */
+size_t host_console_read(HostConsole *c, uint8_t *buf, size_t max);
+/* Wait up to timeout_ns (UINT64_MAX = forever) for input. Returns true if
+ * input may be readable. */
+bool host_console_wait(HostConsole *c, uint64_t timeout_ns);
+static inline bool host_console_has_input(const HostConsole *c) { return c->in_fd >= 0 && !c->in_eof; }
+
+#endif
