@@ -1,0 +1,59 @@
+/*
+ * gate_console.c - the guest console: output to the host backend (not an
+ * input, never logged) and input bytes into the UART. Input is taken from
+ * the host only as fast as the UART FIFO accepts it, so no byte is lost
+ * (unlike a 16-byte FIFO overrun); each delivered byte run is logged with
+ * the icount at which the UART received it.
+ */
+#include "session_internal.h"
+
+#include <string.h>
+
+#include "machine/uart16550.h"
+
+void gate_console_write(void *opaque, const uint8_t *buf, size_t n)
+{
+    Session *s = opaque;
+    host_console_write(&s->console, buf, n);
+}
+
+void gate_console_poll(Session *s)
+{
+    Machine *m = s->m;
+    if (s->pending_len < sizeof s->pending_in)
+        s->pending_len += host_console_read(&s->console, s->pending_in + s->pending_len,
+                                            sizeof s->pending_in - s->pending_len);
+    if (!m->uart || s->pending_len == 0)
+        return;
+    uint8_t payload[1 + 64];
+    size_t n = 0;
+    payload[0] = 0; /* port 0: the only UART */
+    while (n < s->pending_len && n < 64 && uart16550_can_receive(m->uart)) {
+        uart16550_receive(m->uart, s->pending_in[n]);
+        payload[1 + n] = s->pending_in[n];
+        n++;
+    }
+    if (n == 0)
+        return;
+    session_log(s, RLOG_UART_RX, payload, 1 + n);
+    memmove(s->pending_in, s->pending_in + n, s->pending_len - n);
+    s->pending_len -= n;
+    s->events_delivered++;
+}
+
+void gate_console_deliver(Session *s, const RlogEvent *ev)
+{
+    Machine *m = s->m;
+    if (ev->len < 1 || ev->payload[0] != 0 || !m->uart) {
+        session_diverged(s, "console input event for a port this machine does not have");
+        return;
+    }
+    for (size_t i = 1; i < ev->len; i++) {
+        if (!uart16550_can_receive(m->uart)) {
+            session_diverged(s, "the UART receive FIFO is full where the recording delivered input");
+            return;
+        }
+        uart16550_receive(m->uart, ev->payload[i]);
+    }
+    s->events_delivered++;
+}

@@ -1,0 +1,75 @@
+/*
+ * gate_idle.c - time that passes while every hart waits in WFI.
+ *
+ * Live and record wait in real time (so guest timeouts and typing behave
+ * as on real hardware), up to the next timer deadline or until console
+ * input arrives; the virtual time that passed is logged. Replay does not
+ * wait: it adds the logged duration at once, so idle sessions replay fast.
+ */
+#include "session_internal.h"
+
+#include "host/hostsys.h"
+#include "machine/hart.h"
+
+static bool machine_all_idle(const Machine *m)
+{
+    for (int i = 0; i < m->nharts; i++) {
+        const Hart *h = m->harts[i];
+        if (!h->wfi || (h->mip & h->mie))
+            return false;
+    }
+    return true;
+}
+
+void gate_idle_wait(Session *s)
+{
+    Machine *m = s->m;
+    if (!machine_all_idle(m) || s->pending_len > 0)
+        return;
+    uint64_t to_deadline = machine_idle_ns_to_deadline(m);
+    if (to_deadline == UINT64_MAX && !host_console_has_input(&s->console)) {
+        session_fail(s, 1, "the guest is idle with no timer armed and no input connected: it can never wake up (icount %llu)",
+                     (unsigned long long)m->icount);
+        return;
+    }
+    uint64_t t0 = host_monotonic_ns();
+    /* cap a single wait so signals and the log flush stay responsive */
+    uint64_t wait = to_deadline > 100000000ull ? 100000000ull : to_deadline;
+    host_console_wait(&s->console, wait);
+    uint64_t elapsed = host_monotonic_ns() - t0;
+    if (elapsed > to_deadline)
+        elapsed = to_deadline;
+    if (elapsed == 0)
+        elapsed = 1; /* always make progress */
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(elapsed >> (8 * i));
+    /* advance before logging: a strict checkpoint written with the event
+     * must see the same state replay sees after applying it */
+    machine_advance_idle(m, elapsed);
+    session_log(s, RLOG_IDLE, b, 8);
+}
+
+void gate_idle_replay(Session *s, const RlogEvent *ev)
+{
+    Machine *m = s->m;
+    if (ev->len != 8) {
+        session_diverged(s, "malformed IDLE event");
+        return;
+    }
+    if (!machine_all_idle(m)) {
+        session_diverged(s, "the recording let time pass idle here, but a hart is still running");
+        return;
+    }
+    uint64_t ns = 0;
+    for (int i = 7; i >= 0; i--)
+        ns = ns << 8 | ev->payload[i];
+    uint64_t to_deadline = machine_idle_ns_to_deadline(m);
+    if (ns > to_deadline) {
+        session_diverged(s, "the recording idles %llu ns, past the next timer deadline (%llu ns away)",
+                         (unsigned long long)ns, (unsigned long long)to_deadline);
+        return;
+    }
+    s->idle_skipped_ns += ns;
+    machine_advance_idle(m, ns);
+}

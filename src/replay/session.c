@@ -1,0 +1,598 @@
+/*
+ * session.c - drives the machine in live, record or replay mode.
+ *
+ * Record: run in slices; between slices poll the host (console, signals),
+ * deliver inputs through the gates (which log them at the current icount),
+ * wait in real time when every hart is idle, and write a checkpoint every
+ * `checkpoint_interval` instructions. Live mode is record without a file.
+ *
+ * Replay: the log decides where to stop. Asynchronous events (console
+ * input, idle time, shutdown, checkpoints, the end) are handled when
+ * m->icount reaches their icount; synchronous ones (clock reads, random
+ * bytes) are consumed by the gates from inside the instruction that asks.
+ * Any disagreement - the machine idles or exits where the log continues, a
+ * checkpoint digest differs, the log is cut - ends the replay with a precise
+ * report; replay never waits for an event that cannot come.
+ *
+ * Invariant: stopping machine_run() at extra places (record's slices,
+ * replay's event icounts) is invisible to the guest; see machine.h.
+ */
+#include "session_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/hostsys.h"
+#include "host/signals.h"
+#include "machine/board.h"
+#include "machine/hart.h"
+
+#define RRVM_VERSION "0.1.0"
+#define DEFAULT_CHECKPOINT_INTERVAL 10000000ull
+#define RECORD_SLICE 2000000ull       /* instructions between host polls */
+#define FLUSH_INTERVAL_NS 500000000ull /* log frames reach the disk this often */
+#define MAX_IMAGE_SIZE (4ull << 30)
+
+static const char *const image_role[IMG_COUNT] = { "bios", "kernel", "initrd", "dtb" };
+
+/* exit statuses of replay failures (the guest's own code otherwise) */
+enum { STATUS_ERROR = 2, STATUS_DIVERGED = 3, STATUS_CUT = 4 };
+
+void session_fail(Session *s, int status, const char *fmt, ...)
+{
+    if (s->failed)
+        return;
+    s->failed = true;
+    s->fail_status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->fail_msg, sizeof s->fail_msg, fmt, ap);
+    va_end(ap);
+    if (s->m)
+        s->m->exit_requested = true; /* leave machine_run at once */
+}
+
+void session_diverged(Session *s, const char *fmt, ...)
+{
+    if (s->failed)
+        return;
+    char what[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    Machine *m = s->m;
+    char pcs[512] = "";
+    size_t off = 0;
+    for (int i = 0; m && i < m->nharts && off < sizeof pcs; i++)
+        off += (size_t)snprintf(pcs + off, sizeof pcs - off, "%shart %d pc=0x%" PRIx64, i ? ", " : "", i,
+                                m->harts[i]->pc);
+    session_fail(s, STATUS_DIVERGED, "replay diverged at icount %" PRIu64 " (%s): %s",
+                 m ? m->icount : 0, pcs, what);
+}
+
+void session_log(Session *s, uint32_t kind, const void *payload, size_t len)
+{
+    if (s->mode != SESSION_RECORD || s->failed)
+        return;
+    if (!rlog_write(s->writer, s->m->icount, kind, payload, len))
+        session_fail(s, 1, "%s: cannot write the recording: %s", s->opt->rr_path, rlog_writer_error(s->writer));
+    /* strict: a checkpoint after every asynchronous event. Synchronous ones
+     * (clock, random) are consumed in the middle of an instruction, where
+     * the state is not at an instruction boundary. */
+    bool async = kind == RLOG_UART_RX || kind == RLOG_IDLE || kind == RLOG_SHUTDOWN || kind == RLOG_RESET;
+    if (s->opt->verify_strict && async && s->cps_ready) {
+        SerWriter w;
+        ser_writer_init(&w);
+        checkpoint_capture(s->m, &s->cps, &w);
+        if (!rlog_write(s->writer, s->m->icount, RLOG_CHECKPOINT, w.buf, w.len))
+            session_fail(s, 1, "%s: cannot write the recording: %s", s->opt->rr_path,
+                         rlog_writer_error(s->writer));
+        ser_writer_free(&w);
+    }
+}
+
+static void describe_log_end(Session *s)
+{
+    if (rlog_reader_truncated(s->reader))
+        session_fail(s, STATUS_CUT, "replay stopped at icount %" PRIu64 ": %s", s->m->icount,
+                     rlog_reader_error(s->reader));
+    else
+        session_fail(s, STATUS_ERROR, "replay stopped at icount %" PRIu64 ": %s", s->m->icount,
+                     rlog_reader_error(s->reader));
+}
+
+bool session_take(Session *s, uint32_t kind, RlogEvent *ev)
+{
+    if (s->failed)
+        return false;
+    int r = rlog_peek(s->reader, ev);
+    if (r < 0) {
+        describe_log_end(s);
+        return false;
+    }
+    if (r == 0 || ev->kind != kind || ev->icount != s->m->icount) {
+        if (r == 0)
+            session_diverged(s, "the guest asks for %s but the recording has ended", rlog_kind_name(kind));
+        else
+            session_diverged(s, "the guest asks for %s here, the recording has %s at icount %" PRIu64,
+                             rlog_kind_name(kind), rlog_kind_name(ev->kind), ev->icount);
+        return false;
+    }
+    rlog_next(s->reader, ev);
+    s->events_delivered++;
+    return true;
+}
+
+/* --- machine construction (also used for guest-requested reset) --- */
+
+static bool build_machine(Session *s, const MachineConfig *cfg, uint64_t icount, uint64_t idle_ns)
+{
+    MachineHostIf host = {
+        .opaque = s,
+        .wallclock_ns = gate_clock_wall_ns,
+        .random_bytes = gate_random_bytes,
+        .console_write = gate_console_write,
+    };
+    if (s->m)
+        machine_free(s->m);
+    s->m = machine_new(cfg, &host);
+    if (!s->m) {
+        session_fail(s, 1, "cannot create the machine (-m %" PRIu64 "M, -smp %d): invalid configuration or out of memory",
+                     cfg->ram_size >> 20, cfg->nharts);
+        return false;
+    }
+    s->m->icount = icount;
+    s->m->idle_ns = idle_ns;
+    BootImages img = {
+        .bios = { s->image[IMG_BIOS], s->image_len[IMG_BIOS] },
+        .kernel = { s->image[IMG_KERNEL], s->image_len[IMG_KERNEL] },
+        .initrd = { s->image[IMG_INITRD], s->image_len[IMG_INITRD] },
+        .dtb = { s->image[IMG_DTB], s->image_len[IMG_DTB] },
+    };
+    char err[512];
+    if (!board_load(s->m, &img, err, sizeof err)) {
+        session_fail(s, 1, "%s", err);
+        return false;
+    }
+    if (s->failed)
+        return false;
+    if (s->cps_ready)
+        checkpoint_free(&s->cps);
+    checkpoint_init(&s->cps, s->m);
+    s->cps_ready = true;
+    return true;
+}
+
+static bool load_images_for_run(Session *s)
+{
+    const SessionOptions *o = s->opt;
+    for (int i = 0; i < IMG_COUNT; i++) {
+        if (!o->image_path[i])
+            continue;
+        char err[512];
+        if (!host_read_file(o->image_path[i], MAX_IMAGE_SIZE, &s->image[i], &s->image_len[i], err, sizeof err)) {
+            session_fail(s, 1, "%s: %s", image_role[i], err);
+            return false;
+        }
+        if (s->mode == SESSION_RECORD &&
+            !rlog_header_add_image(&s->header, image_role[i], o->image_path[i], s->image[i], s->image_len[i])) {
+            session_fail(s, 1, "too many images for one recording");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Replay: find each recorded image at its path or in --image-dir, and
+ * refuse one whose contents differ. */
+static bool load_images_for_replay(Session *s)
+{
+    for (int k = 0; k < s->header.nimages; k++) {
+        const RlogImage *ri = &s->header.images[k];
+        int idx = -1;
+        for (int i = 0; i < IMG_COUNT; i++)
+            if (strcmp(ri->role, image_role[i]) == 0)
+                idx = i;
+        if (idx < 0) {
+            session_fail(s, STATUS_ERROR, "the recording uses a %s image, which this rrvm cannot load", ri->role);
+            return false;
+        }
+        char cand[2][1024];
+        int ncand = 0;
+        if (s->opt->image_dir) {
+            char tmp[4096];
+            snprintf(tmp, sizeof tmp, "%s", ri->path);
+            snprintf(cand[ncand++], sizeof cand[0], "%s/%s", s->opt->image_dir, basename(tmp));
+        }
+        snprintf(cand[ncand++], sizeof cand[0], "%s", ri->path);
+        char err[2048] = "";
+        bool found = false;
+        for (int c = 0; c < ncand && !found; c++) {
+            uint8_t *data;
+            size_t len;
+            if (!host_read_file(cand[c], MAX_IMAGE_SIZE, &data, &len, err, sizeof err))
+                continue;
+            uint8_t h[16];
+            rlog_hash128(data, len, h);
+            if (len != ri->size || memcmp(h, ri->hash, 16) != 0) {
+                char want[33], got[33];
+                rlog_hash_hex(ri->hash, want);
+                rlog_hash_hex(h, got);
+                (void)!snprintf(err, sizeof err, "%s does not match the recording's %s image (%zu bytes, hash %s; recorded %" PRIu64 " bytes, hash %s)",
+                         cand[c], ri->role, len, got, ri->size, want);
+                free(data);
+                continue;
+            }
+            s->image[idx] = data;
+            s->image_len[idx] = len;
+            found = true;
+        }
+        if (!found) {
+            session_fail(s, STATUS_ERROR, "replay: %s image: %s%s", ri->role, err,
+                         s->opt->image_dir ? "" : " (use --image-dir DIR if the images moved)");
+            return false;
+        }
+    }
+    return true;
+}
+
+static void write_checkpoint(Session *s)
+{
+    SerWriter w;
+    ser_writer_init(&w);
+    checkpoint_capture(s->m, &s->cps, &w);
+    session_log(s, RLOG_CHECKPOINT, w.buf, w.len);
+    ser_writer_free(&w);
+}
+
+static void maybe_flush(Session *s)
+{
+    host_console_flush(&s->console);
+    if (s->mode != SESSION_RECORD)
+        return;
+    uint64_t now = host_monotonic_ns();
+    if (now - s->last_flush_ns >= FLUSH_INTERVAL_NS) {
+        s->last_flush_ns = now;
+        if (!rlog_flush(s->writer))
+            session_fail(s, 1, "%s: cannot write the recording: %s", s->opt->rr_path, rlog_writer_error(s->writer));
+    }
+}
+
+static bool handle_reset(Session *s)
+{
+    MachineConfig cfg = s->m->cfg;
+    cfg.append = cfg.append ? strdup(cfg.append) : NULL;
+    bool ok = build_machine(s, &cfg, s->m->icount, s->m->idle_ns);
+    free(cfg.append);
+    return ok;
+}
+
+/* --- live and record --- */
+
+static void run_live(Session *s)
+{
+    uint64_t interval = s->opt->checkpoint_interval ? s->opt->checkpoint_interval : DEFAULT_CHECKPOINT_INTERVAL;
+    s->next_checkpoint = s->m->icount + interval;
+    for (;;) {
+        uint64_t limit = s->m->icount + RECORD_SLICE;
+        if (s->mode == SESSION_RECORD && limit > s->next_checkpoint)
+            limit = s->next_checkpoint;
+        MachineStop stop = machine_run(s->m, limit);
+        if (s->failed)
+            return;
+        if (s->mode == SESSION_RECORD && s->m->icount >= s->next_checkpoint) {
+            write_checkpoint(s);
+            s->next_checkpoint = s->m->icount + interval;
+        }
+        maybe_flush(s);
+        if (stop == MSTOP_EXIT)
+            return;
+        if (stop == MSTOP_RESET) {
+            if (!handle_reset(s))
+                return;
+            continue;
+        }
+        gate_shutdown_poll(s);
+        if (s->shutdown_cause)
+            return;
+        gate_console_poll(s);
+        if (stop == MSTOP_IDLE)
+            gate_idle_wait(s);
+        if (s->failed)
+            return;
+    }
+}
+
+/* --- replay --- */
+
+static bool is_sync_kind(uint32_t kind) { return kind == RLOG_CLOCK_WALL || kind == RLOG_RANDOM; }
+
+static void apply_perturbation(Session *s)
+{
+    Machine *m = s->m;
+    const char *w = s->opt->perturb_what;
+    fprintf(stderr, "rrvm: test perturbation: flipping %s at icount %" PRIu64 "\n", w, m->icount);
+    Hart *h = m->harts[0];
+    if (w[0] == 'x' && w[1] >= '0' && w[1] <= '9') {
+        int r = atoi(w + 1);
+        if (r > 0 && r < 32)
+            h->x[r] ^= 1;
+    } else if (strcmp(w, "pc") == 0) {
+        h->pc ^= 4;
+    } else if (strcmp(w, "mstatus") == 0) {
+        h->mstatus ^= MSTATUS_SUM;
+    } else if (strcmp(w, "mscratch") == 0) {
+        h->mscratch ^= 1;
+    } else if (strncmp(w, "ram:", 4) == 0) {
+        uint64_t a = strtoull(w + 4, NULL, 0);
+        uint8_t b;
+        if (machine_phys_read(m, a, &b, 1)) {
+            b ^= 0xff;
+            machine_phys_write(m, a, &b, 1);
+        }
+    }
+}
+
+static int replay_end(Session *s, const RlogEvent *ev)
+{
+    RlogEnd end;
+    if (!rlog_end_decode(ev->payload, ev->len, &end)) {
+        session_fail(s, STATUS_ERROR, "malformed END event");
+        return -1;
+    }
+    uint64_t digest = checkpoint_machine_digest(s->m);
+    if (end.icount != s->m->icount || end.digest != digest) {
+        session_diverged(s, "end of recording: recorded final icount %" PRIu64 " digest %016" PRIx64
+                            ", replayed icount %" PRIu64 " digest %016" PRIx64,
+                         end.icount, end.digest, s->m->icount, digest);
+        return -1;
+    }
+    if (!s->shutdown_cause && end.exit_code != s->m->exit_code) {
+        session_diverged(s, "the recording exited with code %d, the replay with %d", end.exit_code, s->m->exit_code);
+        return -1;
+    }
+    fprintf(stderr, "rrvm: replay: reached the end of the recording at icount %" PRIu64 " (virtual time %.6f s), final digest %016" PRIx64 " matches\n",
+            s->m->icount, (double)machine_vtime_ns(s->m) / 1e9, digest);
+    return 0;
+}
+
+static void run_replay(Session *s)
+{
+    Machine *m;
+    bool perturbed = s->opt->perturb_what == NULL;
+    for (;;) {
+        m = s->m;
+        if (s->failed)
+            return;
+        RlogEvent ev;
+        int r = rlog_peek(s->reader, &ev);
+        if (r < 0) {
+            /* run up to the last complete event, then say why it ended */
+            describe_log_end(s);
+            return;
+        }
+        if (r == 0) {
+            session_fail(s, STATUS_ERROR, "the recording ends without an END event at icount %" PRIu64, m->icount);
+            return;
+        }
+        uint64_t limit = is_sync_kind(ev.kind) ? ev.icount + 1 : ev.icount;
+        if (!perturbed && s->opt->perturb_icount < limit) {
+            if (m->icount < s->opt->perturb_icount) {
+                machine_run(m, s->opt->perturb_icount);
+                host_console_flush(&s->console);
+                continue;
+            }
+            apply_perturbation(s);
+            perturbed = true;
+        }
+        if (m->icount < limit) {
+            MachineStop stop = machine_run(m, limit);
+            host_console_flush(&s->console);
+            if (s->failed)
+                return;
+            if (stop == MSTOP_IDLE) {
+                session_diverged(s, "every hart is idle, but the recording's next event is %s at icount %" PRIu64,
+                                 rlog_kind_name(ev.kind), ev.icount);
+                return;
+            }
+            if (stop == MSTOP_EXIT && !(ev.kind == RLOG_END && ev.icount == m->icount)) {
+                session_diverged(s, "the guest exited (code %d), but the recording continues with %s at icount %" PRIu64,
+                                 m->exit_code, rlog_kind_name(ev.kind), ev.icount);
+                return;
+            }
+            if (stop == MSTOP_RESET) {
+                if (!handle_reset(s))
+                    return;
+                continue;
+            }
+            if (stop == MSTOP_LIMIT && is_sync_kind(ev.kind)) {
+                RlogEvent again;
+                if (rlog_peek(s->reader, &again) == 1 && again.file_offset == ev.file_offset &&
+                    again.icount == ev.icount && again.kind == ev.kind) {
+                    session_diverged(s, "the recording has %s at icount %" PRIu64 ", but the guest did not ask for it",
+                                     rlog_kind_name(ev.kind), ev.icount);
+                    return;
+                }
+            }
+            continue;
+        }
+        if (m->icount > ev.icount) {
+            session_diverged(s, "the recording's %s event at icount %" PRIu64 " was not consumed",
+                             rlog_kind_name(ev.kind), ev.icount);
+            return;
+        }
+        rlog_next(s->reader, &ev);
+        switch (ev.kind) {
+        case RLOG_UART_RX:
+            gate_console_deliver(s, &ev);
+            break;
+        case RLOG_IDLE:
+            gate_idle_replay(s, &ev);
+            break;
+        case RLOG_SHUTDOWN:
+            gate_shutdown_replay(s, &ev);
+            break;
+        case RLOG_RESET:
+            handle_reset(s);
+            break;
+        case RLOG_CHECKPOINT: {
+            char report[8192];
+            if (!checkpoint_verify(m, &s->cps, ev.payload, ev.len, report, sizeof report)) {
+                if (s->opt->on_divergence_continue) {
+                    fprintf(stderr, "rrvm: replay diverged at icount %" PRIu64 ":\n%s\n", m->icount, report);
+                    s->fail_status = STATUS_DIVERGED;
+                } else {
+                    session_fail(s, STATUS_DIVERGED, "replay diverged: checkpoint at icount %" PRIu64 " differs:\n%s",
+                                 m->icount, report);
+                    return;
+                }
+            }
+            break;
+        }
+        case RLOG_END:
+            if (replay_end(s, &ev) == 0)
+                return;
+            return;
+        default:
+            session_fail(s, STATUS_ERROR, "the recording has an event of unknown kind %u at icount %" PRIu64
+                                          " (made by a newer rrvm?)", ev.kind, ev.icount);
+            return;
+        }
+    }
+}
+
+/* --- setup and teardown --- */
+
+static bool setup_record_header(Session *s)
+{
+    RlogHeader *h = &s->header;
+    h->format_version = RLOG_FORMAT_VERSION;
+    snprintf(h->rrvm_version, sizeof h->rrvm_version, "%s", RRVM_VERSION);
+    h->cfg = s->opt->cfg;
+    h->cfg.append = s->opt->cfg.append ? strdup(s->opt->cfg.append) : NULL;
+    h->checkpoint_interval = s->opt->checkpoint_interval ? s->opt->checkpoint_interval : DEFAULT_CHECKPOINT_INTERVAL;
+    h->verify_strict = s->opt->verify_strict;
+    return true;
+}
+
+static void print_stats(Session *s, uint64_t wall_ns)
+{
+    Machine *m = s->m;
+    double secs = (double)wall_ns / 1e9;
+    fprintf(stderr, "instructions: %" PRIu64 "\n", m->icount);
+    fprintf(stderr, "virtual time: %.6f s (idle %.6f s)\n", (double)machine_vtime_ns(m) / 1e9, (double)m->idle_ns / 1e9);
+    fprintf(stderr, "wall time: %.3f s\n", secs);
+    fprintf(stderr, "speed: %.1f MIPS\n", secs > 0 ? (double)m->icount / secs / 1e6 : 0.0);
+    if (s->mode == SESSION_RECORD && s->writer)
+        fprintf(stderr, "log bytes: %" PRIu64 "\n", rlog_writer_bytes(s->writer));
+}
+
+int session_main(const SessionOptions *o)
+{
+    Session *s = calloc(1, sizeof *s);
+    if (!s) {
+        fprintf(stderr, "rrvm: out of memory\n");
+        return 1;
+    }
+    s->opt = o;
+    s->mode = o->mode;
+    char err[1024];
+    int status = 0;
+    uint64_t t0 = host_monotonic_ns();
+    host_signals_install();
+
+    MachineConfig cfg = o->cfg;
+    if (s->mode == SESSION_REPLAY) {
+        s->reader = rlog_reader_open(o->rr_path, &s->header, err, sizeof err);
+        if (!s->reader) {
+            fprintf(stderr, "rrvm: %s\n", err);
+            free(s);
+            return STATUS_ERROR;
+        }
+        cfg = s->header.cfg;
+        if (!load_images_for_replay(s))
+            goto out;
+    } else {
+        if (s->mode == SESSION_RECORD)
+            setup_record_header(s);
+        if (!load_images_for_run(s))
+            goto out;
+        if (s->mode == SESSION_RECORD) {
+            s->writer = rlog_writer_open(o->rr_path, &s->header, err, sizeof err);
+            if (!s->writer) {
+                session_fail(s, 1, "%s", err);
+                goto out;
+            }
+        }
+    }
+    if (!host_console_open(&s->console, o->serial, s->mode != SESSION_REPLAY, err, sizeof err)) {
+        session_fail(s, 1, "%s", err);
+        goto out;
+    }
+    if (!build_machine(s, &cfg, 0, 0))
+        goto out;
+    if (o->dump_dtb) {
+        size_t len;
+        const uint8_t *dtb = board_dtb(s->m, &len);
+        FILE *f = dtb ? fopen(o->dump_dtb, "wb") : NULL;
+        if (!f || fwrite(dtb, 1, len, f) != len) {
+            session_fail(s, 1, "--dump-dtb %s: cannot write: %s", o->dump_dtb, dtb ? strerror(errno) : "no device tree");
+            if (f)
+                fclose(f);
+            goto out;
+        }
+        fclose(f);
+    }
+
+    s->last_flush_ns = host_monotonic_ns();
+    if (s->mode == SESSION_REPLAY)
+        run_replay(s);
+    else
+        run_live(s);
+
+    if (s->mode == SESSION_RECORD && !s->failed) {
+        RlogEnd end = {
+            .icount = s->m->icount,
+            .vtime_ns = machine_vtime_ns(s->m),
+            .exit_code = s->m->exit_code,
+            .digest = checkpoint_machine_digest(s->m),
+        };
+        uint8_t p[RLOG_END_PAYLOAD_LEN];
+        rlog_end_encode(&end, p);
+        session_log(s, RLOG_END, p, sizeof p);
+    }
+
+out:
+    host_console_close(&s->console);
+    if (s->writer) {
+        if (!rlog_writer_close(s->writer) && !s->failed)
+            session_fail(s, 1, "%s: cannot write the recording", o->rr_path);
+    }
+    if (s->failed) {
+        fprintf(stderr, "rrvm: %s\n", s->fail_msg);
+        status = s->fail_status ? s->fail_status : 1;
+    } else if (s->m) {
+        status = s->shutdown_cause ? 0 : s->m->exit_code;
+        if (s->mode == SESSION_REPLAY && s->fail_status)
+            status = s->fail_status;
+    }
+    if (s->m && (o->print_digest))
+        fprintf(stderr, "digest: %016" PRIx64 "\n", checkpoint_machine_digest(s->m));
+    if (s->m && o->print_stats)
+        print_stats(s, host_monotonic_ns() - t0);
+    if (s->reader)
+        rlog_reader_close(s->reader);
+    if (s->cps_ready)
+        checkpoint_free(&s->cps);
+    rlog_header_free(&s->header);
+    machine_free(s->m);
+    for (int i = 0; i < IMG_COUNT; i++)
+        free(s->image[i]);
+    free(s);
+    return status;
+}

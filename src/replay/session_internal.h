@@ -1,0 +1,73 @@
+/*
+ * session_internal.h - the Session struct shared by session.c and the
+ * gates (one file per host input source: gate_clock.c, gate_random.c,
+ * gate_console.c, gate_idle.c, gate_shutdown.c).
+ *
+ * Gate contract: in SESSION_RUN a gate reads the host; in SESSION_RECORD it
+ * reads the host and logs the value with the current icount; in
+ * SESSION_REPLAY it never touches the host and delivers the logged value.
+ * A gate that finds the log disagreeing with the machine calls
+ * session_diverged(), which stops the machine at once; it never waits.
+ */
+#ifndef RRVM_SESSION_INTERNAL_H
+#define RRVM_SESSION_INTERNAL_H
+
+#include <stdarg.h>
+
+#include "checkpoint.h"
+#include "host/console.h"
+#include "log.h"
+#include "session.h"
+
+typedef struct Session {
+    const SessionOptions *opt;
+    SessionMode mode;
+    Machine *m;
+    HostConsole console;
+    RlogWriter *writer;  /* record */
+    RlogReader *reader;  /* replay */
+    RlogHeader header;
+    CheckpointState cps;
+    bool cps_ready;
+    uint64_t next_checkpoint;
+    uint64_t last_flush_ns;
+    /* console input accepted from the host but not yet taken by the UART */
+    uint8_t pending_in[4096];
+    size_t pending_len;
+    /* shutdown */
+    int shutdown_cause; /* 0 none, else RLOG_SHUTDOWN_* */
+    /* failure state: set once, first message wins */
+    bool failed;
+    int fail_status;
+    char fail_msg[4096];
+    /* images kept for reset */
+    uint8_t *image[IMG_COUNT];
+    size_t image_len[IMG_COUNT];
+    uint64_t seed_counter; /* -seed: bytes handed out so far */
+    /* statistics */
+    uint64_t events_delivered;
+    uint64_t idle_skipped_ns;
+} Session;
+
+/* Stop the session with an error: prints nothing yet; session_main reports. */
+void session_fail(Session *s, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The log disagrees with the machine: a divergence. */
+void session_diverged(Session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Record: append an event at the current icount (no-op in run mode). */
+void session_log(Session *s, uint32_t kind, const void *payload, size_t len);
+/* Replay: take the next event, which must be `kind` at the current icount.
+ * Returns false (and diverges) otherwise. */
+bool session_take(Session *s, uint32_t kind, RlogEvent *ev);
+
+/* gates */
+uint64_t gate_clock_wall_ns(void *opaque);
+void gate_random_bytes(void *opaque, uint8_t *buf, size_t n);
+void gate_console_write(void *opaque, const uint8_t *buf, size_t n);
+void gate_console_poll(Session *s);               /* run/record */
+void gate_console_deliver(Session *s, const RlogEvent *ev); /* replay */
+void gate_idle_wait(Session *s);                  /* run/record */
+void gate_idle_replay(Session *s, const RlogEvent *ev);
+void gate_shutdown_poll(Session *s);              /* run/record */
+void gate_shutdown_replay(Session *s, const RlogEvent *ev);
+
+#endif
