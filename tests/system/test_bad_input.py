@@ -1,0 +1,71 @@
+"""Malformed inputs are refused with one clear message and a non-zero
+exit status, never a crash (run under the ASan+UBSan build)."""
+import os
+import shutil
+
+import pytest
+
+from conftest import GUEST_TESTS, RRVM_ASAN, FW_DYNAMIC, no_sanitizer_report, run
+
+
+def some_guest_elf():
+    elfs = sorted(f for f in os.listdir(GUEST_TESTS) if f.endswith(".elf"))
+    assert elfs, "no guest test programs were built"
+    return os.path.join(GUEST_TESTS, elfs[0])
+
+
+def refused(args, *needles):
+    rc, out, err = run(args, binary=RRVM_ASAN, timeout=60)
+    assert rc != 0, err
+    assert no_sanitizer_report(err), err
+    low = err.lower()
+    for n in needles:
+        assert n.lower() in low, f"expected '{n}' in: {err}"
+    assert len([l for l in err.splitlines() if l.strip()]) <= 3, err
+    return err
+
+
+def test_truncated_elf(tmp_path):
+    elf = open(some_guest_elf(), "rb").read()
+    for cut in (10, 63, 100, len(elf) // 2):
+        p = tmp_path / f"cut{cut}.elf"
+        p.write_bytes(elf[:cut])
+        rc, out, err = run(["-bios", "none", "-kernel", str(p)], binary=RRVM_ASAN, timeout=60)
+        assert rc != 0 and no_sanitizer_report(err), err
+        assert "kernel" in err.lower(), err
+
+
+def test_non_riscv_elf():
+    refused(["-bios", "none", "-kernel", shutil.which("true") or "/bin/true"], "risc-v")
+
+
+def test_missing_file():
+    refused(["-bios", "none", "-kernel", "/nonexistent/prog.elf"], "/nonexistent/prog.elf")
+
+
+def test_kernel_larger_than_ram(tmp_path):
+    big = tmp_path / "big.Image"
+    big.write_bytes(b"\x13\x00\x00\x00" * (9 << 18))  # 9 MiB of nops
+    refused(["-m", "8M", "-bios", FW_DYNAMIC, "-kernel", str(big)], "kernel")
+
+
+def test_unreadable_dtb(tmp_path):
+    bad = tmp_path / "bad.dtb"
+    bad.write_bytes(b"this is not a device tree blob")
+    refused(["-bios", "none", "-kernel", some_guest_elf(), "-dtb", str(bad)], "dtb")
+    refused(["-bios", "none", "-kernel", some_guest_elf(), "-dtb", str(tmp_path / "none.dtb")], "dtb")
+
+
+def test_ram_too_small_for_firmware():
+    refused(["-m", "1M", "-bios", FW_DYNAMIC, "-kernel", some_guest_elf()])
+
+
+@pytest.mark.parametrize("smp", ["0", "9", "x"])
+def test_bad_smp(smp):
+    refused(["-smp", smp, "-bios", "none", "-kernel", some_guest_elf()], "-smp")
+
+
+def test_bad_options():
+    refused(["-icount", "shift=auto", "-bios", "none", "-kernel", some_guest_elf()], "icount")
+    refused(["-m", "lots", "-bios", "none", "-kernel", some_guest_elf()], "-m")
+    refused(["--no-such-option"], "unknown option")
