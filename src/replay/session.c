@@ -381,7 +381,7 @@ static void run_replay(Session *s)
             return;
         }
         uint64_t limit = is_sync_kind(ev.kind) ? ev.icount + 1 : ev.icount;
-        if (!perturbed && s->opt->perturb_icount < limit) {
+        if (!perturbed && s->opt->perturb_icount <= limit) {
             if (m->icount < s->opt->perturb_icount) {
                 machine_run(m, s->opt->perturb_icount);
                 host_console_flush(&s->console);

@@ -15,7 +15,7 @@ def some_guest_elf():
 
 
 def refused(args, *needles):
-    rc, out, err = run(args, binary=RRVM_ASAN, timeout=60)
+    rc, out, err = run(["run"] + list(args), binary=RRVM_ASAN, timeout=60)
     assert rc != 0, err
     assert no_sanitizer_report(err), err
     low = err.lower()
@@ -30,7 +30,7 @@ def test_truncated_elf(tmp_path):
     for cut in (10, 63, 100, len(elf) // 2):
         p = tmp_path / f"cut{cut}.elf"
         p.write_bytes(elf[:cut])
-        rc, out, err = run(["-bios", "none", "-kernel", str(p)], binary=RRVM_ASAN, timeout=60)
+        rc, out, err = run(["run", "-bios", "none", "-kernel", str(p)], binary=RRVM_ASAN, timeout=60)
         assert rc != 0 and no_sanitizer_report(err), err
         assert "kernel" in err.lower(), err
 

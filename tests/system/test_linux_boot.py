@@ -21,13 +21,13 @@ def check_init_output(out, smp):
 @pytest.mark.parametrize("fw", [FW_DYNAMIC, FW_JUMP], ids=["fw_dynamic", "fw_jump"])
 @pytest.mark.parametrize("smp", [1, 2, 4])
 def test_boot(guest, fw, smp):
-    rc, out, err = run(linux_args(smp=smp, bios=fw, append="rdtimeout=0"), timeout=600)
+    rc, out, err = run(["run"] + linux_args(smp=smp, bios=fw, append="rdtimeout=0"), timeout=600)
     check_init_output(out, smp)
     assert rc == 0, err[-2000:]
 
 
 def test_two_runs_identical(guest):
-    args = linux_args(smp=2, append="rdtimeout=0", seed=1) + ["--digest"]
+    args = ["run"] + linux_args(smp=2, append="rdtimeout=0", seed=1) + ["--digest"]
     rc1, out1, err1 = run(args, timeout=600)
     rc2, out2, err2 = run(args, timeout=600)
     assert rc1 == 0 and rc2 == 0, err1[-2000:] + err2[-2000:]

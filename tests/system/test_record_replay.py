@@ -5,6 +5,7 @@ digest. Broken recordings give one clear error line, never a crash."""
 import os
 import random
 import re
+import shlex
 import subprocess
 import time
 
@@ -24,7 +25,7 @@ def record_interactive(tmp_path, name, smp, rtc, shift=None, strict=False, seed=
         extra += ["--verify=strict"]
     args = ["record", "-o", str(rr)] + linux_args(smp=smp, rtc=rtc, append="rdtimeout=20000 loops=300000",
                                                   extra=extra)
-    cmd = " ".join(pexpect.utils.shlex.quote(a) for a in [RRVM] + args) + f" 2>{errf}"
+    cmd = " ".join(shlex.quote(a) for a in [RRVM] + args) + f" 2>{errf}"
     rng = random.Random(seed)
     child = pexpect.spawn("/bin/bash", ["-c", cmd], timeout=300)
     # a few keys typed early, during the boot, land in the guest's tty buffer
@@ -168,3 +169,19 @@ def test_wrong_image(guest, tmp_path):
     rc, out2, err = run(["replay", str(rr), "--image-dir", str(moved)], timeout=600)
     assert rc == 0, err[-2000:]
     assert out2 == out
+
+
+def test_killed_recording_replays_to_its_last_frame(guest, tmp_path):
+    """kill -9 while recording: the recording replays up to its last
+    complete frame, then says where and why it ended."""
+    rr = tmp_path / "killed.rr"
+    args = [RRVM, "record", "-o", str(rr), "-serial", "none"] + linux_args(append="rdtimeout=60000")
+    p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(4)  # boot, then idle in init's console read; frames reach the disk twice a second
+    p.kill()
+    p.wait()
+    assert rr.stat().st_size > 100
+    rc, out, err = run(["replay", str(rr)], timeout=300)
+    assert rc == 4, err[-2000:]
+    assert "cut" in err and "icount" in err, err[-2000:]
+    assert no_sanitizer_report(err)
