@@ -1,0 +1,995 @@
+/*
+ * exec.c - the execution engine: decoded-block cache and the interpreter
+ * loop hart_run().
+ *
+ * Code is decoded once into blocks (arrays of `Insn`, see decode.h) keyed
+ * by the PHYSICAL address of their first instruction and shared by all
+ * harts. A block never extends past the 4 KiB page it starts on and ends
+ * at the first control transfer, system, CSR, fence.i or illegal
+ * instruction, or after BLOCK_MAX_INSNS instructions. An instruction that
+ * straddles a page boundary is never cached: it is fetched and decoded
+ * each time it runs, so a change of either page's mapping or contents is
+ * always seen.
+ *
+ * Each hart keeps a jump cache from virtual pc to block; an entry is used
+ * only if the exec TLB still maps that pc to the block's host address, so
+ * translation changes need no extra bookkeeping here.
+ *
+ * Invariants:
+ *  - hart_run(h, budget) retires exactly min(budget, n) instructions and
+ *    stops early only for WFI or an exit/reset request (including the one
+ *    it makes itself for a trap storm, see TRAP_STORM_LIMIT). Instructions
+ *    are counted per block, and a block longer than the remaining budget
+ *    is run from a truncated copy.
+ *  - While an instruction executes, m->icount and h->instret count exactly
+ *    the instructions retired before it whenever it can be observed: at
+ *    CSR instructions, slow-path memory accesses (MMIO, page walks) and
+ *    traps.
+ *  - Every instruction that can make an interrupt pending and enabled
+ *    (CSR, MMIO access, xRET, WFI, trap) ends its block, and interrupts are
+ *    checked before every block, so they are taken at the same instruction
+ *    boundary whatever the block layout.
+ *  - For every RAM page some cached block was decoded from,
+ *    m->code_pages[page] is set and no write TLB entry maps the page; a
+ *    store to it therefore takes the slow path, which calls
+ *    bcache_invalidate_page(). Invalidated blocks are moved to a dead list
+ *    and freed only between blocks, so invalidating the running block is
+ *    safe; the store then ends the block (the cache generation changed).
+ *  - The cache generation `gen` changes whenever a block is invalidated;
+ *    jump cache entries and block links from an older generation are never
+ *    used.
+ *  - Blocks chain directly into each other (JUMP) without returning to the
+ *    loop top. That is exact because everything the loop top checks (mip,
+ *    mie, interrupt enables, exit/reset requests, the cache generation)
+ *    can only change in an instruction that ends its block through
+ *    block_done, which always passes the loop top.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode.h"
+#include "hart.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the memory fast paths assume a little-endian host"
+#endif
+
+#define BLOCK_MAX_INSNS 64
+/* Decoded code above this size is thrown away wholesale (and re-decoded
+ * on demand) rather than tracked with an eviction policy. */
+#define BCACHE_MAX_BYTES (64u << 20)
+#define BCACHE_MIN_BUCKETS 4096u
+/* A hart that takes this many exceptions in a row without retiring an
+ * instruction (e.g. its trap vector is not executable) can never make
+ * progress, and virtual time would stand still forever. The machine then
+ * exits with TRAP_STORM_EXIT_CODE instead of hanging the host. */
+#define TRAP_STORM_LIMIT 1000000u
+#define TRAP_STORM_EXIT_CODE 126
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+typedef struct Block {
+    uint64_t paddr;            /* physical address of the first instruction */
+    const uint8_t *host;       /* host address of the first instruction */
+    struct Block *hash_next;   /* bucket chain; dead-list link once invalid */
+    struct Block *page_next;   /* blocks starting on the same RAM page */
+    uint32_t n;                /* instructions, not counting the OP_END sentinel */
+    /* Direct links to the blocks that follow when the last instruction
+     * jumps ([0]: taken branch, jal, or page-internal fall-through) or
+     * falls through ([1]), for targets on the same page only; valid while
+     * succ_gen equals the cache generation. */
+    struct Block *succ[2];
+    uint64_t succ_gen;
+    Insn insn[];               /* n instructions + OP_END */
+} Block;
+
+struct BlockCache {
+    Block **buckets;
+    uint32_t nbuckets; /* power of two */
+    uint32_t nblocks;
+    Block **page_heads; /* per RAM page, allocated on first insert */
+    uint64_t npages;
+    Block *dead;        /* invalidated blocks, freed at the next safe point */
+    uint64_t gen;       /* starts at 1 so a zeroed hart's jump cache is stale */
+    size_t bytes;
+};
+
+/* ---------------------------------------------------------------------- */
+/* Block cache                                                            */
+
+static uint32_t bucket_of(const struct BlockCache *bc, uint64_t paddr)
+{
+    return (uint32_t)(((paddr >> 1) * 0x9E3779B97F4A7C15ull) >> 32) & (bc->nbuckets - 1);
+}
+
+struct BlockCache *bcache_new(void)
+{
+    struct BlockCache *bc = calloc(1, sizeof *bc);
+    if (!bc)
+        return NULL;
+    bc->nbuckets = BCACHE_MIN_BUCKETS;
+    bc->buckets = calloc(bc->nbuckets, sizeof *bc->buckets);
+    if (!bc->buckets) {
+        free(bc);
+        return NULL;
+    }
+    bc->gen = 1;
+    return bc;
+}
+
+static void free_chain(Block *b)
+{
+    while (b) {
+        Block *next = b->hash_next;
+        free(b);
+        b = next;
+    }
+}
+
+/* Free invalidated blocks. Only call between blocks: no hart may be
+ * executing one of them. */
+static void bcache_collect(struct BlockCache *bc)
+{
+    free_chain(bc->dead);
+    bc->dead = NULL;
+}
+
+void bcache_free(struct BlockCache *bc)
+{
+    if (!bc)
+        return;
+    for (uint32_t i = 0; i < bc->nbuckets; i++)
+        free_chain(bc->buckets[i]);
+    bcache_collect(bc);
+    free(bc->buckets);
+    free(bc->page_heads);
+    free(bc);
+}
+
+void bcache_flush(Machine *m)
+{
+    struct BlockCache *bc = m->bcache;
+    if (!bc)
+        return;
+    for (uint32_t i = 0; i < bc->nbuckets; i++) {
+        Block *b = bc->buckets[i];
+        while (b) {
+            Block *next = b->hash_next;
+            b->hash_next = bc->dead;
+            bc->dead = b;
+            b = next;
+        }
+        bc->buckets[i] = NULL;
+    }
+    if (bc->page_heads)
+        memset(bc->page_heads, 0, bc->npages * sizeof *bc->page_heads);
+    memset(m->code_pages, 0, m->ram_size >> PAGE_SHIFT);
+    bc->nblocks = 0;
+    bc->bytes = 0;
+    bc->gen++;
+}
+
+static void hash_remove(struct BlockCache *bc, Block *b)
+{
+    Block **pp = &bc->buckets[bucket_of(bc, b->paddr)];
+    while (*pp != b) {
+        assert(*pp != NULL);
+        pp = &(*pp)->hash_next;
+    }
+    *pp = b->hash_next;
+}
+
+void bcache_invalidate_page(Machine *m, uint64_t ppage)
+{
+    struct BlockCache *bc = m->bcache;
+    ppage &= ~(PAGE_SIZE - 1);
+    if (!machine_is_ram(m, ppage, PAGE_SIZE))
+        return;
+    uint64_t pn = (ppage - RAM_BASE) >> PAGE_SHIFT;
+    m->code_pages[pn] = 0;
+    if (!bc || !bc->page_heads || !bc->page_heads[pn])
+        return;
+    Block *b = bc->page_heads[pn];
+    bc->page_heads[pn] = NULL;
+    while (b) {
+        Block *next = b->page_next;
+        hash_remove(bc, b);
+        bc->bytes -= sizeof(Block) + (b->n + 1) * sizeof(Insn);
+        bc->nblocks--;
+        b->hash_next = bc->dead;
+        bc->dead = b;
+        b = next;
+    }
+    bc->gen++;
+}
+
+static Block *bcache_find(const struct BlockCache *bc, uint64_t paddr)
+{
+    for (Block *b = bc->buckets[bucket_of(bc, paddr)]; b; b = b->hash_next)
+        if (b->paddr == paddr)
+            return b;
+    return NULL;
+}
+
+static void bcache_grow(struct BlockCache *bc)
+{
+    uint32_t n = bc->nbuckets * 2;
+    Block **nb = calloc(n, sizeof *nb);
+    if (!nb)
+        return; /* keep the longer chains: slower, still correct */
+    Block **old = bc->buckets;
+    uint32_t oldn = bc->nbuckets;
+    bc->buckets = nb;
+    bc->nbuckets = n;
+    for (uint32_t i = 0; i < oldn; i++) {
+        Block *b = old[i];
+        while (b) {
+            Block *next = b->hash_next;
+            uint32_t k = bucket_of(bc, b->paddr);
+            b->hash_next = nb[k];
+            nb[k] = b;
+            b = next;
+        }
+    }
+    free(old);
+}
+
+static void out_of_memory(void)
+{
+    fprintf(stderr, "rrvm: out of memory for decoded code\n");
+    abort();
+}
+
+static void bcache_insert(Machine *m, Block *b)
+{
+    struct BlockCache *bc = m->bcache;
+    if (!bc->page_heads) {
+        bc->npages = m->ram_size >> PAGE_SHIFT;
+        bc->page_heads = calloc(bc->npages ? bc->npages : 1, sizeof *bc->page_heads);
+        if (!bc->page_heads)
+            out_of_memory();
+    }
+    uint64_t pn = (b->paddr - RAM_BASE) >> PAGE_SHIFT;
+    assert(pn < bc->npages);
+    if (bc->nblocks >= bc->nbuckets * 2u)
+        bcache_grow(bc);
+    uint32_t k = bucket_of(bc, b->paddr);
+    b->hash_next = bc->buckets[k];
+    bc->buckets[k] = b;
+    b->page_next = bc->page_heads[pn];
+    bc->page_heads[pn] = b;
+    bc->nblocks++;
+    bc->bytes += sizeof(Block) + (b->n + 1) * sizeof(Insn);
+    if (!m->code_pages[pn]) {
+        m->code_pages[pn] = 1;
+        mmu_tlb_drop_write_page(m, b->paddr & ~(PAGE_SIZE - 1));
+    }
+}
+
+static inline uint16_t read16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+/* Decode the block starting at host address `host` (physical `paddr`) and
+ * insert it. Returns NULL when the first instruction straddles the end of
+ * the page (the caller runs it uncached). */
+static Block *block_build(Machine *m, const uint8_t *host, uint64_t paddr, const void *const *handlers)
+{
+    Insn tmp[BLOCK_MAX_INSNS + 1];
+    const uint8_t *page = host - (paddr & (PAGE_SIZE - 1));
+    unsigned start = (unsigned)(paddr & (PAGE_SIZE - 1)), off = start;
+    uint32_t n = 0;
+
+    while (n < BLOCK_MAX_INSNS && off < PAGE_SIZE) {
+        uint32_t bits = read16(page + off);
+        if (insn_length(bits) == 4) {
+            if (off + 4 > PAGE_SIZE)
+                break; /* straddles the page end: runs uncached */
+            bits |= (uint32_t)read16(page + off + 2) << 16;
+        }
+        decode_insn(bits, &tmp[n]);
+        tmp[n].handler = handlers[tmp[n].op];
+        tmp[n].pc_off = (uint16_t)(off - start);
+        off += (unsigned)insn_length(bits);
+        if (op_ends_block(tmp[n++].op))
+            break;
+    }
+    if (n == 0)
+        return NULL;
+    tmp[n] = (Insn){ .handler = handlers[OP_END], .op = OP_END, .pc_off = (uint16_t)(off - start) };
+
+    Block *b = malloc(sizeof(Block) + (n + 1) * sizeof(Insn));
+    if (!b)
+        out_of_memory();
+    b->paddr = paddr;
+    b->host = host;
+    b->n = n;
+    b->succ[0] = b->succ[1] = NULL;
+    b->succ_gen = 0;
+    memcpy(b->insn, tmp, (n + 1) * sizeof(Insn));
+    bcache_insert(m, b);
+    return b;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Helpers for the interpreter                                            */
+
+static void take_exception(Hart *h, uint64_t cause, uint64_t tval)
+{
+    h->exc_cause = UINT64_MAX;
+    hart_trap(h, cause, tval);
+}
+
+/* A store the hart did to RAM outside the TLB fast path (AMO, SC): keep
+ * the dirty map and code cache right, and break other harts' reservations
+ * on the same granule. */
+static void note_ram_write(Hart *h, uint64_t paddr)
+{
+    Machine *m = h->m;
+    uint64_t pn = (paddr - RAM_BASE) >> PAGE_SHIFT;
+    m->dirty_pages[pn] = 1;
+    if (m->code_pages[pn])
+        bcache_invalidate_page(m, paddr & ~(PAGE_SIZE - 1));
+    for (int i = 0; i < m->nharts; i++) {
+        Hart *o = m->harts[i];
+        if (o != h && o->resv_valid && (o->resv_addr & ~7ull) == (paddr & ~7ull))
+            o->resv_valid = false;
+    }
+}
+
+static inline uint64_t sext32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)(uint32_t)v; }
+
+/* Compute an AMO's new memory value from the old one. */
+static uint64_t amo_apply(int op, uint64_t old, uint64_t src)
+{
+    switch (op) {
+    case OP_AMOSWAP_W: case OP_AMOSWAP_D: return src;
+    case OP_AMOADD_W: case OP_AMOADD_D: return old + src;
+    case OP_AMOXOR_W: case OP_AMOXOR_D: return old ^ src;
+    case OP_AMOAND_W: case OP_AMOAND_D: return old & src;
+    case OP_AMOOR_W: case OP_AMOOR_D: return old | src;
+    case OP_AMOMIN_W: return (int32_t)old < (int32_t)src ? old : src;
+    case OP_AMOMAX_W: return (int32_t)old > (int32_t)src ? old : src;
+    case OP_AMOMINU_W: return (uint32_t)old < (uint32_t)src ? old : src;
+    case OP_AMOMAXU_W: return (uint32_t)old > (uint32_t)src ? old : src;
+    case OP_AMOMIN_D: return (int64_t)old < (int64_t)src ? old : src;
+    case OP_AMOMAX_D: return (int64_t)old > (int64_t)src ? old : src;
+    case OP_AMOMINU_D: return old < src ? old : src;
+    case OP_AMOMAXU_D: return old > src ? old : src;
+    default:
+        assert(0 && "not an AMO");
+        return old;
+    }
+}
+
+/* Size in bytes and signedness of a load or store op. */
+static int mem_size(int op, bool *is_signed)
+{
+    *is_signed = false;
+    switch (op) {
+    case OP_LB: *is_signed = true; return 1;
+    case OP_LH: *is_signed = true; return 2;
+    case OP_LW: *is_signed = true; return 4;
+    case OP_LBU: case OP_SB: return 1;
+    case OP_LHU: case OP_SH: return 2;
+    case OP_LWU: case OP_SW: case OP_FLW: case OP_FSW: return 4;
+    case OP_LD: case OP_SD: case OP_FLD: case OP_FSD: return 8;
+    default:
+        assert(0 && "not a load or store");
+        return 1;
+    }
+}
+
+static uint64_t extend(uint64_t v, int size, bool is_signed)
+{
+    switch (size) {
+    case 1: return is_signed ? (uint64_t)(int64_t)(int8_t)v : (uint8_t)v;
+    case 2: return is_signed ? (uint64_t)(int64_t)(int16_t)v : (uint16_t)v;
+    case 4: return is_signed ? sext32(v) : (uint32_t)v;
+    default: return v;
+    }
+}
+
+/* Find (or decode) the block at the hart's pc. Returns NULL if fetching
+ * faulted (the trap has been taken) or if the instruction straddles a page
+ * boundary, in which case *cross holds it decoded, followed by OP_END. */
+static Block *find_block(Hart *h, Insn cross[2], bool *crossing, const void *const *handlers)
+{
+    Machine *m = h->m;
+    uint64_t pc = h->pc;
+    *crossing = false;
+
+    const uint8_t *hp = hart_tlb_lookup(h, ACC_EXEC, pc);
+    if (unlikely(!hp)) {
+        uint64_t pa;
+        const uint8_t *page = mmu_fetch_page(h, pc, &pa);
+        if (!page) {
+            take_exception(h, h->exc_cause, h->exc_tval);
+            return NULL;
+        }
+        hp = page + (pc & (PAGE_SIZE - 1));
+    }
+    assert(hp >= m->ram && hp < m->ram + m->ram_size);
+
+    __typeof__(&h->jc[0]) je = &h->jc[(pc >> 1) & (HART_JCACHE_SIZE - 1)];
+    if (likely(je->vpc == pc && je->block && je->block->host == hp))
+        return je->block;
+
+    uint64_t paddr = RAM_BASE + (uint64_t)(hp - m->ram);
+    Block *b = bcache_find(m->bcache, paddr);
+    if (!b)
+        b = block_build(m, hp, paddr, handlers);
+    if (b) {
+        je->vpc = pc;
+        je->block = b;
+        return b;
+    }
+
+    /* The first instruction straddles the page end: fetch its upper half
+     * from the next virtual page (which may fault: tval is that page). */
+    uint32_t bits = read16(hp);
+    const uint8_t *hp2 = hart_tlb_lookup(h, ACC_EXEC, pc + 2);
+    if (!hp2) {
+        uint64_t pa2;
+        hp2 = mmu_fetch_page(h, pc + 2, &pa2);
+        if (!hp2) {
+            take_exception(h, h->exc_cause, h->exc_tval);
+            return NULL;
+        }
+    }
+    bits |= (uint32_t)read16(hp2) << 16;
+    decode_insn(bits, &cross[0]);
+    cross[0].handler = handlers[cross[0].op];
+    cross[0].pc_off = 0;
+    cross[1] = (Insn){ .handler = handlers[OP_END], .op = OP_END, .pc_off = 4 };
+    *crossing = true;
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The interpreter                                                        */
+
+uint64_t hart_run(Hart *h, uint64_t budget)
+{
+    static const void *const dispatch[OP_COUNT] = {
+        [OP_ILLEGAL] = &&op_illegal, [OP_NOP] = &&op_nop, [OP_END] = &&op_end,
+        [OP_LUI] = &&op_lui, [OP_AUIPC] = &&op_auipc, [OP_JAL] = &&op_jal, [OP_JALR] = &&op_jalr,
+        [OP_BEQ] = &&op_beq, [OP_BNE] = &&op_bne, [OP_BLT] = &&op_blt, [OP_BGE] = &&op_bge,
+        [OP_BLTU] = &&op_bltu, [OP_BGEU] = &&op_bgeu,
+        [OP_LB] = &&op_lb, [OP_LH] = &&op_lh, [OP_LW] = &&op_lw, [OP_LD] = &&op_ld,
+        [OP_LBU] = &&op_lbu, [OP_LHU] = &&op_lhu, [OP_LWU] = &&op_lwu,
+        [OP_SB] = &&op_sb, [OP_SH] = &&op_sh, [OP_SW] = &&op_sw, [OP_SD] = &&op_sd,
+        [OP_ADDI] = &&op_addi, [OP_SLTI] = &&op_slti, [OP_SLTIU] = &&op_sltiu, [OP_XORI] = &&op_xori,
+        [OP_ORI] = &&op_ori, [OP_ANDI] = &&op_andi, [OP_SLLI] = &&op_slli, [OP_SRLI] = &&op_srli,
+        [OP_SRAI] = &&op_srai,
+        [OP_ADD] = &&op_add, [OP_SUB] = &&op_sub, [OP_SLL] = &&op_sll, [OP_SLT] = &&op_slt,
+        [OP_SLTU] = &&op_sltu, [OP_XOR] = &&op_xor, [OP_SRL] = &&op_srl, [OP_SRA] = &&op_sra,
+        [OP_OR] = &&op_or, [OP_AND] = &&op_and,
+        [OP_ADDIW] = &&op_addiw, [OP_SLLIW] = &&op_slliw, [OP_SRLIW] = &&op_srliw, [OP_SRAIW] = &&op_sraiw,
+        [OP_ADDW] = &&op_addw, [OP_SUBW] = &&op_subw, [OP_SLLW] = &&op_sllw, [OP_SRLW] = &&op_srlw,
+        [OP_SRAW] = &&op_sraw,
+        [OP_MUL] = &&op_mul, [OP_MULH] = &&op_mulh, [OP_MULHSU] = &&op_mulhsu, [OP_MULHU] = &&op_mulhu,
+        [OP_DIV] = &&op_div, [OP_DIVU] = &&op_divu, [OP_REM] = &&op_rem, [OP_REMU] = &&op_remu,
+        [OP_MULW] = &&op_mulw, [OP_DIVW] = &&op_divw, [OP_DIVUW] = &&op_divuw, [OP_REMW] = &&op_remw,
+        [OP_REMUW] = &&op_remuw,
+        [OP_FENCE] = &&op_nop, [OP_FENCE_I] = &&op_fence_i, [OP_ECALL] = &&op_ecall,
+        [OP_EBREAK] = &&op_ebreak, [OP_MRET] = &&op_mret, [OP_SRET] = &&op_sret, [OP_WFI] = &&op_wfi,
+        [OP_SFENCE_VMA] = &&op_sfence_vma,
+        [OP_CSRRW] = &&op_csr, [OP_CSRRS] = &&op_csr, [OP_CSRRC] = &&op_csr,
+        [OP_CSRRWI] = &&op_csr, [OP_CSRRSI] = &&op_csr, [OP_CSRRCI] = &&op_csr,
+        [OP_LR_W ... OP_AMOMAXU_D] = &&op_amo,
+        [OP_FLW] = &&op_flw, [OP_FLD] = &&op_fld, [OP_FSW] = &&op_fsw, [OP_FSD] = &&op_fsd,
+        [OP_FP_FIRST ... OP_FP_LAST] = &&op_fp,
+    };
+
+    Machine *m = h->m;
+    struct BlockCache *bc = m->bcache;
+    uint64_t *const x = h->x;
+    uint64_t retired = 0; /* instructions retired by this call */
+    uint64_t synced = 0;  /* how many of them are in h->instret and m->icount */
+    uint64_t progress_mark = 0;   /* `retired` when the loop top last saw progress */
+    uint32_t stalled_passes = 0;  /* loop passes since then: traps without progress */
+    Insn scratch[BLOCK_MAX_INSNS + 1]; /* truncated copy of a block at the budget's end */
+    Insn cross[2];                      /* an instruction straddling two pages */
+    const Insn *ip, *bstart;
+    Block *cur;        /* the cached block running, NULL for a copy */
+    uint64_t bpc, gen0;
+    uint64_t gen_top;  /* cache generation when the loop top last ran */
+    int slot;          /* successor link the ending block exits through, -1: none */
+
+/* pc of the instruction at p, and of the one after it */
+#define PC_OF(p) (bpc + (p)->pc_off)
+#define NEXT_PC(p) (bpc + (p)[1].pc_off)
+#define DISPATCH() goto *ip->handler
+#define NEXT() do { ip++; DISPATCH(); } while (0)
+/* retire the instructions of this block before p */
+#define RETIRE_UPTO(p) do { retired += (uint64_t)((p) - bstart); bstart = (p); } while (0)
+/* bring h->instret and m->icount up to date */
+#define FLUSH_COUNTS() do {                        \
+        uint64_t n_ = retired - synced;            \
+        h->instret += n_;                          \
+        m->icount += n_;                           \
+        synced = retired;                          \
+    } while (0)
+/* make the counters and pc exact before calling out of the engine */
+#define SYNC() do { RETIRE_UPTO(ip); FLUSH_COUNTS(); h->pc = PC_OF(ip); } while (0)
+/* the current instruction retires and is the last of this block */
+#define END_BLOCK(next_pc) do { h->pc = (next_pc); RETIRE_UPTO(ip + 1); goto block_done; } while (0)
+/* the current instruction raises an exception and does not retire */
+#define TRAP(cause, tval) do {                                     \
+        uint64_t c_ = (cause), t_ = (tval);                        \
+        SYNC();                                                    \
+        take_exception(h, c_, t_);                                 \
+        goto block_done;                                           \
+    } while (0)
+#define TRAP_PENDING() TRAP(h->exc_cause, h->exc_tval)
+#define SETX(v) do { x[ip->rd] = (v); x[0] = 0; } while (0)
+#define RS1 x[ip->rs1]
+#define RS2 x[ip->rs2]
+#define IMM ((uint64_t)(int64_t)ip->imm)
+#define ALU(expr) do { x[ip->rd] = (expr); NEXT(); } while (0)
+/* The current instruction retires, is the last of its block, and cannot
+ * have changed interrupt, exit or cache state: go straight to the linked
+ * successor if there is one and it fits the budget, else to `chain`.
+ * Each expansion ends in its own indirect jump, which lets the host's
+ * branch predictor tell guest branches apart. */
+#define JUMP(next_pc, succ_slot) do {                                   \
+        uint64_t t_ = (next_pc);                                        \
+        RETIRE_UPTO(ip + 1);                                            \
+        if ((succ_slot) >= 0 && likely(cur != NULL) &&                  \
+            likely(cur->succ_gen == gen_top)) {                         \
+            Block *nb_ = cur->succ[(succ_slot) < 0 ? 0 : (succ_slot)];  \
+            if (likely(nb_ != NULL && nb_->n <= budget - retired)) {    \
+                cur = nb_;                                              \
+                bpc = t_;                                               \
+                ip = bstart = nb_->insn;                                \
+                DISPATCH();                                             \
+            }                                                           \
+        }                                                               \
+        h->pc = t_;                                                     \
+        slot = (succ_slot);                                             \
+        goto chain;                                                     \
+    } while (0)
+#define BRANCH(cond) do {                                               \
+        if (cond)                                                       \
+            JUMP(PC_OF(ip) + IMM, 0);                                   \
+        JUMP(NEXT_PC(ip), 1);                                           \
+    } while (0)
+#define LOAD(type) do {                                                   \
+        uint64_t a_ = RS1 + IMM;                                          \
+        uint8_t *p_;                                                      \
+        if (likely(!(a_ & (sizeof(type) - 1))) &&                         \
+            likely((p_ = hart_tlb_lookup(h, ACC_READ, a_)) != NULL)) {    \
+            type v_;                                                      \
+            memcpy(&v_, p_, sizeof(type));                                \
+            SETX((uint64_t)(int64_t)v_);                                  \
+            NEXT();                                                       \
+        }                                                                 \
+        goto slow_load;                                                   \
+    } while (0)
+#define STORE(type, val) do {                                             \
+        uint64_t a_ = RS1 + IMM;                                          \
+        uint8_t *p_;                                                      \
+        if (likely(!(a_ & (sizeof(type) - 1))) &&                         \
+            likely((p_ = hart_tlb_lookup(h, ACC_WRITE, a_)) != NULL)) {   \
+            type v_ = (type)(val);                                        \
+            memcpy(p_, &v_, sizeof(type));                                \
+            NEXT();                                                       \
+        }                                                                 \
+        goto slow_store;                                                  \
+    } while (0)
+#define REQUIRE_FS() do { if (unlikely(!(h->mstatus & MSTATUS_FS))) goto op_illegal; } while (0)
+
+    if (budget == 0)
+        return 0;
+
+    for (;;) {
+        FLUSH_COUNTS();
+        if (retired >= budget || m->exit_requested || m->reset_requested)
+            break;
+        if (h->mip & h->mie)
+            hart_check_interrupts(h);
+        if (h->wfi)
+            break;
+        if (retired != progress_mark) {
+            progress_mark = retired;
+            stalled_passes = 0;
+        } else if (unlikely(++stalled_passes > TRAP_STORM_LIMIT)) {
+            m->exit_requested = true;
+            m->exit_code = TRAP_STORM_EXIT_CODE;
+            m->halt_reason = "the guest is stuck taking exceptions without retiring an instruction "
+                             "(1,000,000 in a row; trap vector unmapped?)";
+            break;
+        }
+        if (unlikely(bc->bytes > BCACHE_MAX_BYTES))
+            bcache_flush(m);
+        if (unlikely(bc->dead != NULL))
+            bcache_collect(bc);
+        if (unlikely(h->jc_gen != bc->gen)) {
+            memset(h->jc, 0, sizeof h->jc);
+            h->jc_gen = bc->gen;
+        }
+
+        bool crossing;
+        Block *b = find_block(h, cross, &crossing, dispatch);
+        gen_top = bc->gen;
+        bpc = h->pc;
+        cur = NULL;
+        if (b) {
+            ip = b->insn;
+            uint64_t left = budget - retired;
+            if (unlikely(b->n > left)) {
+                memcpy(scratch, b->insn, left * sizeof(Insn));
+                scratch[left] = (Insn){ .handler = dispatch[OP_END], .op = OP_END,
+                                        .pc_off = b->insn[left].pc_off };
+                ip = scratch;
+            } else {
+                cur = b;
+            }
+        } else if (crossing) {
+            ip = cross;
+        } else {
+            continue; /* fetch fault: the trap was taken */
+        }
+        bstart = ip;
+        DISPATCH();
+
+    op_end:
+        /* the sentinel does not retire: step back so JUMP counts right */
+        ip--;
+        JUMP(NEXT_PC(ip), 0);
+
+    op_illegal:
+        TRAP(EXC_ILLEGAL_INSN, ip->raw);
+    op_nop:
+        NEXT();
+
+    op_lui: ALU(IMM);
+    op_auipc: ALU(PC_OF(ip) + IMM);
+    op_jal: {
+        uint64_t target = PC_OF(ip) + IMM;
+        SETX(NEXT_PC(ip));
+        JUMP(target, 0);
+    }
+    op_jalr: {
+        uint64_t target = (RS1 + IMM) & ~1ull;
+        SETX(NEXT_PC(ip));
+        JUMP(target, -1);
+    }
+    op_beq: BRANCH(RS1 == RS2);
+    op_bne: BRANCH(RS1 != RS2);
+    op_blt: BRANCH((int64_t)RS1 < (int64_t)RS2);
+    op_bge: BRANCH((int64_t)RS1 >= (int64_t)RS2);
+    op_bltu: BRANCH(RS1 < RS2);
+    op_bgeu: BRANCH(RS1 >= RS2);
+
+    op_lb: LOAD(int8_t);
+    op_lh: LOAD(int16_t);
+    op_lw: LOAD(int32_t);
+    op_ld: LOAD(int64_t);
+    op_lbu: LOAD(uint8_t);
+    op_lhu: LOAD(uint16_t);
+    op_lwu: LOAD(uint32_t);
+    op_sb: STORE(uint8_t, RS2);
+    op_sh: STORE(uint16_t, RS2);
+    op_sw: STORE(uint32_t, RS2);
+    op_sd: STORE(uint64_t, RS2);
+
+    op_addi: ALU(RS1 + IMM);
+    op_slti: ALU((int64_t)RS1 < (int64_t)IMM);
+    op_sltiu: ALU(RS1 < IMM);
+    op_xori: ALU(RS1 ^ IMM);
+    op_ori: ALU(RS1 | IMM);
+    op_andi: ALU(RS1 & IMM);
+    op_slli: ALU(RS1 << ip->imm);
+    op_srli: ALU(RS1 >> ip->imm);
+    op_srai: ALU((uint64_t)((int64_t)RS1 >> ip->imm));
+    op_add: ALU(RS1 + RS2);
+    op_sub: ALU(RS1 - RS2);
+    op_sll: ALU(RS1 << (RS2 & 63));
+    op_slt: ALU((int64_t)RS1 < (int64_t)RS2);
+    op_sltu: ALU(RS1 < RS2);
+    op_xor: ALU(RS1 ^ RS2);
+    op_srl: ALU(RS1 >> (RS2 & 63));
+    op_sra: ALU((uint64_t)((int64_t)RS1 >> (RS2 & 63)));
+    op_or: ALU(RS1 | RS2);
+    op_and: ALU(RS1 & RS2);
+    op_addiw: ALU(sext32(RS1 + IMM));
+    op_slliw: ALU(sext32((uint32_t)RS1 << ip->imm));
+    op_srliw: ALU(sext32((uint32_t)RS1 >> ip->imm));
+    op_sraiw: ALU((uint64_t)(int64_t)((int32_t)RS1 >> ip->imm));
+    op_addw: ALU(sext32(RS1 + RS2));
+    op_subw: ALU(sext32(RS1 - RS2));
+    op_sllw: ALU(sext32((uint32_t)RS1 << (RS2 & 31)));
+    op_srlw: ALU(sext32((uint32_t)RS1 >> (RS2 & 31)));
+    op_sraw: ALU((uint64_t)(int64_t)((int32_t)RS1 >> (RS2 & 31)));
+
+    op_mul: ALU(RS1 * RS2);
+    op_mulh: ALU((uint64_t)(((__int128)(int64_t)RS1 * (__int128)(int64_t)RS2) >> 64));
+    op_mulhsu: ALU((uint64_t)(((__int128)(int64_t)RS1 * (__int128)RS2) >> 64));
+    op_mulhu: ALU((uint64_t)(((unsigned __int128)RS1 * RS2) >> 64));
+    op_div: {
+        int64_t a = (int64_t)RS1, d = (int64_t)RS2;
+        ALU(d == 0 ? UINT64_MAX : (a == INT64_MIN && d == -1) ? (uint64_t)a : (uint64_t)(a / d));
+    }
+    op_divu: ALU(RS2 == 0 ? UINT64_MAX : RS1 / RS2);
+    op_rem: {
+        int64_t a = (int64_t)RS1, d = (int64_t)RS2;
+        ALU(d == 0 ? (uint64_t)a : (a == INT64_MIN && d == -1) ? 0 : (uint64_t)(a % d));
+    }
+    op_remu: ALU(RS2 == 0 ? RS1 : RS1 % RS2);
+    op_mulw: ALU(sext32(RS1 * RS2));
+    op_divw: {
+        int32_t a = (int32_t)RS1, d = (int32_t)RS2;
+        ALU(d == 0 ? UINT64_MAX : (a == INT32_MIN && d == -1) ? sext32((uint32_t)a) : sext32((uint32_t)(a / d)));
+    }
+    op_divuw: {
+        uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
+        ALU(d == 0 ? UINT64_MAX : sext32(a / d));
+    }
+    op_remw: {
+        int32_t a = (int32_t)RS1, d = (int32_t)RS2;
+        ALU(d == 0 ? sext32((uint32_t)a) : (a == INT32_MIN && d == -1) ? 0 : sext32((uint32_t)(a % d)));
+    }
+    op_remuw: {
+        uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
+        ALU(d == 0 ? sext32(a) : sext32(a % d));
+    }
+
+    op_fence_i:
+        /* the block cache never holds stale code (stores invalidate
+         * decoded pages), so fence.i only has to end the block */
+        END_BLOCK(NEXT_PC(ip));
+    op_ecall:
+        TRAP(EXC_ECALL_U + (uint64_t)h->priv, 0);
+    op_ebreak:
+        TRAP(EXC_BREAKPOINT, PC_OF(ip));
+    op_mret:
+        if (h->priv != PRV_M)
+            goto op_illegal;
+        RETIRE_UPTO(ip + 1);
+        hart_mret(h);
+        goto block_done;
+    op_sret:
+        if (h->priv < PRV_S || (h->priv == PRV_S && (h->mstatus & MSTATUS_TSR)))
+            goto op_illegal;
+        RETIRE_UPTO(ip + 1);
+        hart_sret(h);
+        goto block_done;
+    op_wfi:
+        if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TW)))
+            goto op_illegal;
+        if (!(h->mip & h->mie))
+            h->wfi = true;
+        END_BLOCK(NEXT_PC(ip));
+    op_sfence_vma:
+        if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM)))
+            goto op_illegal;
+        mmu_tlb_flush(h);
+        END_BLOCK(NEXT_PC(ip));
+
+    op_csr: {
+        int op = ip->op, csr = ip->imm;
+        bool imm_form = op >= OP_CSRRWI;
+        uint64_t src = imm_form ? ip->rs1 : RS1;
+        bool is_rw = op == OP_CSRRW || op == OP_CSRRWI;
+        /* csrrw with rd = x0 does not read; csrrs/csrrc with rs1 = x0
+         * (or uimm = 0) do not write */
+        bool do_read = !is_rw || ip->rd != 0;
+        bool do_write = is_rw || ip->rs1 != 0;
+        uint64_t old = 0;
+        SYNC();
+        if (do_read && !hart_csr_read(h, csr, &old))
+            TRAP(EXC_ILLEGAL_INSN, ip->raw);
+        if (do_write) {
+            uint64_t nv = is_rw ? src : (op == OP_CSRRS || op == OP_CSRRSI) ? old | src : old & ~src;
+            if (!hart_csr_write(h, csr, nv)) {
+                h->suppress_instret = false; /* the instruction does not retire at all */
+                TRAP(EXC_ILLEGAL_INSN, ip->raw);
+            }
+        }
+        SETX(old);
+        h->pc = NEXT_PC(ip);
+        /* retire by hand: a minstret write suppresses this one's count */
+        retired++;
+        synced++;
+        m->icount++;
+        if (h->suppress_instret)
+            h->suppress_instret = false;
+        else
+            h->instret++;
+        goto block_done;
+    }
+
+    op_amo: {
+        int op = ip->op;
+        bool is_lr = op == OP_LR_W || op == OP_LR_D;
+        bool is_sc = op == OP_SC_W || op == OP_SC_D;
+        int size = op >= OP_LR_D ? 8 : 4;
+        int acc = is_lr ? ACC_READ : ACC_WRITE;
+        uint64_t a = RS1, src = RS2, pa;
+        SYNC();
+        gen0 = bc->gen;
+        if (a & (uint64_t)(size - 1))
+            TRAP(is_lr ? EXC_LOAD_MISALIGNED : EXC_STORE_MISALIGNED, a);
+        uint8_t *p = hart_tlb_lookup(h, acc, a);
+        bool via_tlb = p != NULL;
+        if (via_tlb) {
+            pa = RAM_BASE + (uint64_t)(p - m->ram);
+        } else {
+            if (!mmu_translate(h, a, acc, &pa))
+                TRAP_PENDING();
+            if (!machine_is_ram(m, pa, (uint64_t)size) || machine_find_mmio(m, pa))
+                TRAP(is_lr ? EXC_LOAD_ACCESS : EXC_STORE_ACCESS, a);
+            p = m->ram + (pa - RAM_BASE);
+        }
+        uint64_t old = 0;
+        memcpy(&old, p, (size_t)size);
+        if (size == 4)
+            old = sext32(old);
+        if (is_lr) {
+            h->resv_addr = pa;
+            h->resv_valid = true;
+            SETX(old);
+            NEXT();
+        }
+        if (is_sc) {
+            bool ok = h->resv_valid && h->resv_addr == pa;
+            h->resv_valid = false;
+            if (!ok) {
+                SETX(1);
+                NEXT();
+            }
+            memcpy(p, &src, (size_t)size);
+            SETX(0);
+        } else {
+            uint64_t nv = amo_apply(op, old, src);
+            memcpy(p, &nv, (size_t)size);
+            SETX(old);
+        }
+        if (!via_tlb || m->nharts > 1)
+            note_ram_write(h, pa);
+        if (bc->gen != gen0)
+            END_BLOCK(NEXT_PC(ip));
+        NEXT();
+    }
+
+    op_flw: {
+        REQUIRE_FS();
+        uint64_t a = RS1 + IMM;
+        uint8_t *p;
+        if (likely(!(a & 3)) && (p = hart_tlb_lookup(h, ACC_READ, a)) != NULL) {
+            uint32_t v;
+            memcpy(&v, p, 4);
+            h->f[ip->rd] = 0xffffffff00000000ull | v;
+            h->mstatus |= MSTATUS_FS_DIRTY;
+            NEXT();
+        }
+        goto slow_load;
+    }
+    op_fld: {
+        REQUIRE_FS();
+        uint64_t a = RS1 + IMM;
+        uint8_t *p;
+        if (likely(!(a & 7)) && (p = hart_tlb_lookup(h, ACC_READ, a)) != NULL) {
+            memcpy(&h->f[ip->rd], p, 8);
+            h->mstatus |= MSTATUS_FS_DIRTY;
+            NEXT();
+        }
+        goto slow_load;
+    }
+    op_fsw:
+        REQUIRE_FS();
+        STORE(uint32_t, h->f[ip->rs2]);
+    op_fsd:
+        REQUIRE_FS();
+        STORE(uint64_t, h->f[ip->rs2]);
+
+    op_fp:
+        if (unlikely(!fpu_exec(h, ip)))
+            goto op_illegal;
+        NEXT();
+
+    slow_load: {
+        bool is_signed, was_mmio = false;
+        int size = mem_size(ip->op, &is_signed);
+        uint64_t a = RS1 + IMM, v = 0;
+        SYNC();
+        gen0 = bc->gen;
+        if (!mmu_load_slow(h, a, size, &v, &was_mmio))
+            TRAP_PENDING();
+        v = extend(v, size, is_signed);
+        if (ip->op == OP_FLW) {
+            h->f[ip->rd] = 0xffffffff00000000ull | (uint32_t)v;
+            h->mstatus |= MSTATUS_FS_DIRTY;
+        } else if (ip->op == OP_FLD) {
+            h->f[ip->rd] = v;
+            h->mstatus |= MSTATUS_FS_DIRTY;
+        } else {
+            SETX(v);
+        }
+        if (was_mmio || bc->gen != gen0)
+            END_BLOCK(NEXT_PC(ip));
+        NEXT();
+    }
+    slow_store: {
+        bool is_signed, was_mmio = false;
+        int size = mem_size(ip->op, &is_signed);
+        uint64_t a = RS1 + IMM;
+        uint64_t v = (ip->op == OP_FSW || ip->op == OP_FSD) ? h->f[ip->rs2] : RS2;
+        SYNC();
+        gen0 = bc->gen;
+        if (!mmu_store_slow(h, a, size, extend(v, size, false), &was_mmio))
+            TRAP_PENDING();
+        if (was_mmio || bc->gen != gen0)
+            END_BLOCK(NEXT_PC(ip));
+        NEXT();
+    }
+
+    chain: {
+        /* A block ended by a control transfer without a direct link:
+         * find the next block through the jump cache, and link it when it
+         * lies on the same virtual page (same translation, so the link
+         * needs no TLB check later). Anything unusual takes the loop top. */
+        if (unlikely(!cur || retired >= budget || (h->mip & h->mie) || bc->gen != gen_top))
+            goto block_done;
+        uint64_t pc = h->pc, left = budget - retired;
+        Block *nb;
+        {
+            bool same_page = ((pc ^ bpc) >> PAGE_SHIFT) == 0;
+            const uint8_t *hp;
+            if (same_page)
+                hp = cur->host + (pc - bpc);
+            else if (!(hp = hart_tlb_lookup(h, ACC_EXEC, pc)))
+                goto block_done;
+            __typeof__(&h->jc[0]) je = &h->jc[(pc >> 1) & (HART_JCACHE_SIZE - 1)];
+            nb = je->block;
+            if (unlikely(je->vpc != pc || !nb || nb->host != hp || nb->n > left))
+                goto block_done;
+            if (slot >= 0 && same_page) {
+                if (cur->succ_gen != gen_top) {
+                    cur->succ[0] = cur->succ[1] = NULL;
+                    cur->succ_gen = gen_top;
+                }
+                cur->succ[slot] = nb;
+            }
+        }
+        cur = nb;
+        bpc = pc;
+        ip = bstart = nb->insn;
+        DISPATCH();
+    }
+
+    block_done:
+        continue;
+    }
+    FLUSH_COUNTS();
+    return retired;
+
+#undef PC_OF
+#undef NEXT_PC
+#undef DISPATCH
+#undef NEXT
+#undef RETIRE_UPTO
+#undef SYNC
+#undef FLUSH_COUNTS
+#undef END_BLOCK
+#undef TRAP
+#undef TRAP_PENDING
+#undef SETX
+#undef RS1
+#undef RS2
+#undef IMM
+#undef ALU
+#undef BRANCH
+#undef JUMP
+#undef LOAD
+#undef STORE
+#undef REQUIRE_FS
+}
