@@ -125,6 +125,9 @@ struct Machine {
     bool exit_requested;
     int exit_code;
     bool reset_requested;
+    /* why the machine stopped itself (not the guest's choice), e.g. a trap
+     * storm that would otherwise hang the host; static string or NULL */
+    const char *halt_reason;
 
     /* shared decoded-block cache, owned by the cpu code */
     struct BlockCache *bcache;

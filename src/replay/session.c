@@ -581,6 +581,9 @@ out:
         if (s->mode == SESSION_REPLAY && s->fail_status)
             status = s->fail_status;
     }
+    if (s->m && s->m->halt_reason)
+        fprintf(stderr, "rrvm: machine halted at icount %" PRIu64 " (hart pc 0x%" PRIx64 "): %s; exit status %d\n",
+                s->m->icount, s->m->harts[s->m->cur_hart]->pc, s->m->halt_reason, s->m->exit_code);
     if (s->m && (o->print_digest))
         fprintf(stderr, "digest: %016" PRIx64 "\n", checkpoint_machine_digest(s->m));
     if (s->m && o->print_stats)

@@ -69,3 +69,16 @@ def test_bad_options():
     refused(["-icount", "shift=auto", "-bios", "none", "-kernel", some_guest_elf()], "icount")
     refused(["-m", "lots", "-bios", "none", "-kernel", some_guest_elf()], "-m")
     refused(["--no-such-option"], "unknown option")
+
+
+def test_trap_storm_stops_with_a_message(tmp_path):
+    """A guest whose trap vector faults forever retires nothing; rrvm stops
+    it with a clear message instead of hanging the host."""
+    import subprocess
+    from conftest import ROOT
+    elf = tmp_path / "storm.elf"
+    subprocess.run(["riscv64-unknown-elf-gcc", "-nostdlib", "-T", os.path.join(ROOT, "tests/guest/link.ld"),
+                    "-o", str(elf), os.path.join(ROOT, "tests/system/data/trap_storm.S")], check=True)
+    rc, out, err = run(["run", "-bios", "none", "-kernel", str(elf)], binary=RRVM_ASAN, timeout=60)
+    assert rc == 126, err
+    assert "stuck taking exceptions" in err and no_sanitizer_report(err)
