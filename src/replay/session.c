@@ -179,8 +179,13 @@ static bool load_images_for_run(Session *s)
             session_fail(s, 1, "%s: %s", image_role[i], err);
             return false;
         }
-        if (s->mode == SESSION_RECORD &&
-            !rlog_header_add_image(&s->header, image_role[i], o->image_path[i], s->image[i], s->image_len[i])) {
+        /* absolute paths, so a replay started elsewhere finds the images */
+        char *abs = realpath(o->image_path[i], NULL);
+        bool added = s->mode != SESSION_RECORD ||
+                     rlog_header_add_image(&s->header, image_role[i], abs ? abs : o->image_path[i], s->image[i],
+                                           s->image_len[i]);
+        free(abs);
+        if (!added) {
             session_fail(s, 1, "too many images for one recording");
             return false;
         }

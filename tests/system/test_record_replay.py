@@ -185,3 +185,23 @@ def test_killed_recording_replays_to_its_last_frame(guest, tmp_path):
     assert rc == 4, err[-2000:]
     assert "cut" in err and "icount" in err, err[-2000:]
     assert no_sanitizer_report(err)
+
+
+def test_replay_skips_idle_time(guest, tmp_path):
+    """Recording waits in real time while the guest idles (init waits 4 s
+    for console input nobody types); replay adds the logged idle time at
+    once instead of waiting."""
+    rr = tmp_path / "idle.rr"
+    t0 = time.monotonic()
+    rc, rec_out, err = run(["record", "-o", str(rr), "--stats"] + linux_args(append="rdtimeout=4000"), timeout=300)
+    rec_wall = time.monotonic() - t0
+    assert rc == 0, err[-2000:]
+    assert b"INIT: no input (timeout)" in rec_out
+    assert rec_wall >= 4.0
+    t0 = time.monotonic()
+    rc, rep_out, err = run(["replay", str(rr)], timeout=300)
+    rep_wall = time.monotonic() - t0
+    assert rc == 0, err[-2000:]
+    assert rep_out == rec_out
+    # generous margin: the point is that replay does not sleep through 4 s
+    assert rep_wall < rec_wall - 2.5, (rec_wall, rep_wall)
