@@ -396,7 +396,18 @@ static void run_replay(Session *s)
             perturbed = true;
         }
         if (m->icount < limit) {
-            MachineStop stop = machine_run(m, limit);
+            /* run in slices so that a signal can stop a long replay */
+            int sig = host_signal_take();
+            if (sig) {
+                session_fail(s, 130, "replay interrupted by signal %d at icount %" PRIu64, sig, m->icount);
+                return;
+            }
+            uint64_t slice_end = m->icount + RECORD_SLICE;
+            MachineStop stop = machine_run(m, limit < slice_end ? limit : slice_end);
+            if (stop == MSTOP_LIMIT && m->icount < limit) {
+                host_console_flush(&s->console);
+                continue;
+            }
             host_console_flush(&s->console);
             if (s->failed)
                 return;
