@@ -24,6 +24,11 @@
 
 typedef unsigned __int128 u128;
 
+/* The format-generic core is forced inline into each public entry point, so
+ * every operation is compiled for one constant format (shifts and masks
+ * become immediates) and the hot paths have no calls. */
+#define SF_INLINE static inline __attribute__((always_inline))
+
 typedef struct FloatFormat {
     int frac_bits; /* stored fraction bits: 23 or 52 */
     int exp_bits;  /* exponent field width: 8 or 11 */
@@ -73,7 +78,7 @@ typedef struct Unpacked {
     uint64_t sig; /* finite nonzero: integer significand, hidden bit included */
 } Unpacked;
 
-static Unpacked unpack(const FloatFormat *f, uint64_t bits)
+SF_INLINE Unpacked unpack(const FloatFormat *f, uint64_t bits)
 {
     Unpacked u = { FC_ZERO, false, 0, 0 };
     uint64_t biased = (bits >> f->frac_bits) & fmt_exp_all_ones(f);
@@ -104,7 +109,7 @@ static inline bool is_nan(const Unpacked *u) { return u->cls == FC_QNAN || u->cl
 static inline bool is_finite_nonzero(const Unpacked *u) { return u->cls == FC_SUBNORMAL || u->cls == FC_NORMAL; }
 
 /* Index of the highest set bit; v must be nonzero. */
-static int u128_msb(u128 v)
+SF_INLINE int u128_msb(u128 v)
 {
     uint64_t hi = (uint64_t)(v >> 64), lo = (uint64_t)v;
     assert(v != 0);
@@ -113,7 +118,7 @@ static int u128_msb(u128 v)
 
 /* Shift right by `shift`, OR-ing every bit shifted out into bit 0 (sticky),
  * so later rounding still sees that the value was inexact. */
-static u128 shift_right_jam(u128 v, int shift)
+SF_INLINE u128 shift_right_jam(u128 v, int shift)
 {
     if (shift <= 0)
         return v;
@@ -124,7 +129,7 @@ static u128 shift_right_jam(u128 v, int shift)
 
 /* Move the leading bit of *sig to bit `target`, adjusting *exp so that the
  * value sig * 2^exp is unchanged. Only used where the shift is leftwards. */
-static void normalize_to(u128 *sig, int *exp, int target)
+SF_INLINE void normalize_to(u128 *sig, int *exp, int target)
 {
     int shift = target - u128_msb(*sig);
     assert(shift >= 0);
@@ -135,7 +140,7 @@ static void normalize_to(u128 *sig, int *exp, int target)
 /* sig / 2^shift rounded to an integer per rm; `sign` is the sign of the
  * value (matters for RDN/RUP). A shift <= 0 is an exact left shift which the
  * caller guarantees does not overflow. */
-static u128 shift_round(u128 sig, int shift, bool sign, int rm, bool *inexact)
+SF_INLINE u128 shift_round(u128 sig, int shift, bool sign, int rm, bool *inexact)
 {
     u128 q;
     bool round_bit, sticky, up;
@@ -182,7 +187,7 @@ static uint64_t overflow_result(const FloatFormat *f, bool sign, int rm, uint32_
 
 /* Round (-1)^sign * sig * 2^exp (sig != 0; bit 0 may be a sticky bit as
  * long as it lies below the rounding position) to format f. */
-static uint64_t round_pack(const FloatFormat *f, bool sign, int exp, u128 sig, int rm, uint32_t *flags)
+SF_INLINE uint64_t round_pack(const FloatFormat *f, bool sign, int exp, u128 sig, int rm, uint32_t *flags)
 {
     int msb = u128_msb(sig);
     int e = msb + exp; /* unbiased exponent of the leading bit */
@@ -252,7 +257,7 @@ static uint64_t exact_zero_sum(const FloatFormat *f, int rm)
 
 /* (-1)^sx * mx * 2^ex + (-1)^sy * my * 2^ey, rounded once. Both mx and my
  * have their leading bit at SUM_LEAD_BIT and bits 0..1 clear. */
-static uint64_t add_aligned(const FloatFormat *f, bool sx, int ex, u128 mx, bool sy, int ey, u128 my, int rm,
+SF_INLINE uint64_t add_aligned(const FloatFormat *f, bool sx, int ex, u128 mx, bool sy, int ey, u128 my, int rm,
                             uint32_t *flags)
 {
     u128 sum;
@@ -282,7 +287,7 @@ static uint64_t add_aligned(const FloatFormat *f, bool sx, int ex, u128 mx, bool
     return round_pack(f, sx, ex, sum, rm, flags);
 }
 
-static uint64_t fp_add(const FloatFormat *f, uint64_t a, uint64_t b, bool negate_b, int rm, uint32_t *flags)
+SF_INLINE uint64_t fp_add(const FloatFormat *f, uint64_t a, uint64_t b, bool negate_b, int rm, uint32_t *flags)
 {
     Unpacked ua = unpack(f, a), ub = unpack(f, b);
     u128 ma, mb;
@@ -309,7 +314,7 @@ static uint64_t fp_add(const FloatFormat *f, uint64_t a, uint64_t b, bool negate
     return add_aligned(f, ua.sign, ua.exp, ma, ub.sign, ub.exp, mb, rm, flags);
 }
 
-static uint64_t fp_mul(const FloatFormat *f, uint64_t a, uint64_t b, int rm, uint32_t *flags)
+SF_INLINE uint64_t fp_mul(const FloatFormat *f, uint64_t a, uint64_t b, int rm, uint32_t *flags)
 {
     Unpacked ua = unpack(f, a), ub = unpack(f, b);
     bool sign = ua.sign != ub.sign;
@@ -327,7 +332,7 @@ static uint64_t fp_mul(const FloatFormat *f, uint64_t a, uint64_t b, int rm, uin
     return round_pack(f, sign, ua.exp + ub.exp, (u128)ua.sig * ub.sig, rm, flags);
 }
 
-static uint64_t fp_div(const FloatFormat *f, uint64_t a, uint64_t b, int rm, uint32_t *flags)
+SF_INLINE uint64_t fp_div(const FloatFormat *f, uint64_t a, uint64_t b, int rm, uint32_t *flags)
 {
     Unpacked ua = unpack(f, a), ub = unpack(f, b);
     bool sign = ua.sign != ub.sign;
@@ -383,7 +388,7 @@ static u128 u128_isqrt(u128 v, bool *exact)
     return root;
 }
 
-static uint64_t fp_sqrt(const FloatFormat *f, uint64_t a, int rm, uint32_t *flags)
+SF_INLINE uint64_t fp_sqrt(const FloatFormat *f, uint64_t a, int rm, uint32_t *flags)
 {
     Unpacked ua = unpack(f, a);
     u128 m, root;
@@ -412,7 +417,7 @@ static uint64_t fp_sqrt(const FloatFormat *f, uint64_t a, int rm, uint32_t *flag
     return round_pack(f, false, exp / 2, root | !exact, rm, flags);
 }
 
-static uint64_t fp_muladd(const FloatFormat *f, uint64_t a, uint64_t b, uint64_t c, bool negate_product,
+SF_INLINE uint64_t fp_muladd(const FloatFormat *f, uint64_t a, uint64_t b, uint64_t c, bool negate_product,
                           bool negate_addend, int rm, uint32_t *flags)
 {
     Unpacked ua = unpack(f, a), ub = unpack(f, b), uc = unpack(f, c);

@@ -205,3 +205,35 @@ def test_replay_skips_idle_time(guest, tmp_path):
     assert rep_out == rec_out
     # generous margin: the point is that replay does not sleep through 4 s
     assert rep_wall < rec_wall - 2.5, (rec_wall, rep_wall)
+
+
+def test_shell_session_and_ctrl_a_x(guest, tmp_path):
+    """The demo's shell: commands typed at the prompt, then Ctrl-A x quits
+    rrvm (exit 0, cause logged); the replay prints the same session and
+    says why the recording ended."""
+    rr = tmp_path / "shell.rr"
+    errf = tmp_path / "shell.err"
+    args = ["record", "-o", str(rr)] + linux_args(append="rdtimeout=0 demo=1")
+    cmd = " ".join(shlex.quote(a) for a in [RRVM] + args) + f" 2>{errf}"
+    child = pexpect.spawn("/bin/bash", ["-c", cmd], timeout=120)
+    child.expect("rrvm# ")
+    child.send("echo hello from the shell\r")
+    child.expect("hello from the shell\r\n")
+    child.expect("rrvm# ")
+    child.send("ls /\r")
+    child.expect("init")
+    child.expect("rrvm# ")
+    child.send("date\r")
+    child.expect("2026-01-01")
+    child.expect("rrvm# ")
+    time.sleep(0.3)
+    child.send("\x01x")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, errf.read_text()
+    assert "Ctrl-A x" in errf.read_text()
+    rc, out, err = replay(rr, tmp_path, 0)
+    assert rc == 0, err[-2000:]
+    text = out.decode(errors="replace")
+    assert "hello from the shell" in text and "2026-01-01" in text
+    assert "stopped by console quit key" in err
