@@ -51,6 +51,7 @@
 
 #include "decode.h"
 #include "hart.h"
+#include "softfp.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the memory fast paths assume a little-endian host"
@@ -396,6 +397,14 @@ static uint64_t extend(uint64_t v, int size, bool is_signed)
     }
 }
 
+/* hart_tlb_lookup() on a TLB set the caller already picked. */
+static inline uint8_t *tlb_hit(const TlbEntry *set, uint64_t vaddr)
+{
+    uint64_t vpage = vaddr >> PAGE_SHIFT;
+    const TlbEntry *e = &set[vpage & (TLB_SIZE - 1)];
+    return e->vpage == vpage ? (uint8_t *)(uintptr_t)(vaddr + e->addend) : NULL;
+}
+
 /* Find (or decode) the block at the hart's pc. Returns NULL if fetching
  * faulted (the trap has been taken) or if the instruction straddles a page
  * boundary, in which case *cross holds it decoded, followed by OP_END. */
@@ -485,7 +494,15 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         [OP_CSRRWI] = &&op_csr, [OP_CSRRSI] = &&op_csr, [OP_CSRRCI] = &&op_csr,
         [OP_LR_W ... OP_AMOMAXU_D] = &&op_amo,
         [OP_FLW] = &&op_flw, [OP_FLD] = &&op_fld, [OP_FSW] = &&op_fsw, [OP_FSD] = &&op_fsd,
-        [OP_FP_FIRST ... OP_FP_LAST] = &&op_fp,
+        [OP_FP_FIRST ... OP_FMV_W_X] = &&op_fp, [OP_FSGNJN_D ... OP_FCVT_LU_D] = &&op_fp,
+        [OP_FCLASS_D ... OP_FCVT_D_LU] = &&op_fp, [OP_FCVT_S_D ... OP_FP_LAST] = &&op_fp,
+        /* the common double-precision ops skip fpu_exec's second dispatch */
+        [OP_FADD_D] = &&op_fadd_d, [OP_FSUB_D] = &&op_fsub_d, [OP_FMUL_D] = &&op_fmul_d,
+        [OP_FDIV_D] = &&op_fdiv_d, [OP_FSQRT_D] = &&op_fsqrt_d,
+        [OP_FMADD_D] = &&op_fmadd_d, [OP_FMSUB_D] = &&op_fmsub_d,
+        [OP_FNMSUB_D] = &&op_fnmsub_d, [OP_FNMADD_D] = &&op_fnmadd_d,
+        [OP_FSGNJ_D] = &&op_fsgnj_d, [OP_FEQ_D] = &&op_feq_d, [OP_FLT_D] = &&op_flt_d,
+        [OP_FLE_D] = &&op_fle_d, [OP_FMV_X_D] = &&op_fmv_x_d, [OP_FMV_D_X] = &&op_fmv_d_x,
     };
 
     Machine *m = h->m;
@@ -498,6 +515,10 @@ uint64_t hart_run(Hart *h, uint64_t budget)
     Insn scratch[BLOCK_MAX_INSNS + 1]; /* truncated copy of a block at the budget's end */
     Insn cross[2];                      /* an instruction straddling two pages */
     const Insn *ip, *bstart;
+    /* The TLB sets loads and stores use. The translation context only
+     * changes in instructions that end their block through block_done
+     * (traps, xRET, CSR writes), so the loop top keeps these current. */
+    const TlbEntry *tlb_read = NULL, *tlb_write = NULL;
     Block *cur;        /* the cached block running, NULL for a copy */
     uint64_t bpc, gen0;
     uint64_t gen_top;  /* cache generation when the loop top last ran */
@@ -565,7 +586,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         uint64_t a_ = RS1 + IMM;                                          \
         uint8_t *p_;                                                      \
         if (likely(!(a_ & (sizeof(type) - 1))) &&                         \
-            likely((p_ = hart_tlb_lookup(h, ACC_READ, a_)) != NULL)) {    \
+            likely((p_ = tlb_hit(tlb_read, a_)) != NULL)) {    \
             type v_;                                                      \
             memcpy(&v_, p_, sizeof(type));                                \
             SETX((uint64_t)(int64_t)v_);                                  \
@@ -577,7 +598,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         uint64_t a_ = RS1 + IMM;                                          \
         uint8_t *p_;                                                      \
         if (likely(!(a_ & (sizeof(type) - 1))) &&                         \
-            likely((p_ = hart_tlb_lookup(h, ACC_WRITE, a_)) != NULL)) {   \
+            likely((p_ = tlb_hit(tlb_write, a_)) != NULL)) {   \
             type v_ = (type)(val);                                        \
             memcpy(p_, &v_, sizeof(type));                                \
             NEXT();                                                       \
@@ -585,6 +606,41 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         goto slow_store;                                                  \
     } while (0)
 #define REQUIRE_FS() do { if (unlikely(!(h->mstatus & MSTATUS_FS))) goto op_illegal; } while (0)
+/* Inline F/D ops, with the same rules as fpu_exec(): FS off or an invalid
+ * rounding mode is illegal and changes nothing; writing an f register or
+ * raising a new flag makes FS dirty. */
+#define FP_RM(rm) int rm = (int)((ip->raw >> 12) & 7);                   \
+        if (rm == RM_DYN)                                                 \
+            rm = (int)h->frm;                                             \
+        if (unlikely(rm > RM_RMM))                                        \
+            goto op_illegal
+#define FRS1 h->f[ip->rs1]
+#define FRS2 h->f[ip->rs2]
+#define FRS3 h->f[ip->rs3]
+#define SETF_D(v) do { h->f[ip->rd] = (v); h->mstatus |= MSTATUS_FS_DIRTY; } while (0)
+#define FP_FLAGS(fl) do {                                                  \
+        if (unlikely((fl) & ~h->fflags)) {                                 \
+            h->fflags |= (fl);                                             \
+            h->mstatus |= MSTATUS_FS_DIRTY;                                \
+        }                                                                  \
+    } while (0)
+#define FP_ARITH_D(expr) do {                                              \
+        REQUIRE_FS();                                                      \
+        FP_RM(rm);                                                         \
+        uint32_t fl_ = 0;                                                  \
+        sf64 r_ = (expr);                                                  \
+        SETF_D(r_);                                                        \
+        FP_FLAGS(fl_);                                                     \
+        NEXT();                                                            \
+    } while (0)
+#define FP_CMP_D(fn) do {                                                  \
+        REQUIRE_FS();                                                      \
+        uint32_t fl_ = 0;                                                  \
+        uint64_t r_ = fn(FRS1, FRS2, &fl_);                                \
+        SETX(r_);                                                          \
+        FP_FLAGS(fl_);                                                     \
+        NEXT();                                                            \
+    } while (0)
 
     if (budget == 0)
         return 0;
@@ -615,6 +671,9 @@ uint64_t hart_run(Hart *h, uint64_t budget)
             memset(h->jc, 0, sizeof h->jc);
             h->jc_gen = bc->gen;
         }
+
+        tlb_read = h->tlb[h->tlb_ctx[ACC_READ]][ACC_READ];
+        tlb_write = h->tlb[h->tlb_ctx[ACC_WRITE]][ACC_WRITE];
 
         bool crossing;
         Block *b = find_block(h, cross, &crossing, dispatch);
@@ -864,7 +923,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         REQUIRE_FS();
         uint64_t a = RS1 + IMM;
         uint8_t *p;
-        if (likely(!(a & 3)) && (p = hart_tlb_lookup(h, ACC_READ, a)) != NULL) {
+        if (likely(!(a & 3)) && (p = tlb_hit(tlb_read, a)) != NULL) {
             uint32_t v;
             memcpy(&v, p, 4);
             h->f[ip->rd] = 0xffffffff00000000ull | v;
@@ -877,7 +936,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         REQUIRE_FS();
         uint64_t a = RS1 + IMM;
         uint8_t *p;
-        if (likely(!(a & 7)) && (p = hart_tlb_lookup(h, ACC_READ, a)) != NULL) {
+        if (likely(!(a & 7)) && (p = tlb_hit(tlb_read, a)) != NULL) {
             memcpy(&h->f[ip->rd], p, 8);
             h->mstatus |= MSTATUS_FS_DIRTY;
             NEXT();
@@ -890,6 +949,31 @@ uint64_t hart_run(Hart *h, uint64_t budget)
     op_fsd:
         REQUIRE_FS();
         STORE(uint64_t, h->f[ip->rs2]);
+
+    op_fadd_d: FP_ARITH_D(f64_add(FRS1, FRS2, rm, &fl_));
+    op_fsub_d: FP_ARITH_D(f64_sub(FRS1, FRS2, rm, &fl_));
+    op_fmul_d: FP_ARITH_D(f64_mul(FRS1, FRS2, rm, &fl_));
+    op_fdiv_d: FP_ARITH_D(f64_div(FRS1, FRS2, rm, &fl_));
+    op_fsqrt_d: FP_ARITH_D(f64_sqrt(FRS1, rm, &fl_));
+    op_fmadd_d: FP_ARITH_D(f64_muladd(FRS1, FRS2, FRS3, false, false, rm, &fl_));
+    op_fmsub_d: FP_ARITH_D(f64_muladd(FRS1, FRS2, FRS3, false, true, rm, &fl_));
+    op_fnmsub_d: FP_ARITH_D(f64_muladd(FRS1, FRS2, FRS3, true, false, rm, &fl_));
+    op_fnmadd_d: FP_ARITH_D(f64_muladd(FRS1, FRS2, FRS3, true, true, rm, &fl_));
+    op_feq_d: FP_CMP_D(f64_eq);
+    op_flt_d: FP_CMP_D(f64_lt);
+    op_fle_d: FP_CMP_D(f64_le);
+    op_fsgnj_d: /* fmv.d when rs1 == rs2 */
+        REQUIRE_FS();
+        SETF_D((FRS1 & ~(1ull << 63)) | (FRS2 & (1ull << 63)));
+        NEXT();
+    op_fmv_x_d:
+        REQUIRE_FS();
+        SETX(FRS1);
+        NEXT();
+    op_fmv_d_x:
+        REQUIRE_FS();
+        SETF_D(RS1);
+        NEXT();
 
     op_fp:
         if (unlikely(!fpu_exec(h, ip)))
@@ -992,4 +1076,12 @@ uint64_t hart_run(Hart *h, uint64_t budget)
 #undef LOAD
 #undef STORE
 #undef REQUIRE_FS
+#undef FP_RM
+#undef FRS1
+#undef FRS2
+#undef FRS3
+#undef SETF_D
+#undef FP_FLAGS
+#undef FP_ARITH_D
+#undef FP_CMP_D
 }

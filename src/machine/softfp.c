@@ -185,9 +185,9 @@ static uint64_t overflow_result(const FloatFormat *f, bool sign, int rm, uint32_
     return to_inf ? fmt_inf(f, sign) : fmt_max_finite(f, sign);
 }
 
-/* Round (-1)^sign * sig * 2^exp (sig != 0; bit 0 may be a sticky bit as
- * long as it lies below the rounding position) to format f. */
-SF_INLINE uint64_t round_pack(const FloatFormat *f, bool sign, int exp, u128 sig, int rm, uint32_t *flags)
+/* round_pack() for results that are subnormal, or overflow, or come close
+ * (the leading bit's exponent outside [emin, emax]). */
+static uint64_t __attribute__((noinline)) round_pack_slow(const FloatFormat *f, bool sign, int exp, u128 sig, int rm, uint32_t *flags)
 {
     int msb = u128_msb(sig);
     int e = msb + exp; /* unbiased exponent of the leading bit */
@@ -229,6 +229,58 @@ SF_INLINE uint64_t round_pack(const FloatFormat *f, bool sign, int exp, u128 sig
     return fmt_sign(f, sign) | (uint64_t)q;
 }
 
+/* Round (-1)^sign * sig * 2^exp (sig != 0; bit 0 may be a sticky bit as
+ * long as it lies below the rounding position) to format f.
+ *
+ * The common case, a normal result, is done on 64 bits: sig is moved so its
+ * leading bit is bit 63, with everything shifted out jammed into bit 0.
+ * That keeps at least 11 bits below the rounding position, so the jammed
+ * bit never changes the rounding. */
+SF_INLINE uint64_t round_pack(const FloatFormat *f, bool sign, int exp, u128 sig, int rm, uint32_t *flags)
+{
+    uint64_t hi = (uint64_t)(sig >> 64), lo = (uint64_t)sig, s;
+    int msb, e;
+
+    if (hi) {
+        int lz = __builtin_clzll(hi);
+        msb = 127 - lz;
+        s = (lz ? (hi << lz) | (lo >> (64 - lz)) : hi) | ((lo << lz) != 0);
+    } else {
+        int lz = __builtin_clzll(lo);
+        assert(lo != 0);
+        msb = 63 - lz;
+        s = lo << lz;
+    }
+    e = msb + exp;
+    if (__builtin_expect(e >= fmt_emin(f) && e <= fmt_emax(f), 1)) {
+        const int shift = 63 - f->frac_bits;
+        const uint64_t half = 1ull << (shift - 1);
+        uint64_t q = s >> shift, rest = s & ((half << 1) - 1);
+        bool up;
+
+        switch (rm) {
+        case RM_RTZ: up = false; break;
+        case RM_RDN: up = sign && rest; break;
+        case RM_RUP: up = !sign && rest; break;
+        case RM_RMM: up = rest >= half; break;
+        default:
+            assert(rm == RM_RNE);
+            up = rest > half || (rest == half && (q & 1));
+            break;
+        }
+        if (rest)
+            *flags |= FFLAG_NX;
+        q += up;
+        if (q >> (f->frac_bits + 1)) { /* rounded up to the next power of two */
+            q >>= 1;
+            if (++e > fmt_emax(f)) /* overflow: NX is set either way */
+                return round_pack_slow(f, sign, exp, sig, rm, flags);
+        }
+        return fmt_sign(f, sign) | ((uint64_t)(e + fmt_bias(f)) << f->frac_bits) | (q & fmt_frac_mask(f));
+    }
+    return round_pack_slow(f, sign, exp, sig, rm, flags);
+}
+
 /* NaN result of an operation: NV if any input was signalling. */
 static uint64_t nan_result(const FloatFormat *f, bool signalling_input, uint32_t *flags)
 {
@@ -263,7 +315,7 @@ SF_INLINE uint64_t add_aligned(const FloatFormat *f, bool sx, int ex, u128 mx, b
     u128 sum;
     int d;
 
-    assert(u128_msb(mx) == SUM_LEAD_BIT && u128_msb(my) == SUM_LEAD_BIT);
+    assert((mx >> SUM_LEAD_BIT) == 1 && (my >> SUM_LEAD_BIT) == 1);
     assert((mx & 3) == 0 && (my & 3) == 0);
     if (ex < ey || (ex == ey && mx < my)) { /* make x the larger magnitude */
         bool ts = sx; int te = ex; u128 tm = mx;
@@ -287,11 +339,92 @@ SF_INLINE uint64_t add_aligned(const FloatFormat *f, bool sx, int ex, u128 mx, b
     return round_pack(f, sx, ex, sum, rm, flags);
 }
 
+/* ---- fast paths: every operand a normal number ----
+ * They compute exactly what the general code below computes, skipping the
+ * classification; results that are not normal still go through
+ * round_pack()'s general case. */
+
+SF_INLINE bool fmt_is_normal(const FloatFormat *f, uint64_t bits)
+{
+    uint64_t biased = (bits >> f->frac_bits) & fmt_exp_all_ones(f);
+    return biased - 1 < fmt_exp_all_ones(f) - 1; /* neither 0 nor all ones */
+}
+
+SF_INLINE int fmt_biased_exp(const FloatFormat *f, uint64_t bits)
+{
+    return (int)((bits >> f->frac_bits) & fmt_exp_all_ones(f));
+}
+
+SF_INLINE uint64_t fmt_normal_sig(const FloatFormat *f, uint64_t bits)
+{
+    return (bits & fmt_frac_mask(f)) | (1ull << f->frac_bits);
+}
+
+SF_INLINE bool fmt_sign_of(const FloatFormat *f, uint64_t bits)
+{
+    return (bits & fmt_sign_bit(f)) != 0;
+}
+
+/* a + (-1)^negate_b * b for normal a and b, on 64 bits: the significands
+ * sit with their leading bit at 62 (a carry fits above), at least 10
+ * zero bits below. The smaller one is shifted right with the lost bits
+ * jammed into bit 0: when the shift is 2 or more the result keeps its
+ * leading bit at 61 or above, so the jammed bit lies below the rounding
+ * position's round bit and rounds like the bits it stands for; shifts of
+ * 0 or 1 lose nothing. (The same argument as add_aligned's.) */
+SF_INLINE uint64_t add_normal(const FloatFormat *f, uint64_t a, uint64_t b, bool negate_b, int rm, uint32_t *flags)
+{
+    const int up = 62 - f->frac_bits;
+    bool sa = fmt_sign_of(f, a), sb = fmt_sign_of(f, b) != negate_b;
+    int ea = fmt_biased_exp(f, a), eb = fmt_biased_exp(f, b), d;
+    uint64_t ma = fmt_normal_sig(f, a) << up, mb = fmt_normal_sig(f, b) << up, sum;
+
+    if (ea < eb || (ea == eb && ma < mb)) { /* make a the larger magnitude */
+        bool ts = sa; int te = ea; uint64_t tm = ma;
+        sa = sb; ea = eb; ma = mb;
+        sb = ts; eb = te; mb = tm;
+    }
+    d = ea - eb;
+    if (d >= 64)
+        mb = 1;
+    else if (d > 0)
+        mb = (mb >> d) | ((mb << (64 - d)) != 0);
+    if (sa == sb) {
+        sum = ma + mb;
+    } else {
+        sum = ma - mb;
+        if (sum == 0)
+            return exact_zero_sum(f, rm);
+    }
+    return round_pack(f, sa, ea - fmt_bias(f) - f->frac_bits - up, sum, rm, flags);
+}
+
+/* Fused multiply-add for normal a, b, c: the exact product and the addend
+ * go to add_aligned() without unpacking. */
+SF_INLINE uint64_t muladd_normal(const FloatFormat *f, uint64_t a, uint64_t b, uint64_t c, bool negate_product,
+                                 bool negate_addend, int rm, uint32_t *flags)
+{
+    const int fb = f->frac_bits, norm = fmt_bias(f) + fb;
+    bool ps = (fmt_sign_of(f, a) != fmt_sign_of(f, b)) != negate_product;
+    bool cs = fmt_sign_of(f, c) != negate_addend;
+    u128 p = (u128)fmt_normal_sig(f, a) * fmt_normal_sig(f, b); /* leading bit 2fb or 2fb+1 */
+    u128 m = (u128)fmt_normal_sig(f, c) << (SUM_LEAD_BIT - fb);
+    int pshift = SUM_LEAD_BIT - 2 * fb - (int)(p >> (2 * fb + 1));
+    int pe = fmt_biased_exp(f, a) + fmt_biased_exp(f, b) - 2 * norm - pshift;
+    int ce = fmt_biased_exp(f, c) - norm - (SUM_LEAD_BIT - fb);
+
+    return add_aligned(f, ps, pe, p << pshift, cs, ce, m, rm, flags);
+}
+
 SF_INLINE uint64_t fp_add(const FloatFormat *f, uint64_t a, uint64_t b, bool negate_b, int rm, uint32_t *flags)
 {
-    Unpacked ua = unpack(f, a), ub = unpack(f, b);
+    Unpacked ua, ub;
     u128 ma, mb;
 
+    if (__builtin_expect(fmt_is_normal(f, a) && fmt_is_normal(f, b), 1))
+        return add_normal(f, a, b, negate_b, rm, flags);
+    ua = unpack(f, a);
+    ub = unpack(f, b);
     if (negate_b)
         ub.sign = !ub.sign;
     if (is_nan(&ua) || is_nan(&ub))
@@ -332,12 +465,30 @@ SF_INLINE uint64_t fp_mul(const FloatFormat *f, uint64_t a, uint64_t b, int rm, 
     return round_pack(f, sign, ua.exp + ub.exp, (u128)ua.sig * ub.sig, rm, flags);
 }
 
+/* (hi * 2^64) / d and its remainder, for hi < d (so the quotient fits).
+ * x86-64 has this as one instruction; elsewhere the compiler's 128-bit
+ * division does the same. Integer arithmetic either way. */
+SF_INLINE uint64_t div128by64(uint64_t hi, uint64_t d, uint64_t *rem)
+{
+    assert(hi < d);
+#if defined(__x86_64__)
+    uint64_t q, r;
+    __asm__("divq %4" : "=a"(q), "=d"(r) : "a"((uint64_t)0), "d"(hi), "rm"(d) : "cc");
+    *rem = r;
+    return q;
+#else
+    u128 n = (u128)hi << 64;
+    *rem = (uint64_t)(n % d);
+    return (uint64_t)(n / d);
+#endif
+}
+
 SF_INLINE uint64_t fp_div(const FloatFormat *f, uint64_t a, uint64_t b, int rm, uint32_t *flags)
 {
     Unpacked ua = unpack(f, a), ub = unpack(f, b);
     bool sign = ua.sign != ub.sign;
-    u128 na, nb, quotient;
-    uint64_t divisor;
+    u128 na, nb;
+    uint64_t quotient, remainder;
 
     if (is_nan(&ua) || is_nan(&ub))
         return nan_result(f, ua.cls == FC_SNAN || ub.cls == FC_SNAN, flags);
@@ -354,38 +505,83 @@ SF_INLINE uint64_t fp_div(const FloatFormat *f, uint64_t a, uint64_t b, int rm, 
     if (ua.cls == FC_ZERO)
         return fmt_zero(f, sign);
 
-    /* With both significands' leading bit at bit 63 the quotient of
-     * (na << 64) / nb lies in (2^63, 2^65): at least 64 good bits, and a
-     * nonzero remainder becomes the sticky bit. */
+    /* With the dividend's leading bit at bit 62 and the divisor's at bit
+     * 63 the quotient of (na << 64) / nb lies in (2^62, 2^64): at least 63
+     * good bits in one 128-by-64-bit division, and a nonzero remainder
+     * becomes the sticky bit. */
     na = ua.sig;
     nb = ub.sig;
-    normalize_to(&na, &ua.exp, 63);
+    normalize_to(&na, &ua.exp, 62);
     normalize_to(&nb, &ub.exp, 63);
-    divisor = (uint64_t)nb;
-    quotient = (na << 64) / divisor;
-    quotient |= ((na << 64) % divisor) != 0;
-    return round_pack(f, sign, ua.exp - ub.exp - 64, quotient, rm, flags);
+    quotient = div128by64((uint64_t)na, (uint64_t)nb, &remainder);
+    return round_pack(f, sign, ua.exp - ub.exp - 64, quotient | (remainder != 0), rm, flags);
 }
 
-/* floor(sqrt(v)) by the digit-by-digit method; *exact says whether the
- * root had no remainder. */
-static u128 u128_isqrt(u128 v, bool *exact)
-{
-    u128 rem = v, root = 0, bit = (u128)1 << 126;
+/* Seeds for the reciprocal square root: entry i is 2^15 / sqrt(x) at the
+ * midpoint x = (2i + 129) / 512 of [(i + 64) / 256, (i + 65) / 256),
+ * truncated (computed with exact integer square roots). Good to about 8
+ * bits; the result is made exact by the remainder check anyway. */
+static const uint16_t rsqrt_seed[192] = {
+    65281, 64781, 64292, 63814, 63346, 62889, 62441, 62003, 61574, 61154, 60742, 60338,
+    59943, 59555, 59174, 58801, 58434, 58075, 57722, 57375, 57035, 56700, 56371, 56048,
+    55731, 55418, 55111, 54809, 54512, 54220, 53932, 53649, 53371, 53096, 52826, 52560,
+    52298, 52039, 51785, 51534, 51287, 51043, 50803, 50566, 50333, 50102, 49875, 49651,
+    49430, 49212, 48996, 48784, 48574, 48367, 48162, 47960, 47761, 47564, 47369, 47177,
+    46987, 46800, 46614, 46431, 46250, 46071, 45894, 45720, 45547, 45376, 45207, 45040,
+    44874, 44711, 44549, 44389, 44231, 44074, 43920, 43766, 43615, 43464, 43316, 43169,
+    43023, 42879, 42736, 42595, 42455, 42317, 42179, 42044, 41909, 41776, 41644, 41513,
+    41383, 41255, 41128, 41002, 40877, 40754, 40631, 40510, 40389, 40270, 40152, 40034,
+    39918, 39803, 39689, 39575, 39463, 39352, 39241, 39132, 39023, 38916, 38809, 38703,
+    38598, 38494, 38391, 38288, 38186, 38085, 37985, 37886, 37788, 37690, 37593, 37497,
+    37401, 37306, 37212, 37119, 37026, 36934, 36843, 36752, 36662, 36573, 36484, 36396,
+    36309, 36222, 36136, 36050, 35965, 35881, 35797, 35714, 35632, 35550, 35468, 35387,
+    35307, 35227, 35148, 35069, 34991, 34913, 34836, 34759, 34683, 34608, 34533, 34458,
+    34384, 34310, 34237, 34164, 34092, 34020, 33948, 33877, 33807, 33737, 33667, 33598,
+    33529, 33461, 33393, 33325, 33258, 33192, 33125, 33059, 32994, 32929, 32864, 32800,
+};
 
-    while (bit > rem)
-        bit >>= 2;
-    while (bit != 0) {
-        if (rem >= root + bit) {
-            rem -= root + bit;
-            root = (root >> 1) + bit;
-        } else {
-            root >>= 1;
-        }
-        bit >>= 2;
+/* High 64 bits of the signed 128-bit product a * b. */
+static inline int64_t mul_hi_s64(int64_t a, int64_t b)
+{
+    return (int64_t)(((__int128)a * b) >> 64);
+}
+
+/* floor(sqrt(m)) for m in [2^108, 2^110); *exact says whether the root had
+ * no remainder. Let x = (m >> 46) / 2^64 in [1/4, 1). From the table's
+ * y ~ 1/sqrt(x), Goldschmidt's iteration refines g ~ sqrt(x) and
+ * h ~ 1/(2 sqrt(x)) together (2.62 fixed point; g may start just above 1):
+ * r = 1/2 - g h (0.64), g += g r, h += h r; good bits 8, 16, 32, about
+ * 58. So sqrt(m) ~ g / 2^7
+ * to within a few units, and the remainder m - root^2 then walks the root
+ * to the exact floor, one addition per unit. Only multiplies, no
+ * division. */
+static uint64_t isqrt110(u128 m, bool *exact)
+{
+    uint64_t a = (uint64_t)(m >> 46), y, r;
+    int64_t g, hh, res;
+    __int128 rem;
+
+    assert(m >> 108 != 0 && m >> 110 == 0);
+    y = (uint64_t)rsqrt_seed[(a >> 56) - 64] << 47;     /* 1/sqrt(x) < 2, 2.62 */
+    g = (int64_t)(((u128)a * y) >> 64);                 /* x y, 2.62 */
+    hh = (int64_t)(y >> 1);                             /* y / 2, 1.62 */
+    for (int i = 0; i < 3; i++) {
+        res = (int64_t)((1ull << 63) - ((uint64_t)mul_hi_s64(g, hh) << 4));
+        g += mul_hi_s64(g, res);
+        hh += mul_hi_s64(hh, res);
+    }
+    r = (uint64_t)g >> 7;
+    rem = (__int128)(m - (u128)r * r); /* |rem| < 2^64: r is close */
+    while (rem < 0) {                  /* (r-1)^2 = r^2 - (2r - 1) */
+        rem += 2 * (__int128)r - 1;
+        r--;
+    }
+    while (rem > 2 * (__int128)r) {    /* (r+1)^2 = r^2 + 2r + 1 <= m */
+        r++;
+        rem -= 2 * (__int128)r - 1;
     }
     *exact = rem == 0;
-    return root;
+    return r;
 }
 
 SF_INLINE uint64_t fp_sqrt(const FloatFormat *f, uint64_t a, int rm, uint32_t *flags)
@@ -404,27 +600,35 @@ SF_INLINE uint64_t fp_sqrt(const FloatFormat *f, uint64_t a, int rm, uint32_t *f
     if (ua.cls == FC_INF)
         return a;
 
-    /* Scale the radicand to 125 or 126 bits with an even exponent, giving
-     * a 63-bit root; the remainder becomes the sticky bit. */
+    /* Scale the radicand to 109 or 110 bits with an even exponent, giving
+     * a 55-bit root (two bits below binary64's precision); the remainder
+     * becomes the sticky bit. */
     m = ua.sig;
     exp = ua.exp;
-    normalize_to(&m, &exp, SUM_LEAD_BIT);
+    normalize_to(&m, &exp, 108);
     if (exp & 1) {
         m <<= 1;
         exp--;
     }
-    root = u128_isqrt(m, &exact);
+    root = isqrt110(m, &exact);
     return round_pack(f, false, exp / 2, root | !exact, rm, flags);
 }
 
 SF_INLINE uint64_t fp_muladd(const FloatFormat *f, uint64_t a, uint64_t b, uint64_t c, bool negate_product,
                           bool negate_addend, int rm, uint32_t *flags)
 {
-    Unpacked ua = unpack(f, a), ub = unpack(f, b), uc = unpack(f, c);
-    bool product_sign = (ua.sign != ub.sign) != negate_product;
-    bool product_invalid = (ua.cls == FC_INF && ub.cls == FC_ZERO) || (ua.cls == FC_ZERO && ub.cls == FC_INF);
+    Unpacked ua, ub, uc;
+    bool product_sign, product_invalid;
     u128 product, addend;
     int product_exp;
+
+    if (__builtin_expect(fmt_is_normal(f, a) && fmt_is_normal(f, b) && fmt_is_normal(f, c), 1))
+        return muladd_normal(f, a, b, c, negate_product, negate_addend, rm, flags);
+    ua = unpack(f, a);
+    ub = unpack(f, b);
+    uc = unpack(f, c);
+    product_sign = (ua.sign != ub.sign) != negate_product;
+    product_invalid = (ua.cls == FC_INF && ub.cls == FC_ZERO) || (ua.cls == FC_ZERO && ub.cls == FC_INF);
 
     if (negate_addend)
         uc.sign = !uc.sign;
