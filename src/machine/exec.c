@@ -1029,7 +1029,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
             bool same_page = ((pc ^ bpc) >> PAGE_SHIFT) == 0;
             const uint8_t *hp;
             if (same_page)
-                hp = cur->host + (pc - bpc);
+                hp = cur->host + (int64_t)(pc - bpc); /* may be backwards */
             else if (!(hp = hart_tlb_lookup(h, ACC_EXEC, pc)))
                 goto block_done;
             __typeof__(&h->jc[0]) je = &h->jc[(pc >> 1) & (HART_JCACHE_SIZE - 1)];
