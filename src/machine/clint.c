@@ -136,6 +136,7 @@ bool clint_write(void *dev, uint64_t off, int size, uint64_t val)
     } else if (off >= MTIMECMP_OFF && off < MTIMECMP_OFF + 8ull * (uint64_t)c->nharts) {
         uint64_t h = (off - MTIMECMP_OFF) / 8;
         c->mtimecmp[h] = write_part(c->mtimecmp[h], (off - MTIMECMP_OFF) % 8, size, val);
+        c->m->timers_changed = true;
         update_hart_mtip(c, (int)h, machine_mtime(c->m));
     }
     /* mtime writes are ignored: mtime is a function of virtual time. */

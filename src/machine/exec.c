@@ -17,8 +17,10 @@
  *
  * Invariants:
  *  - hart_run(h, budget) retires exactly min(budget, n) instructions and
- *    stops early only for WFI or an exit/reset request (including the one
- *    it makes itself for a trap storm, see TRAP_STORM_LIMIT). Instructions
+ *    stops early only for WFI, an exit/reset request (including the one
+ *    it makes itself for a trap storm, see TRAP_STORM_LIMIT), or a guest
+ *    write that moved a timer deadline (m->timers_changed), so that
+ *    machine_run never runs past a deadline armed mid-turn. Instructions
  *    are counted per block, and a block longer than the remaining budget
  *    is run from a truncated copy.
  *  - While an instruction executes, m->icount and h->instret count exactly
@@ -647,7 +649,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
 
     for (;;) {
         FLUSH_COUNTS();
-        if (retired >= budget || m->exit_requested || m->reset_requested)
+        if (retired >= budget || m->exit_requested || m->reset_requested || m->timers_changed)
             break;
         if (h->mip & h->mie)
             hart_check_interrupts(h);

@@ -84,6 +84,7 @@ static void arm_alarm(GoldfishRtc *r)
     uint64_t vnow = machine_vtime_ns(r->m), delta = r->alarm_ns - now;
     r->alarm_vtime_ns = delta > UINT64_MAX - vnow ? UINT64_MAX : vnow + delta;
     r->alarm_running = true;
+    r->m->timers_changed = true;
 }
 
 void goldfish_rtc_update(GoldfishRtc *r)

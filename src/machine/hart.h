@@ -159,7 +159,8 @@ void hart_save(const Hart *h, SerWriter *w);
 bool hart_load(Hart *h, SerReader *r);
 
 /* --- exec.c: run until `budget` instructions retired or the hart stalls
- * (WFI) or the machine requests exit. Returns instructions retired; also
+ * (WFI), the machine requests exit/reset, or a guest write moved a timer
+ * deadline (m->timers_changed). Returns instructions retired; also
  * adds them to h->instret (unless suppressed) and h->m->icount. Checks for
  * pending interrupts before the first instruction. */
 uint64_t hart_run(Hart *h, uint64_t budget);

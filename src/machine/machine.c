@@ -196,6 +196,7 @@ MachineStop machine_run(Machine *m, uint64_t icount_limit)
             return MSTOP_RESET;
         if (m->icount >= icount_limit)
             return MSTOP_LIMIT;
+        m->timers_changed = false;
         uint64_t deadline = machine_next_deadline_icount(m);
         if (deadline <= m->icount) {
             machine_update_timers(m);

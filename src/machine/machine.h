@@ -125,6 +125,11 @@ struct Machine {
     bool exit_requested;
     int exit_code;
     bool reset_requested;
+    /* set when a guest write moved a timer deadline (mtimecmp, RTC alarm):
+     * hart_run returns at the end of that instruction so machine_run can
+     * recompute how far it may run. Transient, never saved: machine_run
+     * clears it before computing the next deadline. */
+    bool timers_changed;
     /* why the machine stopped itself (not the guest's choice), e.g. a trap
      * storm that would otherwise hang the host; static string or NULL */
     const char *halt_reason;
