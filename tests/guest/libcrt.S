@@ -6,7 +6,18 @@
  * zeroes .bss, opens PMP entry 0 over the whole address space (QEMU and the
  * spec deny S/U accesses when PMP is implemented and no entry matches),
  * enables the FPU (mstatus.FS = Initial), installs m_trap_entry, calls main
- * and exits with its return value through the test device.
+ * and exits with its return value through the test device. boot_a0 keeps
+ * hart 0's a0 at entry.
+ *
+ * Parked harts (mhartid 1..MAX_HARTS-1) wait in WFI with only mie.MSIE set
+ * (mstatus.MIE stays clear: an IPI wakes them but traps nothing) until
+ * hart 0 stores a function in secondary_entry and sends them an IPI. Then
+ * each gets its own program and trap stacks (hart_stacks, HART_STACK bytes
+ * each), the same PMP/FPU/trap setup as hart 0, its msip cleared and mie
+ * zeroed, and calls secondary_entry(a0 at entry); it parks for good if that
+ * returns. Harts beyond MAX_HARTS park for good at once. secondary_entry is
+ * in .data, not .bss, so hart 0 zeroing .bss cannot race with the harts
+ * polling it.
  *
  * Trap entry invariants: mscratch (sscratch) holds the top of the M (S) trap
  * stack while not in a handler; the handler swaps it with sp, so traps must
@@ -16,12 +27,17 @@
  */
 #define FRAME_SIZE (8 * 32)
 #define LOWER_EXIT_MAGIC 0x5e5e0001
+#define MAX_HARTS 8
+#define HART_STACK 4096
+#define CLINT_MSIP 0x2000000
 
     .section .text.init, "ax"
     .globl _start
 _start:
     csrr t0, mhartid
     bnez t0, park
+    la t0, boot_a0
+    sd a0, 0(t0)
     .option push
     .option norelax
     la sp, __stack_top
@@ -46,9 +62,50 @@ _start:
     csrwi fcsr, 0
     call main
     call exit
+
 park:
+    csrr t0, mhartid
+    li t1, MAX_HARTS
+    bgeu t0, t1, park_forever
+    li t1, 8                 /* mie.MSIE: an IPI ends the WFI */
+    csrw mie, t1
+1:  la t1, secondary_entry
+    ld t2, 0(t1)
+    bnez t2, 2f
     wfi
-    j park
+    j 1b
+2:  fence r, rw              /* see what hart 0 wrote before publishing */
+    li t1, 2 * HART_STACK
+    mul t3, t0, t1
+    .option push
+    .option norelax
+    la sp, hart_stacks
+    .option pop
+    add sp, sp, t3
+    li t1, HART_STACK
+    add sp, sp, t1           /* top of this hart's program stack */
+    add t3, sp, t1           /* top of its trap stack */
+    csrw mscratch, t3
+    la t1, m_trap_entry
+    csrw mtvec, t1
+    li t1, -1
+    srli t1, t1, 10
+    csrw pmpaddr0, t1
+    li t1, 0x1f
+    csrw pmpcfg0, t1
+    li t1, (1 << 13)
+    csrs mstatus, t1
+    csrwi fcsr, 0
+    csrw mie, zero
+    slli t1, t0, 2           /* clear our msip: the IPI has done its job */
+    li t3, CLINT_MSIP
+    add t1, t1, t3
+    sw zero, 0(t1)
+    jalr t2                  /* secondary_entry(a0) */
+park_forever:
+    csrw mie, zero
+3:  wfi
+    j 3b
 
 /* Save x1, x3..x31 into the frame at sp; x2 comes from \scratch. */
 .macro SAVE_REGS scratch
@@ -228,7 +285,19 @@ lower_return_trampoline:
     ecall
 1:  j 1b
 
+    .data
+    .balign 8
+    .globl secondary_entry
+secondary_entry:
+    .dword 0
+    .globl boot_a0
+boot_a0:
+    .dword 0
+
     .bss
     .balign 8
 lower_ctx:
     .space 16 * 8
+    .balign 16
+hart_stacks:
+    .space MAX_HARTS * 2 * HART_STACK

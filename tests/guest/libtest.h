@@ -125,4 +125,11 @@ void trap_records_reset(void);
 
 extern char __image_start[], __image_end[], __bss_start[], __bss_end[];
 
+/* --- several harts (libcrt.S) --- */
+/* Parked harts 1..7 run secondary_entry(a0 at entry) on their own stacks
+ * once hart 0 stores it here (then a fence) and sends each an IPI (CLINT
+ * msip). They start with mie = 0 and their msip cleared. */
+extern void (*volatile secondary_entry)(u64 a0);
+extern u64 boot_a0; /* hart 0's a0 at entry */
+
 #endif
