@@ -37,7 +37,7 @@ GUEST_SRC := $(sort $(wildcard tests/guest/*.S tests/guest/*.c))
 GUEST_ELF := $(patsubst tests/guest/%,build/guest-tests/%.elf,$(basename $(filter-out tests/guest/lib%,$(GUEST_SRC))))
 GUEST_LIB := $(filter tests/guest/lib%,$(GUEST_SRC))
 
-.PHONY: all asan test unit-test guest-test system-test guest bench fuzz clean demo
+.PHONY: all asan test unit-test guest-test system-test guest bench fuzz fuzz-smoke clean demo
 all: build/rrvm
 
 build/obj/%.o: %.c $(HDRS)
@@ -86,7 +86,7 @@ guest-test: build/rrvm build/asan/rrvm $(GUEST_ELF)
 system-test: build/rrvm build/asan/rrvm $(GUEST_ELF)
 	$(PYTHON) -m pytest -q tests/system
 
-test: unit-test guest-test guest system-test
+test: unit-test guest-test guest fuzz-smoke system-test
 
 guest:
 	scripts/build-guest build/guest
@@ -99,6 +99,12 @@ bench: build/rrvm
 
 fuzz:
 	scripts/run-fuzz
+	scripts/run-fuzz-hart
+
+# a short run of both fuzzers under ASan+UBSan, so every CI run fuzzes a bit
+fuzz-smoke:
+	FUZZ_SECONDS=20 scripts/run-fuzz
+	FUZZ_SECONDS=20 scripts/run-fuzz-hart
 
 clean:
 	rm -rf build/obj build/asan build/tests build/guest-tests build/rrvm

@@ -399,21 +399,66 @@ SF_INLINE uint64_t add_normal(const FloatFormat *f, uint64_t a, uint64_t b, bool
     return round_pack(f, sa, ea - fmt_bias(f) - f->frac_bits - up, sum, rm, flags);
 }
 
-/* Fused multiply-add for normal a, b, c: the exact product and the addend
- * go to add_aligned() without unpacking. */
+/* Fused multiply-add for normal a, b, c, exactly and with at most one
+ * sticky shift. The product p = ma * mb (2fb+1 or 2fb+2 bits) is placed
+ * with its leading bit at 124 or 125 of a 128-bit word (its low 124-2fb
+ * bits zero), the addend with its leading bit at 124 (its low 124-fb bits
+ * zero). Whichever has the larger weight stays put and the other moves
+ * right by the weight difference; thanks to those zero bits the shift is
+ * exact, an integer left shift of the 64-bit significand, unless the
+ * smaller operand lies more than 124-2fb (product) or 124-fb (addend)
+ * binades below. Only then are bits jammed into bit 0, and then the
+ * larger operand's leading bit is at 124 or above and the smaller one is
+ * below 2^106, so the sum or difference keeps its leading bit at 123 or
+ * above and the jammed bit rounds like the bits it stands for (see
+ * add_aligned). The sum fits: both parts are below 2^126. */
 SF_INLINE uint64_t muladd_normal(const FloatFormat *f, uint64_t a, uint64_t b, uint64_t c, bool negate_product,
                                  bool negate_addend, int rm, uint32_t *flags)
 {
     const int fb = f->frac_bits, norm = fmt_bias(f) + fb;
+    const int pzero = SUM_LEAD_BIT - 2 * fb, czero = SUM_LEAD_BIT - fb; /* zero low bits of P and C */
     bool ps = (fmt_sign_of(f, a) != fmt_sign_of(f, b)) != negate_product;
     bool cs = fmt_sign_of(f, c) != negate_addend;
-    u128 p = (u128)fmt_normal_sig(f, a) * fmt_normal_sig(f, b); /* leading bit 2fb or 2fb+1 */
-    u128 m = (u128)fmt_normal_sig(f, c) << (SUM_LEAD_BIT - fb);
-    int pshift = SUM_LEAD_BIT - 2 * fb - (int)(p >> (2 * fb + 1));
-    int pe = fmt_biased_exp(f, a) + fmt_biased_exp(f, b) - 2 * norm - pshift;
-    int ce = fmt_biased_exp(f, c) - norm - (SUM_LEAD_BIT - fb);
+    uint64_t mc = fmt_normal_sig(f, c);
+    u128 p = (u128)fmt_normal_sig(f, a) * fmt_normal_sig(f, b);
+    /* weight of P's bit 0 minus weight of C's bit 0 (both placed as above) */
+    int d = fmt_biased_exp(f, a) + fmt_biased_exp(f, b) - fmt_biased_exp(f, c) - norm + fb;
+    u128 big, small, r;
+    bool sign;
+    int exp;
 
-    return add_aligned(f, ps, pe, p << pshift, cs, ce, m, rm, flags);
+    if (d >= 0) { /* product's frame: the addend moves right by d */
+        big = p << pzero;
+        if (d <= czero)
+            small = (u128)mc << (czero - d);
+        else
+            small = d - czero >= 64 ? 1 : (mc >> (d - czero)) | ((mc << (64 - (d - czero))) != 0);
+        sign = ps;
+        exp = fmt_biased_exp(f, a) + fmt_biased_exp(f, b) - 2 * norm - pzero;
+    } else { /* addend's frame: the product moves right by -d */
+        int e = -d;
+        big = (u128)mc << czero;
+        if (e <= pzero)
+            small = p << (pzero - e);
+        else if (e - pzero >= 128)
+            small = 1;
+        else
+            small = (p >> (e - pzero)) | ((p << (128 - (e - pzero))) != 0);
+        sign = cs;
+        exp = fmt_biased_exp(f, c) - norm - czero;
+    }
+    if (ps == cs) {
+        r = big + small;
+    } else {
+        r = big - small;
+        if ((int64_t)(uint64_t)(r >> 64) < 0) { /* |small| was the larger (d = 0 or -1 only) */
+            r = -r;
+            sign = !sign;
+        } else if (r == 0) {
+            return exact_zero_sum(f, rm);
+        }
+    }
+    return round_pack(f, sign, exp, r, rm, flags);
 }
 
 SF_INLINE uint64_t fp_add(const FloatFormat *f, uint64_t a, uint64_t b, bool negate_b, int rm, uint32_t *flags)
