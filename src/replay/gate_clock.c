@@ -13,16 +13,13 @@ uint64_t gate_clock_wall_ns(void *opaque)
     uint8_t b[8];
     if (s->mode == SESSION_REPLAY) {
         RlogEvent ev;
-        if (!session_take(s, RLOG_CLOCK_WALL, &ev) || ev.len != 8)
-            return 0;
         uint64_t v = 0;
-        for (int i = 7; i >= 0; i--)
-            v = v << 8 | ev.payload[i];
+        if (session_take(s, RLOG_CLOCK_WALL, &ev) && !rlog_u64_decode(ev.payload, ev.len, &v))
+            session_diverged(s, "malformed CLOCK_WALL event");
         return v;
     }
     uint64_t ns = host_wallclock_ns();
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(ns >> (8 * i));
+    rlog_u64_encode(ns, b);
     session_log(s, RLOG_CLOCK_WALL, b, 8);
     return ns;
 }

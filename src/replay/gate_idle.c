@@ -42,8 +42,7 @@ void gate_idle_wait(Session *s)
     if (elapsed == 0)
         elapsed = 1; /* always make progress */
     uint8_t b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(elapsed >> (8 * i));
+    rlog_u64_encode(elapsed, b);
     /* advance before logging: a strict checkpoint written with the event
      * must see the same state replay sees after applying it */
     machine_advance_idle(m, elapsed);
@@ -53,7 +52,8 @@ void gate_idle_wait(Session *s)
 void gate_idle_replay(Session *s, const RlogEvent *ev)
 {
     Machine *m = s->m;
-    if (ev->len != 8) {
+    uint64_t ns;
+    if (!rlog_u64_decode(ev->payload, ev->len, &ns)) {
         session_diverged(s, "malformed IDLE event");
         return;
     }
@@ -61,9 +61,6 @@ void gate_idle_replay(Session *s, const RlogEvent *ev)
         session_diverged(s, "the recording let time pass idle here, but a hart is still running");
         return;
     }
-    uint64_t ns = 0;
-    for (int i = 7; i >= 0; i--)
-        ns = ns << 8 | ev->payload[i];
     uint64_t to_deadline = machine_idle_ns_to_deadline(m);
     if (ns > to_deadline) {
         session_diverged(s, "the recording idles %llu ns, past the next timer deadline (%llu ns away)",
