@@ -504,8 +504,11 @@ static void print_stats(Session *s, uint64_t wall_ns)
     fprintf(stderr, "virtual time: %.6f s (idle %.6f s)\n", (double)machine_vtime_ns(m) / 1e9, (double)m->idle_ns / 1e9);
     fprintf(stderr, "wall time: %.3f s\n", secs);
     fprintf(stderr, "speed: %.1f MIPS\n", secs > 0 ? (double)m->icount / secs / 1e6 : 0.0);
-    if (s->mode == SESSION_RECORD && s->writer)
-        fprintf(stderr, "log bytes: %" PRIu64 "\n", rlog_writer_bytes(s->writer));
+    fprintf(stderr, "input events: %" PRIu64 "\n", s->events_delivered);
+    if (s->mode == SESSION_REPLAY)
+        fprintf(stderr, "idle time skipped: %.6f s\n", (double)s->idle_skipped_ns / 1e9);
+    if (s->mode == SESSION_RECORD)
+        fprintf(stderr, "log bytes: %" PRIu64 "\n", s->log_bytes);
 }
 
 int session_main(const SessionOptions *o)
@@ -586,7 +589,11 @@ int session_main(const SessionOptions *o)
 out:
     host_console_close(&s->console);
     if (s->writer) {
-        if (!rlog_writer_close(s->writer) && !s->failed)
+        bool closed = rlog_flush(s->writer);
+        s->log_bytes = rlog_writer_bytes(s->writer);
+        closed = rlog_writer_close(s->writer) && closed;
+        s->writer = NULL;
+        if (!closed && !s->failed)
             session_fail(s, 1, "%s: cannot write the recording", o->rr_path);
     }
     if (s->failed) {

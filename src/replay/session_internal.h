@@ -47,6 +47,7 @@ typedef struct Session {
     /* statistics */
     uint64_t events_delivered;
     uint64_t idle_skipped_ns;
+    uint64_t log_bytes; /* size of the finished recording */
 } Session;
 
 /* Stop the session with an error: prints nothing yet; session_main reports. */

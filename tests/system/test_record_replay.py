@@ -243,10 +243,11 @@ def test_asan_build_records_and_replays_linux(guest, tmp_path):
     """The ASan+UBSan build boots, records and replays Linux on 2 harts
     without a sanitizer report."""
     rr = tmp_path / "asan.rr"
-    rc, rec_out, err = run(["record", "-o", str(rr), "--digest"] +
+    rc, rec_out, err = run(["record", "-o", str(rr), "--digest", "--stats"] +
                            linux_args(smp=2, rtc="base=utc,clock=host", append="rdtimeout=0"),
                            binary=RRVM_ASAN, timeout=600)
     assert rc == 0 and no_sanitizer_report(err), err[-3000:]
+    assert f"log bytes: {rr.stat().st_size}" in err
     rc, rep_out, err2 = run(["replay", str(rr), "--digest"], binary=RRVM_ASAN, timeout=600)
     assert rc == 0 and no_sanitizer_report(err2), err2[-3000:]
     assert rec_out == rep_out and b"INIT: poweroff" in rep_out
