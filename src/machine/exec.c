@@ -22,7 +22,9 @@
  *    write that moved a timer deadline (m->timers_changed), so that
  *    machine_run never runs past a deadline armed mid-turn. Instructions
  *    are counted per block, and a block longer than the remaining budget
- *    is run from a truncated copy.
+ *    is run from a truncated copy. A fused pair (fuse_pair) runs two
+ *    instructions in one dispatch; neither can trap, and a truncated copy
+ *    that ends between them runs only the first.
  *  - While an instruction executes, m->icount and h->instret count exactly
  *    the instructions retired before it whenever it can be observed: at
  *    CSR instructions, slow-path memory accesses (MMIO, page walks) and
@@ -272,6 +274,55 @@ static void bcache_insert(Machine *m, Block *b)
     }
 }
 
+/* Fused pairs: an ALU op whose result the next instruction combines with
+ * another register or an immediate (array indexing, bit fields, rotates,
+ * hashing, linear congruences). The first Insn gets the fused handler,
+ * which runs both and steps over the second; both Insns stay in place, so
+ * every count and pc_off stays right. A truncated block copy ending
+ * between the two gives the first its own handler back. Neither op can
+ * trap or be observed, so running them as one is exact. Handler indexes
+ * follow the Ops in the dispatch table. */
+enum {
+    FUSE_SLLI_ADD = OP_COUNT, /* slli rA, rs, sh; add rB, rOther, rA */
+    FUSE_SLLI_XOR,            /* slli rA, rs, sh; xor rB, rOther, rA */
+    FUSE_SLLI_OR,             /* slli rA, rs, sh; or rB, rOther, rA */
+    FUSE_SRLI_XOR,            /* srli rA, rs, sh; xor rB, rOther, rA */
+    FUSE_SRLI_OR,             /* srli rA, rs, sh; or rB, rOther, rA */
+    FUSE_SRLI_ANDI,           /* srli rA, rs, sh; andi rB, rA, imm */
+    FUSE_MUL_ADD,             /* mul rA, rs1, rs2; add rB, rOther, rA */
+    HANDLER_COUNT
+};
+
+/* The fused handler for first and second, or 0 if they don't fuse. For a
+ * fused pair with a register-register second op, second's rs2 is made
+ * first's rd (those ops commute). */
+static int fuse_pair(const Insn *first, Insn *second)
+{
+    static const struct { uint8_t first, second; int kind; } pairs[] = {
+        { OP_SLLI, OP_ADD, FUSE_SLLI_ADD }, { OP_SLLI, OP_XOR, FUSE_SLLI_XOR },
+        { OP_SLLI, OP_OR, FUSE_SLLI_OR }, { OP_SRLI, OP_XOR, FUSE_SRLI_XOR },
+        { OP_SRLI, OP_OR, FUSE_SRLI_OR }, { OP_SRLI, OP_ANDI, FUSE_SRLI_ANDI },
+        { OP_MUL, OP_ADD, FUSE_MUL_ADD },
+    };
+    int kind = 0;
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+        if (pairs[i].first == first->op && pairs[i].second == second->op)
+            kind = pairs[i].kind;
+    if (!kind)
+        return 0;
+    if (second->op == OP_ANDI)
+        return second->rs1 == first->rd ? kind : 0;
+    /* the other operand must not be the first's result (it would read it) */
+    if (second->rs1 == first->rd && second->rs2 != first->rd) {
+        second->rs1 = second->rs2;
+        second->rs2 = first->rd;
+        return kind;
+    }
+    if (second->rs2 == first->rd && second->rs1 != first->rd)
+        return kind;
+    return 0;
+}
+
 static inline uint16_t read16(const uint8_t *p)
 {
     uint16_t v;
@@ -305,6 +356,13 @@ static Block *block_build(Machine *m, const uint8_t *host, uint64_t paddr, const
     }
     if (n == 0)
         return NULL;
+    for (uint32_t i = 0; i + 1 < n; i++) {
+        int kind = fuse_pair(&tmp[i], &tmp[i + 1]);
+        if (kind) {
+            tmp[i].handler = handlers[kind];
+            i++;
+        }
+    }
     tmp[n] = (Insn){ .handler = handlers[OP_END], .op = OP_END, .pc_off = (uint16_t)(off - start) };
 
     Block *b = malloc(sizeof(Block) + (n + 1) * sizeof(Insn));
@@ -468,7 +526,7 @@ static Block *find_block(Hart *h, Insn cross[2], bool *crossing, const void *con
 
 uint64_t hart_run(Hart *h, uint64_t budget)
 {
-    static const void *const dispatch[OP_COUNT] = {
+    static const void *const dispatch[HANDLER_COUNT] = {
         [OP_ILLEGAL] = &&op_illegal, [OP_NOP] = &&op_nop, [OP_END] = &&op_end,
         [OP_LUI] = &&op_lui, [OP_AUIPC] = &&op_auipc, [OP_JAL] = &&op_jal, [OP_JALR] = &&op_jalr,
         [OP_BEQ] = &&op_beq, [OP_BNE] = &&op_bne, [OP_BLT] = &&op_blt, [OP_BGE] = &&op_bge,
@@ -505,6 +563,10 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         [OP_FNMSUB_D] = &&op_fnmsub_d, [OP_FNMADD_D] = &&op_fnmadd_d,
         [OP_FSGNJ_D] = &&op_fsgnj_d, [OP_FEQ_D] = &&op_feq_d, [OP_FLT_D] = &&op_flt_d,
         [OP_FLE_D] = &&op_fle_d, [OP_FMV_X_D] = &&op_fmv_x_d, [OP_FMV_D_X] = &&op_fmv_d_x,
+        [FUSE_SLLI_ADD] = &&fuse_slli_add, [FUSE_SLLI_XOR] = &&fuse_slli_xor,
+        [FUSE_SLLI_OR] = &&fuse_slli_or, [FUSE_SRLI_XOR] = &&fuse_srli_xor,
+        [FUSE_SRLI_OR] = &&fuse_srli_or, [FUSE_SRLI_ANDI] = &&fuse_srli_andi,
+        [FUSE_MUL_ADD] = &&fuse_mul_add,
     };
 
     Machine *m = h->m;
@@ -620,27 +682,32 @@ uint64_t hart_run(Hart *h, uint64_t budget)
 #define FRS2 h->f[ip->rs2]
 #define FRS3 h->f[ip->rs3]
 #define SETF_D(v) do { h->f[ip->rd] = (v); h->mstatus |= MSTATUS_FS_DIRTY; } while (0)
-#define FP_FLAGS(fl) do {                                                  \
-        if (unlikely((fl) & ~h->fflags)) {                                 \
-            h->fflags |= (fl);                                             \
-            h->mstatus |= MSTATUS_FS_DIRTY;                                \
-        }                                                                  \
-    } while (0)
+/* The arithmetic ops accrue flags straight into h->fflags (softfp only ORs
+ * into *flags), and since they always write an f register FS becomes
+ * dirty anyway: with FS already dirty, the common case, mstatus is only
+ * read. */
 #define FP_ARITH_D(expr) do {                                              \
-        REQUIRE_FS();                                                      \
+        uint64_t fs_ = h->mstatus & MSTATUS_FS;                            \
+        if (unlikely(!fs_))                                                \
+            goto op_illegal;                                               \
         FP_RM(rm);                                                         \
-        uint32_t fl_ = 0;                                                  \
-        sf64 r_ = (expr);                                                  \
-        SETF_D(r_);                                                        \
-        FP_FLAGS(fl_);                                                     \
+        uint32_t *fl_ = &h->fflags;                                        \
+        h->f[ip->rd] = (expr);                                             \
+        if (unlikely(fs_ != MSTATUS_FS_DIRTY))                             \
+            h->mstatus |= MSTATUS_FS_DIRTY;                                \
         NEXT();                                                            \
     } while (0)
+/* Comparisons write an x register: FS becomes dirty only if a flag is
+ * newly raised. */
 #define FP_CMP_D(fn) do {                                                  \
         REQUIRE_FS();                                                      \
         uint32_t fl_ = 0;                                                  \
         uint64_t r_ = fn(FRS1, FRS2, &fl_);                                \
         SETX(r_);                                                          \
-        FP_FLAGS(fl_);                                                     \
+        if (unlikely(fl_ & ~h->fflags)) {                                  \
+            h->fflags |= fl_;                                              \
+            h->mstatus |= MSTATUS_FS_DIRTY;                                \
+        }                                                                  \
         NEXT();                                                            \
     } while (0)
 
@@ -687,6 +754,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
             uint64_t left = budget - retired;
             if (unlikely(b->n > left)) {
                 memcpy(scratch, b->insn, left * sizeof(Insn));
+                scratch[left - 1].handler = dispatch[scratch[left - 1].op]; /* unfuse */
                 scratch[left] = (Insn){ .handler = dispatch[OP_END], .op = OP_END,
                                         .pc_off = b->insn[left].pc_off };
                 ip = scratch;
@@ -770,6 +838,24 @@ uint64_t hart_run(Hart *h, uint64_t budget)
     op_sllw: ALU(sext32((uint32_t)RS1 << (RS2 & 31)));
     op_srlw: ALU(sext32((uint32_t)RS1 >> (RS2 & 31)));
     op_sraw: ALU((uint64_t)(int64_t)((int32_t)RS1 >> (RS2 & 31)));
+
+    /* fused pairs (see fuse_pair): t_ is the first's result, which the
+     * second reads in place of its rs2 (or rs1 for andi) */
+#define FUSED(first_expr, second_expr) do {                             \
+        uint64_t t_ = (first_expr);                                     \
+        x[ip->rd] = t_;                                                 \
+        ip++;                                                           \
+        x[ip->rd] = (second_expr);                                      \
+        NEXT();                                                         \
+    } while (0)
+    fuse_slli_add: FUSED(RS1 << ip->imm, RS1 + t_);
+    fuse_slli_xor: FUSED(RS1 << ip->imm, RS1 ^ t_);
+    fuse_slli_or: FUSED(RS1 << ip->imm, RS1 | t_);
+    fuse_srli_xor: FUSED(RS1 >> ip->imm, RS1 ^ t_);
+    fuse_srli_or: FUSED(RS1 >> ip->imm, RS1 | t_);
+    fuse_srli_andi: FUSED(RS1 >> ip->imm, t_ & IMM);
+    fuse_mul_add: FUSED(RS1 * RS2, RS1 + t_);
+#undef FUSED
 
     op_mul: ALU(RS1 * RS2);
     op_mulh: ALU((uint64_t)(((__int128)(int64_t)RS1 * (__int128)(int64_t)RS2) >> 64));
@@ -952,15 +1038,15 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         REQUIRE_FS();
         STORE(uint64_t, h->f[ip->rs2]);
 
-    op_fadd_d: FP_ARITH_D(f64_add(FRS1, FRS2, rm, &fl_));
-    op_fsub_d: FP_ARITH_D(f64_sub(FRS1, FRS2, rm, &fl_));
-    op_fmul_d: FP_ARITH_D(f64_mul(FRS1, FRS2, rm, &fl_));
-    op_fdiv_d: FP_ARITH_D(f64_div(FRS1, FRS2, rm, &fl_));
-    op_fsqrt_d: FP_ARITH_D(f64_sqrt(FRS1, rm, &fl_));
-    op_fmadd_d: FP_ARITH_D(f64_muladd(FRS1, FRS2, FRS3, false, false, rm, &fl_));
-    op_fmsub_d: FP_ARITH_D(f64_muladd(FRS1, FRS2, FRS3, false, true, rm, &fl_));
-    op_fnmsub_d: FP_ARITH_D(f64_muladd(FRS1, FRS2, FRS3, true, false, rm, &fl_));
-    op_fnmadd_d: FP_ARITH_D(f64_muladd(FRS1, FRS2, FRS3, true, true, rm, &fl_));
+    op_fadd_d: FP_ARITH_D(f64_add(FRS1, FRS2, rm, fl_));
+    op_fsub_d: FP_ARITH_D(f64_sub(FRS1, FRS2, rm, fl_));
+    op_fmul_d: FP_ARITH_D(f64_mul(FRS1, FRS2, rm, fl_));
+    op_fdiv_d: FP_ARITH_D(f64_div(FRS1, FRS2, rm, fl_));
+    op_fsqrt_d: FP_ARITH_D(f64_sqrt(FRS1, rm, fl_));
+    op_fmadd_d: FP_ARITH_D(f64_muladd(FRS1, FRS2, FRS3, false, false, rm, fl_));
+    op_fmsub_d: FP_ARITH_D(f64_muladd(FRS1, FRS2, FRS3, false, true, rm, fl_));
+    op_fnmsub_d: FP_ARITH_D(f64_muladd(FRS1, FRS2, FRS3, true, false, rm, fl_));
+    op_fnmadd_d: FP_ARITH_D(f64_muladd(FRS1, FRS2, FRS3, true, true, rm, fl_));
     op_feq_d: FP_CMP_D(f64_eq);
     op_flt_d: FP_CMP_D(f64_lt);
     op_fle_d: FP_CMP_D(f64_le);
@@ -1083,7 +1169,6 @@ uint64_t hart_run(Hart *h, uint64_t budget)
 #undef FRS2
 #undef FRS3
 #undef SETF_D
-#undef FP_FLAGS
 #undef FP_ARITH_D
 #undef FP_CMP_D
 }
