@@ -297,11 +297,8 @@ static void run_live(Session *s)
         maybe_flush(s);
         if (stop == MSTOP_EXIT)
             return;
-        if (stop == MSTOP_RESET) {
-            if (!handle_reset(s))
-                return;
-            continue;
-        }
+        if (stop == MSTOP_RESET && !handle_reset(s))
+            return;
         gate_shutdown_poll(s);
         if (s->shutdown_cause)
             return;
@@ -395,13 +392,13 @@ static void run_replay(Session *s)
             apply_perturbation(s);
             perturbed = true;
         }
+        int sig = host_signal_take();
+        if (sig) {
+            session_fail(s, 130, "replay interrupted by signal %d at icount %" PRIu64, sig, m->icount);
+            return;
+        }
         if (m->icount < limit) {
             /* run in slices so that a signal can stop a long replay */
-            int sig = host_signal_take();
-            if (sig) {
-                session_fail(s, 130, "replay interrupted by signal %d at icount %" PRIu64, sig, m->icount);
-                return;
-            }
             uint64_t slice_end = m->icount + RECORD_SLICE;
             MachineStop stop = machine_run(m, limit < slice_end ? limit : slice_end);
             if (stop == MSTOP_LIMIT && m->icount < limit) {

@@ -252,3 +252,24 @@ def test_asan_build_records_and_replays_linux(guest, tmp_path):
     assert rc == 0 and no_sanitizer_report(err2), err2[-3000:]
     assert rec_out == rep_out and b"INIT: poweroff" in rep_out
     assert digest_of(err) == digest_of(err2)
+
+
+def test_guest_reboot_loop_record_replay_and_sigterm(tmp_path):
+    """A guest that reboots itself forever: SIGTERM stops the recording
+    (cause logged), and the replay goes through the same resets."""
+    import signal
+    from conftest import ROOT
+    elf = tmp_path / "reboot.elf"
+    subprocess.run(["riscv64-unknown-elf-gcc", "-nostdlib", "-T", os.path.join(ROOT, "tests/guest/link.ld"),
+                    "-o", str(elf), os.path.join(ROOT, "tests/system/data/reboot_loop.S")], check=True)
+    rr = tmp_path / "reboot.rr"
+    p = subprocess.Popen([RRVM, "record", "-o", str(rr), "-bios", "none", "-kernel", str(elf)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    assert b"SIGTERM" in err and out.count(b"R") >= 2
+    rc, out2, err2 = run(["replay", str(rr)], timeout=120)
+    assert rc == 0, err2
+    assert out2 == out and "stopped by SIGTERM" in err2
