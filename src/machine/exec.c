@@ -394,7 +394,7 @@ static void note_ram_write(Hart *h, uint64_t paddr)
 {
     Machine *m = h->m;
     uint64_t pn = (paddr - RAM_BASE) >> PAGE_SHIFT;
-    m->dirty_pages[pn] = 1;
+    m->dirty_pages[pn] = DIRTY_ALL;
     if (m->code_pages[pn])
         bcache_invalidate_page(m, paddr & ~(PAGE_SIZE - 1));
     for (int i = 0; i < m->nharts; i++) {

@@ -57,7 +57,7 @@ Machine *machine_new(const MachineConfig *cfg, const MachineHostIf *host)
         machine_free(m);
         return NULL;
     }
-    memset(m->dirty_pages, 1, npages);
+    memset(m->dirty_pages, DIRTY_ALL, npages);
     m->nharts = cfg->nharts;
     for (int i = 0; i < m->nharts; i++) {
         m->harts[i] = hart_new(m, (uint64_t)i);
@@ -237,7 +237,7 @@ static void invalidate_code(Machine *m, uint64_t paddr, uint64_t n)
     uint64_t first = (paddr - RAM_BASE) >> PAGE_SHIFT;
     uint64_t last = (paddr + n - 1 - RAM_BASE) >> PAGE_SHIFT;
     for (uint64_t p = first; p <= last; p++) {
-        m->dirty_pages[p] = 1;
+        m->dirty_pages[p] = DIRTY_ALL;
         if (m->code_pages[p])
             bcache_invalidate_page(m, RAM_BASE + (p << PAGE_SHIFT));
     }
@@ -266,9 +266,11 @@ void machine_mark_dirty(Machine *m, uint64_t paddr, uint64_t n)
         invalidate_code(m, paddr, n);
 }
 
-void machine_dirty_reset(Machine *m)
+void machine_dirty_reset(Machine *m, uint8_t bits)
 {
-    memset(m->dirty_pages, 0, m->ram_size >> PAGE_SHIFT);
+    size_t npages = m->ram_size >> PAGE_SHIFT;
+    for (size_t i = 0; i < npages; i++)
+        m->dirty_pages[i] &= (uint8_t)~bits;
     /* write TLB entries let stores bypass dirty marking: drop them all */
     for (int i = 0; i < m->nharts; i++)
         mmu_tlb_flush(m->harts[i]);
@@ -325,7 +327,7 @@ bool machine_load(Machine *m, SerReader *r)
     size_t npages = m->ram_size >> PAGE_SHIFT;
     bcache_flush(m);
     memset(m->code_pages, 0, npages);
-    memset(m->dirty_pages, 1, npages);
+    memset(m->dirty_pages, DIRTY_ALL, npages);
     for (int i = 0; i < m->nharts; i++)
         mmu_tlb_flush(m->harts[i]);
     return ser_ok(r);

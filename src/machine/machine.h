@@ -31,6 +31,11 @@
 #define MACHINE_MAX_MMIO 32
 #define RAM_BASE 0x80000000ull
 
+/* consumers of the dirty-page map (bits of m->dirty_pages[]) */
+#define DIRTY_DIGEST 0x01     /* checkpoint digests (replay/checkpoint.c) */
+#define DIRTY_TIMETRAVEL 0x02 /* in-memory checkpoints for seeking */
+#define DIRTY_ALL 0xff
+
 typedef struct Machine Machine;
 typedef struct Hart Hart;
 
@@ -94,10 +99,12 @@ struct Machine {
     uint64_t ram_size;
     /* one byte per 4 KiB RAM page: nonzero when decoded code came from it */
     uint8_t *code_pages;
-    /* one byte per 4 KiB RAM page: set when the page may have been written
-     * since the last checkpoint (write-TLB fill, slow-path store, device or
-     * loader write). machine_dirty_reset() clears it and drops write TLBs so
-     * that the next write to any page marks it again. */
+    /* one byte per 4 KiB RAM page, one bit per consumer (DIRTY_DIGEST,
+     * DIRTY_TIMETRAVEL): a bit is set when the page may have been written
+     * since that consumer last reset it (write-TLB fill, slow-path store,
+     * device or loader write all set DIRTY_ALL). machine_dirty_reset(m, bits)
+     * clears those bits and drops write TLBs so that the next write to any
+     * page marks it again. Consumers never see each other's resets. */
     uint8_t *dirty_pages;
 
     Hart *harts[MACHINE_MAX_HARTS];
@@ -181,8 +188,9 @@ static inline bool machine_is_ram(const Machine *m, uint64_t paddr, uint64_t n)
 
 /* Mark [paddr, paddr+n) dirty (loader, DMA). */
 void machine_mark_dirty(Machine *m, uint64_t paddr, uint64_t n);
-/* Start a new dirty interval: clear dirty_pages, drop every write TLB. */
-void machine_dirty_reset(Machine *m);
+/* Start a new dirty interval for the consumers in `bits`: clear those bits
+ * of dirty_pages, drop every write TLB. */
+void machine_dirty_reset(Machine *m, uint8_t bits);
 
 /* Interrupt line from a device to the PLIC (or ignored on boards without). */
 void machine_set_irq(Machine *m, int irq, bool level);

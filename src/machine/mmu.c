@@ -284,7 +284,7 @@ static void tlb_fill(Hart *h, int acc, int priv, uint64_t va, uint64_t pa)
         if (m->code_pages[page_index])
             return;
         /* stores through this entry bypass dirty marking: mark now */
-        m->dirty_pages[page_index] = 1;
+        m->dirty_pages[page_index] = DIRTY_ALL;
     }
     uint64_t vpage = va >> PAGE_SHIFT;
     TlbEntry *e = &h->tlb[h->tlb_ctx[acc]][acc][vpage & (TLB_SIZE - 1)];

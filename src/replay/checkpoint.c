@@ -288,7 +288,7 @@ bool checkpoint_init(CheckpointState *cs, Machine *m)
     for (size_t i = 0; i < cs->npages; i++)
         cs->page_hash[i] = XXH3_64bits(m->ram + (i << PAGE_SHIFT), PAGE_SIZE);
     memcpy(cs->rec_page_hash, cs->page_hash, cs->npages * sizeof *cs->page_hash);
-    machine_dirty_reset(m);
+    machine_dirty_reset(m, DIRTY_DIGEST);
     return true;
 }
 
@@ -344,7 +344,7 @@ void checkpoint_capture(Machine *m, CheckpointState *cs, SerWriter *out)
     tmp.len = 0;
     uint64_t nchanged = 0, next = 0;
     for (size_t i = 0; i < cs->npages; i++) {
-        if (!m->dirty_pages[i])
+        if (!(m->dirty_pages[i] & DIRTY_DIGEST))
             continue;
         uint64_t hash = XXH3_64bits(m->ram + (i << PAGE_SHIFT), PAGE_SIZE);
         if (hash == cs->page_hash[i])
@@ -360,7 +360,7 @@ void checkpoint_capture(Machine *m, CheckpointState *cs, SerWriter *out)
     ser_put_bytes(out, tmp.buf, tmp.len);
     ser_put_u64(out, XXH3_64bits(cs->page_hash, cs->npages * sizeof *cs->page_hash));
     ser_writer_free(&tmp);
-    machine_dirty_reset(m);
+    machine_dirty_reset(m, DIRTY_DIGEST);
 }
 
 /* ------------------------------------------------------------------ */

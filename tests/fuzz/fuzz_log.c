@@ -30,7 +30,7 @@
 #include "replay/checkpoint.h"
 #include "replay/log.h"
 
-void machine_dirty_reset(Machine *m) { memset(m->dirty_pages, 0, m->ram_size >> 12); }
+void machine_dirty_reset(Machine *m, uint8_t bits) { for (size_t i = 0; i < m->ram_size >> 12; i++) m->dirty_pages[i] &= (uint8_t)~bits; }
 
 void board_foreach_device_state(const Machine *m, void (*fn)(void *, const char *, const uint8_t *, size_t),
                                 void *ctx)

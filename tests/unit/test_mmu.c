@@ -386,7 +386,7 @@ static void test_accessed_dirty_update(void **state)
     enter(f, PRV_S, 0);
     assert_true(mmu_translate(f->h, 0x10000, ACC_READ, &pa));
     assert_int_equal(rd64(f, pte_addr) & (PTE_A | PTE_D), PTE_A);
-    assert_int_equal(f->m->dirty_pages[(pte_addr - RAM_BASE) >> PAGE_SHIFT], 1);
+    assert_int_equal(f->m->dirty_pages[(pte_addr - RAM_BASE) >> PAGE_SHIFT], DIRTY_ALL);
     assert_true(mmu_translate(f->h, 0x10000, ACC_WRITE, &pa));
     assert_int_equal(rd64(f, pte_addr) & (PTE_A | PTE_D), PTE_A | PTE_D);
     /* a faulting access sets nothing */
@@ -419,7 +419,7 @@ static void test_tlb_fill_and_contexts(void **state)
     memset(m->dirty_pages, 0, RAM_SIZE >> PAGE_SHIFT);
     assert_true(mmu_store_slow(h, 0x10010, 4, 0xdeadbeef, &mmio));
     assert_ptr_equal(hart_tlb_lookup(h, ACC_WRITE, 0x10010), m->ram + 0x6010);
-    assert_int_equal(m->dirty_pages[6], 1);
+    assert_int_equal(m->dirty_pages[6], DIRTY_ALL);
     uint32_t w;
     memcpy(&w, m->ram + 0x6010, 4);
     assert_int_equal(w, 0xdeadbeef);
@@ -453,7 +453,7 @@ static void test_tlb_code_page_not_writable(void **state)
     assert_true(mmu_store_slow(h, RAM_BASE + 0x8000, 8, 42, &mmio));
     /* the store invalidated the decoded code, so the page is plain data now */
     assert_int_equal(m->code_pages[8], 0);
-    assert_int_equal(m->dirty_pages[8], 1);
+    assert_int_equal(m->dirty_pages[8], DIRTY_ALL);
     /* reads of a code page are cached, writes never are */
     m->code_pages[9] = 1;
     uint64_t v;
