@@ -284,7 +284,7 @@ void machine_set_irq(Machine *m, int irq, bool level)
 
 /* --- state --- */
 
-void machine_save(const Machine *m, SerWriter *w)
+void machine_save_core(const Machine *m, SerWriter *w)
 {
     ser_put_tag(w, "MACH", 1);
     ser_put_u64(w, m->ram_size);
@@ -299,10 +299,15 @@ void machine_save(const Machine *m, SerWriter *w)
     for (int i = 0; i < m->nharts; i++)
         hart_save(m->harts[i], w);
     board_save_devices(m, w);
+}
+
+void machine_save(const Machine *m, SerWriter *w)
+{
+    machine_save_core(m, w);
     ser_put_bytes(w, m->ram, m->ram_size);
 }
 
-bool machine_load(Machine *m, SerReader *r)
+bool machine_load_core(Machine *m, SerReader *r)
 {
     ser_get_tag(r, "MACH");
     if (ser_get_u64(r) != m->ram_size || ser_get_u32(r) != (uint32_t)m->nharts) {
@@ -323,12 +328,19 @@ bool machine_load(Machine *m, SerReader *r)
         hart_load(m->harts[i], r);
     if (ser_ok(r))
         board_load_devices(m, r);
-    ser_get_bytes(r, m->ram, m->ram_size);
-    size_t npages = m->ram_size >> PAGE_SHIFT;
+    /* decoded blocks and TLBs are caches of state that just changed */
     bcache_flush(m);
-    memset(m->code_pages, 0, npages);
-    memset(m->dirty_pages, DIRTY_ALL, npages);
+    memset(m->code_pages, 0, m->ram_size >> PAGE_SHIFT);
     for (int i = 0; i < m->nharts; i++)
         mmu_tlb_flush(m->harts[i]);
+    return ser_ok(r);
+}
+
+bool machine_load(Machine *m, SerReader *r)
+{
+    if (!machine_load_core(m, r))
+        return false;
+    ser_get_bytes(r, m->ram, m->ram_size);
+    memset(m->dirty_pages, DIRTY_ALL, m->ram_size >> PAGE_SHIFT);
     return ser_ok(r);
 }

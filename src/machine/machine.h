@@ -195,8 +195,12 @@ void machine_dirty_reset(Machine *m, uint8_t bits);
 /* Interrupt line from a device to the PLIC (or ignored on boards without). */
 void machine_set_irq(Machine *m, int irq, bool level);
 
-/* State. Save/load cover harts, RAM, devices, virtual time, schedule. */
+/* State. Save/load cover harts, RAM, devices, virtual time, schedule.
+ * The _core variants leave RAM out (in-memory checkpoints keep RAM as page
+ * deltas of their own); loading flushes every cache (decoded blocks, TLBs). */
 void machine_save(const Machine *m, SerWriter *w);
 bool machine_load(Machine *m, SerReader *r);
+void machine_save_core(const Machine *m, SerWriter *w);
+bool machine_load_core(Machine *m, SerReader *r);
 
 #endif

@@ -647,10 +647,12 @@ struct RlogReader {
     char *name;          /* path, for messages; owned */
 
     uint64_t next_frame; /* file offset of the next frame to load */
+    uint64_t data_start; /* file offset of the first frame */
     ZSTD_DCtx *dctx;
     uint8_t *frame;      /* decompressed events of the current frame */
     size_t frame_cap, frame_len, frame_pos;
     uint32_t frame_left; /* events of the current frame not yet decoded */
+    uint32_t frame_count; /* events in the current frame */
     uint64_t frame_off;
     uint64_t decoded_icount; /* icount of the last event decoded */
     bool saw_end;        /* an END event was decoded */
@@ -794,6 +796,7 @@ static int load_frame(RlogReader *r)
         return reader_fail(r, false, "frame at byte %llu is malformed: %s", (unsigned long long)off, why);
     r->frame_pos = 0;
     r->frame_left = count;
+    r->frame_count = count;
     r->decoded_icount = first;
     r->next_frame = off + FRAME_HEADER_LEN + clen;
     return 1;
@@ -850,6 +853,51 @@ int rlog_next(RlogReader *r, RlogEvent *ev)
         r->last_icount = ev->icount;
     }
     return rc;
+}
+
+RlogPos rlog_reader_tell(const RlogReader *r)
+{
+    RlogPos p = { .last_icount = r->last_icount };
+    uint32_t decoded = r->frame_count - r->frame_left; /* of the current frame */
+    if (r->have_peek) {
+        /* the peeked event is the next one: it is the last decoded */
+        assert(decoded > 0);
+        p.frame_offset = r->frame_off;
+        p.event_index = decoded - 1;
+    } else if (r->frame_left > 0) {
+        p.frame_offset = r->frame_off;
+        p.event_index = decoded;
+    } else {
+        p.frame_offset = r->next_frame;
+        p.event_index = 0;
+    }
+    return p;
+}
+
+bool rlog_reader_seek(RlogReader *r, const RlogPos *pos)
+{
+    if (pos->frame_offset < r->data_start || pos->frame_offset > r->size)
+        return false;
+    /* forget everything about the current position, then decode forward */
+    r->state = RS_OK;
+    r->truncated = false;
+    r->err[0] = 0;
+    r->have_peek = false;
+    r->saw_end = false;
+    r->frame_left = r->frame_count = 0;
+    r->decoded_icount = 0;
+    r->next_frame = pos->frame_offset;
+    r->last_icount = pos->last_icount;
+    if (pos->event_index == 0)
+        return true; /* loaded lazily by the next fetch, errors reported there */
+    if (load_frame(r) != 1 || pos->event_index >= r->frame_count)
+        return false;
+    for (uint64_t i = 0; i < pos->event_index; i++) {
+        RlogEvent ev;
+        if (fetch_event(r, &ev) != 1)
+            return false;
+    }
+    return true;
 }
 
 const char *rlog_reader_error(const RlogReader *r) { return r->state == RS_ERROR ? r->err : NULL; }
@@ -911,7 +959,7 @@ static bool reader_start(RlogReader *r, RlogHeader *h, char *err, size_t errlen)
         set_err(err, errlen, "%s: recording header is malformed: %s", name, why);
         return false;
     }
-    r->next_frame = hlen + 8;
+    r->next_frame = r->data_start = hlen + 8;
     return true;
 }
 

@@ -133,6 +133,18 @@ const char *rlog_reader_error(const RlogReader *r);
 bool rlog_reader_truncated(const RlogReader *r);
 /* icount of the last event returned (0 before any). */
 uint64_t rlog_reader_last_icount(const RlogReader *r);
+/* A reading position: where the next rlog_peek/rlog_next reads. Valid
+ * only for the reader (file) it was taken from; seeking lets a replay go
+ * back to an earlier point (in-memory checkpoints, snapshots). */
+typedef struct RlogPos {
+    uint64_t frame_offset; /* file offset of the frame holding the next event */
+    uint64_t event_index;  /* events of that frame before the next one */
+    uint64_t last_icount;  /* rlog_reader_last_icount() there */
+} RlogPos;
+RlogPos rlog_reader_tell(const RlogReader *r);
+/* Return to a position from rlog_reader_tell; clears an error or end
+ * state. False (reader state unspecified) when pos is not valid. */
+bool rlog_reader_seek(RlogReader *r, const RlogPos *pos);
 /* Total bytes of the recording. */
 uint64_t rlog_reader_size(const RlogReader *r);
 void rlog_reader_close(RlogReader *r);

@@ -262,7 +262,7 @@ static void test_round_trip(void **state)
     static const int flush_after[] = {2, -1};
     write_log(path, evs, n, flush_after, NULL, NULL);
 
-    RlogHeader h;
+    RlogHeader h, h2_unused;
     char err[512];
     RlogReader *r = rlog_reader_open(path, &h, err, sizeof err);
     assert_non_null(r);
@@ -313,6 +313,34 @@ static void test_round_trip(void **state)
     assert_int_equal(rlog_next(r, &ev), 0);
     assert_int_equal(rlog_next(r, &ev), 0);
     assert_null(rlog_reader_error(r));
+
+    /* tell/seek: positions taken on a first pass (before and after a peek)
+     * lead back to the same event, in any order, also after the end */
+    RlogPos pos[MAXEV];
+    RlogReader *r2 = rlog_reader_open(path, &h2_unused, err, sizeof err);
+    assert_non_null(r2);
+    rlog_header_free(&h2_unused);
+    for (int i = 0; i < n; i++) {
+        if (i % 2)
+            assert_int_equal(rlog_peek(r2, &ev), 1);
+        pos[i] = rlog_reader_tell(r2);
+        assert_int_equal(rlog_next(r2, &ev), 1);
+    }
+    assert_int_equal(rlog_next(r2, &ev), 0);
+    for (int k = 0; k < 3 * n; k++) {
+        int i = (k * 7 + 3) % n;
+        assert_true(rlog_reader_seek(r2, &pos[i]));
+        if (i > 0)
+            assert_true(rlog_reader_last_icount(r2) == evs[i - 1].icount);
+        for (int j = i; j < n && j < i + 3; j++) {
+            assert_int_equal(rlog_next(r2, &ev), 1);
+            assert_true(event_equal(&ev, &evs[j]));
+        }
+    }
+    RlogPos bad = pos[0];
+    bad.frame_offset = 3;
+    assert_false(rlog_reader_seek(r2, &bad));
+    rlog_reader_close(r2);
     rlog_reader_close(r);
     rlog_header_free(&h);
     unlink(path);
