@@ -404,6 +404,25 @@ static void note_ram_write(Hart *h, uint64_t paddr)
     }
 }
 
+/* The one way atomics (every AMO, LR and SC) reach memory: the host
+ * pointer for an aligned `size`-byte access of kind `acc` (ACC_READ for LR,
+ * ACC_WRITE for AMOs and SC, whose faults are store/AMO faults), or NULL
+ * with the page or access fault pending. A TLB hit needs no check: an entry
+ * exists only for plain RAM that PMP allows for its kind (mmu.c); a miss
+ * goes through mmu_ram_ptr (translation, PMP, RAM and not MMIO).
+ * *via_tlb tells the caller that the write-TLB invariants (dirty marked,
+ * no decoded code on the page) already hold. */
+static uint8_t *atomic_ptr(Hart *h, uint64_t va, int size, int acc, uint64_t *pa, bool *via_tlb)
+{
+    uint8_t *p = hart_tlb_lookup(h, acc, va);
+    *via_tlb = p != NULL;
+    if (p)
+        *pa = RAM_BASE + (uint64_t)(p - h->m->ram);
+    else
+        p = mmu_ram_ptr(h, va, size, acc, pa);
+    return p;
+}
+
 static inline uint64_t sext32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)(uint32_t)v; }
 
 /* Compute an AMO's new memory value from the old one. */
@@ -965,17 +984,10 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         gen0 = bc->gen;
         if (a & (uint64_t)(size - 1))
             TRAP(is_lr ? EXC_LOAD_MISALIGNED : EXC_STORE_MISALIGNED, a);
-        uint8_t *p = hart_tlb_lookup(h, acc, a);
-        bool via_tlb = p != NULL;
-        if (via_tlb) {
-            pa = RAM_BASE + (uint64_t)(p - m->ram);
-        } else {
-            if (!mmu_translate(h, a, acc, &pa))
-                TRAP_PENDING();
-            if (!machine_is_ram(m, pa, (uint64_t)size) || machine_find_mmio(m, pa))
-                TRAP(is_lr ? EXC_LOAD_ACCESS : EXC_STORE_ACCESS, a);
-            p = m->ram + (pa - RAM_BASE);
-        }
+        bool via_tlb;
+        uint8_t *p = atomic_ptr(h, a, size, acc, &pa, &via_tlb);
+        if (!p)
+            TRAP_PENDING();
         uint64_t old = 0;
         memcpy(&old, p, (size_t)size);
         if (size == 4)

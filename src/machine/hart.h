@@ -197,11 +197,13 @@ bool mmu_translate(Hart *h, uint64_t vaddr, int acc, uint64_t *paddr);
  * h->exc_cause/exc_tval set. *was_mmio is set when a device was accessed. */
 /* Loads return the value zero-extended (the caller sign-extends). A fault on
  * any byte of a misaligned access reports tval = vaddr and, for stores,
- * writes nothing. AMOs/LR/SC must check alignment themselves (they are not
- * emulated) and use the store path's permissions (ACC_WRITE). */
+ * writes nothing. AMOs/LR/SC do not come here: they check alignment
+ * themselves (they are not emulated) and use mmu_ram_ptr. */
 bool mmu_load_slow(Hart *h, uint64_t vaddr, int size, uint64_t *val, bool *was_mmio);
 bool mmu_store_slow(Hart *h, uint64_t vaddr, int size, uint64_t val, bool *was_mmio);
-/* For AMOs and LR/SC (aligned, never MMIO): translate for `acc`, require
+/* For AMOs and LR/SC (aligned, never MMIO; exec.c's atomic_ptr is the only
+ * caller besides tests): translate for `acc` (ACC_READ for LR, a load;
+ * ACC_WRITE for AMOs and SC, stores), require
  * `size` bytes of plain RAM allowed by PMP, and return the host pointer (and
  * *paddr), or NULL with the page/access fault set. Fills no TLB entry and
  * marks nothing dirty: the caller writes and then calls machine_mark_dirty. */
