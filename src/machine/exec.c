@@ -177,6 +177,12 @@ void bcache_flush(Machine *m)
     bc->gen++;
 }
 
+void bcache_translation_changed(Machine *m)
+{
+    if (m->bcache)
+        m->bcache->gen++;
+}
+
 static void hash_remove(struct BlockCache *bc, Block *b)
 {
     Block **pp = &bc->buckets[bucket_of(bc, b->paddr)];
@@ -397,6 +403,8 @@ static void note_ram_write(Hart *h, uint64_t paddr)
     m->dirty_pages[pn] = DIRTY_ALL;
     if (m->code_pages[pn])
         bcache_invalidate_page(m, paddr & ~(PAGE_SIZE - 1));
+    if (m->pt_pages[pn] & PT_WALKED)
+        mmu_pt_page_written(m);
     for (int i = 0; i < m->nharts; i++) {
         Hart *o = m->harts[i];
         if (o != h && o->resv_valid && (o->resv_addr & ~7ull) == (paddr & ~7ull))

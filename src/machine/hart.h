@@ -11,7 +11,9 @@
  *    does not retire; a CSR write to minstret suppresses that instruction's
  *    own increment. m->icount advances by the same amount.
  *  - TLB entries only ever map RAM pages; device pages always take the slow
- *    path. Write TLB entries never map a page in m->code_pages.
+ *    path. Write TLB entries never map a page in m->code_pages or a page
+ *    with PT_WALKED in m->pt_pages. The TLBs are a pure cache of the page
+ *    walk (mmu.c): flushing them never changes what the guest sees.
  */
 #ifndef RRVM_HART_H
 #define RRVM_HART_H
@@ -215,6 +217,13 @@ const uint8_t *mmu_fetch_page(Hart *h, uint64_t vaddr, uint64_t *paddr);
 void mmu_tlb_flush(Hart *h);
 /* Recompute h->tlb_ctx after a change of priv or mstatus.MPRV/MPP/SUM. */
 void mmu_update_ctx(Hart *h);
+/* A guest-visible write (not the walker's A/D update) hit a page with
+ * PT_WALKED in m->pt_pages: some cached translation may be stale. Empties
+ * every TLB of every hart, clears m->pt_pages and moves the block cache
+ * generation (bcache_translation_changed), so the instruction doing the
+ * write ends its block. machine.c calls it for every RAM write it sees;
+ * exec.c for AMO/SC stores. */
+void mmu_pt_page_written(Machine *m);
 /* Drop any write-TLB entry (in every hart) mapping physical page `ppage`
  * (a physical address, multiple of PAGE_SIZE). The exec engine calls it when
  * it starts decoding code from a page (and sets m->code_pages). */
@@ -233,6 +242,10 @@ static inline uint8_t *hart_tlb_lookup(Hart *h, int acc, uint64_t vaddr)
 /* --- block cache (exec.c): invalidate decoded code on a physical page. */
 void bcache_invalidate_page(Machine *m, uint64_t ppage);
 void bcache_flush(Machine *m);
+/* Translations changed behind the TLB's back: move the cache generation, so
+ * no jump-cache entry or block link (which skip the exec TLB) is used again
+ * and a store in the running block ends it. Decoded blocks stay. */
+void bcache_translation_changed(Machine *m);
 struct BlockCache *bcache_new(void);
 void bcache_free(struct BlockCache *bc);
 

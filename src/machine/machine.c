@@ -52,8 +52,9 @@ Machine *machine_new(const MachineConfig *cfg, const MachineHostIf *host)
     size_t npages = m->ram_size >> PAGE_SHIFT;
     m->code_pages = calloc(npages, 1);
     m->dirty_pages = calloc(npages, 1);
+    m->pt_pages = calloc(npages, 1);
     m->bcache = bcache_new();
-    if (!m->ram || !m->code_pages || !m->dirty_pages || !m->bcache) {
+    if (!m->ram || !m->code_pages || !m->dirty_pages || !m->pt_pages || !m->bcache) {
         machine_free(m);
         return NULL;
     }
@@ -89,6 +90,7 @@ void machine_free(Machine *m)
         munmap(m->ram, m->ram_size);
     free(m->code_pages);
     free(m->dirty_pages);
+    free(m->pt_pages);
     free(m->cfg.append);
     free(m);
 }
@@ -240,6 +242,8 @@ static void invalidate_code(Machine *m, uint64_t paddr, uint64_t n)
         m->dirty_pages[p] = DIRTY_ALL;
         if (m->code_pages[p])
             bcache_invalidate_page(m, RAM_BASE + (p << PAGE_SHIFT));
+        if (m->pt_pages[p] & PT_WALKED)
+            mmu_pt_page_written(m);
     }
 }
 

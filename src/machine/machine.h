@@ -36,6 +36,10 @@
 #define DIRTY_TIMETRAVEL 0x02 /* in-memory checkpoints for seeking */
 #define DIRTY_ALL 0xff
 
+/* bits of m->pt_pages[] (mmu.c keeps them) */
+#define PT_WALKED 0x01       /* a TLB entry may derive from a PTE on this page */
+#define PT_WRITE_MAPPED 0x02 /* a write TLB entry may map this page */
+
 typedef struct Machine Machine;
 typedef struct Hart Hart;
 
@@ -106,6 +110,9 @@ struct Machine {
      * clears those bits and drops write TLBs so that the next write to any
      * page marks it again. Consumers never see each other's resets. */
     uint8_t *dirty_pages;
+    /* one byte per 4 KiB RAM page, PT_* bits: which pages cached
+     * translations were read from (see mmu.c) */
+    uint8_t *pt_pages;
 
     Hart *harts[MACHINE_MAX_HARTS];
     int nharts;

@@ -7,11 +7,31 @@
  * xRET only switches sets instead of flushing; h->tlb_ctx[acc] names the set
  * matching the current effective privilege of each access kind.
  *
+ * The TLB is a pure cache of the page walk: flushing it at any moment
+ * (sfence.vma, a checkpoint, a state load) never changes what the guest
+ * sees. Without that, a hit would skip the walk's A/D update after the
+ * guest cleared A or D without sfence.vma (as Linux does), and a flush
+ * would make the guest's memory depend on when checkpoints were taken.
+ *
  * Invariants kept:
  *  - An entry exists only for a page that is entirely RAM, overlapped by no
  *    MMIO region, and entirely allowed by PMP for its access kind and the
  *    privilege of its set; so a fast-path access behaves exactly like the
  *    slow path would.
+ *  - Every page holding a PTE that the walk of a live entry read has
+ *    PT_WALKED set in m->pt_pages (set at fill). A write to such a page by
+ *    anything but the walker's own A/D update (slow-path store, AMO/SC,
+ *    device or loader write) calls mmu_pt_page_written(), which empties
+ *    every TLB of every hart, clears m->pt_pages and moves the block cache
+ *    generation (so no jump-cache entry, block link or running block
+ *    outlives the translation). So an entry exists only while walking again
+ *    would give the same result and write nothing: A was set in memory, and
+ *    for a write entry D too. Marks may be stale (set with no entry behind
+ *    them): that only costs speed.
+ *  - No write entry maps a page with PT_WALKED: stores to page tables
+ *    always take the slow path. PT_WRITE_MAPPED is set on a page whenever a
+ *    write entry is made for it, so marking a page PT_WALKED needs to
+ *    search the write TLBs only when that bit is set.
  *  - A write entry exists only if the leaf PTE's D bit was set when it was
  *    filled, the page is not in m->code_pages, and m->dirty_pages was set
  *    for the page when it was filled.
@@ -122,6 +142,27 @@ void mmu_tlb_drop_write_page(Machine *m, uint64_t ppage)
     }
 }
 
+/* --- page-table pages --- */
+
+void mmu_pt_page_written(Machine *m)
+{
+    for (int n = 0; n < m->nharts; n++)
+        mmu_tlb_flush(m->harts[n]);
+    memset(m->pt_pages, 0, m->ram_size >> PAGE_SHIFT);
+    bcache_translation_changed(m);
+}
+
+/* A cached translation is about to depend on the PTEs on RAM page `ppage`. */
+static void pt_page_mark(Machine *m, uint64_t ppage)
+{
+    uint8_t *b = &m->pt_pages[(ppage - RAM_BASE) >> PAGE_SHIFT];
+    if (*b & PT_WALKED)
+        return;
+    if (*b & PT_WRITE_MAPPED)
+        mmu_tlb_drop_write_page(m, ppage);
+    *b = PT_WALKED;
+}
+
 /* --- PMP --- */
 
 static unsigned pmpcfg_byte(const Hart *h, int i)
@@ -197,8 +238,15 @@ static bool pte_addr_ok(Hart *h, uint64_t pte_addr, int acc)
            pmp_allows(h, pte_addr, 8, acc, PRV_S);
 }
 
-static bool translate(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa)
+/* The RAM pages holding the PTEs a walk read (at most one per level). */
+typedef struct Walk {
+    int n;
+    uint64_t pte_page[4];
+} Walk;
+
+static bool translate(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa, Walk *walk)
 {
+    walk->n = 0;
     uint64_t mode = h->satp >> 60;
     if (priv == PRV_M || mode == 0) {
         *pa = va;
@@ -219,6 +267,7 @@ static bool translate(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa)
             return fail(h, access_fault_cause(acc), va);
         uint64_t pte;
         memcpy(&pte, m->ram + (pte_addr - RAM_BASE), 8);
+        walk->pte_page[walk->n++] = pte_addr & ~(PAGE_SIZE - 1);
         if ((pte & PTE_RESERVED) || !(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)))
             return fail(h, page_fault_cause(acc), va);
         uint64_t ppn = (pte >> PTE_PPN_SHIFT) & PTE_PPN_MASK;
@@ -254,7 +303,12 @@ static bool translate(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa)
                 return fail(h, access_fault_cause(acc), va);
             pte |= need;
             memcpy(m->ram + (pte_addr - RAM_BASE), &pte, 8);
-            machine_mark_dirty(m, pte_addr, 8);
+            /* not machine_mark_dirty: setting A/D changes no translation,
+             * so TLB entries read from this page stay exact */
+            uint64_t pn = (pte_addr - RAM_BASE) >> PAGE_SHIFT;
+            m->dirty_pages[pn] = DIRTY_ALL;
+            if (m->code_pages[pn])
+                bcache_invalidate_page(m, pte_addr & ~(PAGE_SIZE - 1));
         }
         uint64_t offset_mask = (1ull << (PAGE_SHIFT + 9 * level)) - 1;
         *pa = (ppn << PAGE_SHIFT) | (va & offset_mask);
@@ -267,24 +321,31 @@ static bool translate(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa)
 bool mmu_translate(Hart *h, uint64_t vaddr, int acc, uint64_t *paddr)
 {
     assert(acc == ACC_READ || acc == ACC_WRITE || acc == ACC_EXEC);
-    return translate(h, vaddr, acc, effective_priv(h, acc), paddr);
+    Walk walk;
+    return translate(h, vaddr, acc, effective_priv(h, acc), paddr, &walk);
 }
 
 /* Cache the translation va -> pa (for access kind acc, done at `priv`,
- * the privilege of the current set) when the whole page is eligible. */
-static void tlb_fill(Hart *h, int acc, int priv, uint64_t va, uint64_t pa)
+ * the privilege of the current set, by `walk`) when the whole page is
+ * eligible. For a store, the caller fills after storing: if the store hit
+ * a PTE of this very walk, the data page is one of the walk's pages and
+ * gets no write entry. */
+static void tlb_fill(Hart *h, int acc, int priv, uint64_t va, uint64_t pa, const Walk *walk)
 {
     Machine *m = h->m;
     uint64_t ppage = pa & ~(PAGE_SIZE - 1);
     if (!machine_is_ram(m, ppage, PAGE_SIZE) || page_has_mmio(m, ppage) ||
         !pmp_allows(h, ppage, PAGE_SIZE, acc, priv))
         return;
+    for (int i = 0; i < walk->n; i++)
+        pt_page_mark(m, walk->pte_page[i]);
     uint64_t page_index = (ppage - RAM_BASE) >> PAGE_SHIFT;
     if (acc == ACC_WRITE) {
-        if (m->code_pages[page_index])
+        if (m->code_pages[page_index] || (m->pt_pages[page_index] & PT_WALKED))
             return;
         /* stores through this entry bypass dirty marking: mark now */
         m->dirty_pages[page_index] = DIRTY_ALL;
+        m->pt_pages[page_index] |= PT_WRITE_MAPPED;
     }
     uint64_t vpage = va >> PAGE_SHIFT;
     TlbEntry *e = &h->tlb[h->tlb_ctx[acc]][acc][vpage & (TLB_SIZE - 1)];
@@ -303,8 +364,9 @@ static bool misaligned_access(Hart *h, uint64_t va, int size, int acc, uint64_t 
     Machine *m = h->m;
     int priv = data_priv(h);
     uint64_t pa[8];
+    Walk walk;
     for (int i = 0; i < size; i++) {
-        if (!translate(h, va + i, acc, priv, &pa[i]))
+        if (!translate(h, va + i, acc, priv, &pa[i], &walk))
             return fail(h, h->exc_cause, va);
         if (machine_find_mmio(m, pa[i]))
             return fail(h, acc == ACC_WRITE ? EXC_STORE_MISALIGNED : EXC_LOAD_MISALIGNED, va);
@@ -352,7 +414,8 @@ static bool access_slow(Hart *h, uint64_t va, int size, int acc, uint64_t *val, 
         return misaligned_access(h, va, size, acc, val);
     int priv = data_priv(h);
     uint64_t pa;
-    if (!translate(h, va, acc, priv, &pa))
+    Walk walk;
+    if (!translate(h, va, acc, priv, &pa, &walk))
         return false;
     const MmioRegion *r = machine_find_mmio(m, pa);
     if (r) {
@@ -370,7 +433,7 @@ static bool access_slow(Hart *h, uint64_t va, int size, int acc, uint64_t *val, 
         memcpy(&v, host, size);
         *val = v;
     }
-    tlb_fill(h, acc, priv, va, pa);
+    tlb_fill(h, acc, priv, va, pa, &walk);
     return true;
 }
 
@@ -391,7 +454,8 @@ uint8_t *mmu_ram_ptr(Hart *h, uint64_t vaddr, int size, int acc, uint64_t *paddr
     Machine *m = h->m;
     int priv = effective_priv(h, acc);
     uint64_t pa;
-    if (!translate(h, vaddr, acc, priv, &pa))
+    Walk walk;
+    if (!translate(h, vaddr, acc, priv, &pa, &walk))
         return NULL;
     if (!machine_is_ram(m, pa, size) || machine_find_mmio(m, pa) ||
         !pmp_allows(h, pa, size, acc, priv)) {
@@ -406,7 +470,8 @@ const uint8_t *mmu_fetch_page(Hart *h, uint64_t vaddr, uint64_t *paddr)
 {
     Machine *m = h->m;
     uint64_t pa;
-    if (!translate(h, vaddr, ACC_EXEC, h->priv, &pa))
+    Walk walk;
+    if (!translate(h, vaddr, ACC_EXEC, h->priv, &pa, &walk))
         return NULL;
     uint64_t ppage = pa & ~(PAGE_SIZE - 1);
     /* code runs from RAM only; the whole page must be executable since the
@@ -416,7 +481,7 @@ const uint8_t *mmu_fetch_page(Hart *h, uint64_t vaddr, uint64_t *paddr)
         fail(h, EXC_INSN_ACCESS, vaddr);
         return NULL;
     }
-    tlb_fill(h, ACC_EXEC, h->priv, vaddr, pa);
+    tlb_fill(h, ACC_EXEC, h->priv, vaddr, pa, &walk);
     *paddr = pa;
     return m->ram + (ppage - RAM_BASE);
 }

@@ -149,6 +149,7 @@ static int setup(void **state)
     m->ram = calloc(RAM_SIZE, 1);
     m->code_pages = calloc(RAM_SIZE >> PAGE_SHIFT, 1);
     m->dirty_pages = calloc(RAM_SIZE >> PAGE_SHIFT, 1);
+    m->pt_pages = calloc(RAM_SIZE >> PAGE_SHIFT, 1);
     m->bcache = bcache_new();
     m->nharts = m->cfg.nharts = 1;
     m->harts[0] = hart_new(m, 0);
@@ -175,6 +176,7 @@ static int teardown(void **state)
     free(m->ram);
     free(m->code_pages);
     free(m->dirty_pages);
+    free(m->pt_pages);
     free(m);
     free(f);
     return 0;
@@ -468,6 +470,80 @@ static void test_tlb_code_page_not_writable(void **state)
     assert_null(hart_tlb_lookup(h, ACC_WRITE, RAM_BASE + 0xa000));
 }
 
+static bool no_pt_marks(const Machine *m)
+{
+    for (uint64_t i = 0; i < RAM_SIZE >> PAGE_SHIFT; i++)
+        if (m->pt_pages[i] & PT_WALKED)
+            return false;
+    return true;
+}
+
+/* The TLB is a pure cache of the walk: the pages its entries were walked
+ * from are tracked, and a write to one empties every TLB, so clearing A or
+ * D without sfence.vma is seen by the next access. */
+static void test_tlb_page_tables_tracked(void **state)
+{
+    Fix *f = *state;
+    Hart *h = f->h;
+    Machine *m = f->m;
+    uint64_t v;
+    bool mmio;
+    set_satp(f, 3);
+    uint64_t pte_addr = map(f, 0x10000, RAM_BASE + 0x6000, 0, PTE_R | PTE_W | PTE_A | PTE_D);
+    uint64_t l0_page = pte_addr & ~(PAGE_SIZE - 1);
+    enter(f, PRV_S, 0);
+    assert_true(mmu_load_slow(h, 0x10008, 8, &v, &mmio));
+    assert_true(mmu_store_slow(h, 0x10010, 8, 5, &mmio));
+    assert_non_null(hart_tlb_lookup(h, ACC_WRITE, 0x10010));
+    /* every level's table page is marked, the data page is not */
+    assert_true(m->pt_pages[(f->root - RAM_BASE) >> PAGE_SHIFT] & PT_WALKED);
+    assert_true(m->pt_pages[(l0_page - RAM_BASE) >> PAGE_SHIFT] & PT_WALKED);
+    assert_false(m->pt_pages[6] & PT_WALKED);
+
+    /* M clears A and D with a plain store, no sfence.vma */
+    enter(f, PRV_M, 0);
+    assert_true(mmu_store_slow(h, pte_addr, 8, rd64(f, pte_addr) & ~(PTE_A | PTE_D), &mmio));
+    assert_true(no_pt_marks(m));
+    enter(f, PRV_S, 0);
+    assert_null(hart_tlb_lookup(h, ACC_READ, 0x10008));
+    assert_null(hart_tlb_lookup(h, ACC_WRITE, 0x10010));
+    assert_true(mmu_load_slow(h, 0x10008, 8, &v, &mmio));
+    assert_int_equal(rd64(f, pte_addr) & (PTE_A | PTE_D), PTE_A);
+    assert_true(mmu_store_slow(h, 0x10010, 8, 6, &mmio));
+    assert_int_equal(rd64(f, pte_addr) & (PTE_A | PTE_D), PTE_A | PTE_D);
+
+    /* a device (DMA) or loader write to a table page does the same */
+    wr64(f, pte_addr, rd64(f, pte_addr) & ~PTE_A);
+    uint64_t pte = rd64(f, pte_addr);
+    assert_true(machine_phys_write(m, pte_addr, &pte, 8));
+    assert_null(hart_tlb_lookup(h, ACC_READ, 0x10008));
+    assert_true(mmu_load_slow(h, 0x10008, 8, &v, &mmio));
+    assert_int_equal(rd64(f, pte_addr) & PTE_A, PTE_A);
+
+    /* the walker's own A/D update empties nothing */
+    map(f, 0x11000, RAM_BASE + 0x7000, 0, PTE_R | PTE_W);
+    assert_true(mmu_load_slow(h, 0x11000, 8, &v, &mmio));
+    assert_non_null(hart_tlb_lookup(h, ACC_READ, 0x10008));
+
+    /* a table page never has a write entry: M's entry for the page is
+     * dropped when a walk starts depending on it */
+    enter(f, PRV_M, 0);
+    assert_true(mmu_store_slow(h, pte_addr, 8, rd64(f, pte_addr), &mmio));
+    assert_non_null(hart_tlb_lookup(h, ACC_WRITE, pte_addr));
+    enter(f, PRV_S, 0);
+    assert_true(mmu_load_slow(h, 0x10008, 8, &v, &mmio));
+    enter(f, PRV_M, 0);
+    assert_null(hart_tlb_lookup(h, ACC_WRITE, pte_addr));
+
+    /* a page mapping its own table: the store changes the walk it came
+     * from, so it gets no write entry */
+    uint64_t self = map(f, 0x12000, l0_page, 0, PTE_R | PTE_W | PTE_A | PTE_D);
+    enter(f, PRV_S, 0);
+    assert_true(mmu_store_slow(h, 0x12000 + (self & (PAGE_SIZE - 1)), 8, rd64(f, self), &mmio));
+    assert_null(hart_tlb_lookup(h, ACC_WRITE, 0x12000));
+    assert_true(m->pt_pages[(l0_page - RAM_BASE) >> PAGE_SHIFT] & PT_WALKED);
+}
+
 static void test_tlb_not_filled_for_mmio_page(void **state)
 {
     Fix *f = *state;
@@ -633,6 +709,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_accessed_dirty_update, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlb_fill_and_contexts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlb_code_page_not_writable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tlb_page_tables_tracked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlb_not_filled_for_mmio_page, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misaligned_emulation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetch_page, setup, teardown),
