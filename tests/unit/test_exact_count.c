@@ -21,7 +21,10 @@
  *  - a timer armed (mtimecmp written) during a machine_run() call fires at
  *    the exact icount, whatever limits machine_run() was called with;
  *  - a snapshot (machine_save) loaded into a fresh machine, or back into the
- *    same one, and run on reaches the same state, also with 2 harts.
+ *    same one, and run on reaches the same state, also with 2 harts;
+ *  - a paging guest that clears PTE A/D bits without sfence.vma reaches the
+ *    same state whether or not save/load round trips and dirty resets (which
+ *    flush the TLBs) break its run: the TLB is invisible.
  *
  * The guest code is the raw image below, loaded at 0x80000000 as a kernel
  * with no bios, so every hart starts at _start with a0 = hartid. It was
@@ -810,6 +813,187 @@ static void test_smp_schedule_independence(void **state)
     check_chunked(4, 2, 5000, 500000, 15);
 }
 
+/* --- the TLB is invisible to a paging guest --- */
+
+/* A paging guest (raw image at 0x80000000, started in M-mode): it builds
+ * Sv39 tables, enters S and loops forever clearing A of a data page's PTE
+ * and loading from the page, clearing D and storing to it, clearing A of a
+ * code page's PTE and calling into it, without sfence.vma; s2/s3/s4 add up
+ * the A/D bits found set again (0x40/0x80 each), s5 counts laps. Unless the
+ * TLB is a pure cache of the walk, the bits come back or not depending on
+ * when the TLB was last flushed, so save/load round trips and
+ * machine_dirty_reset (which flush it) would change the final state.
+ * Built like prog.S above (-Wl,-Ttext=0x80000000) from:
+ * (* paging guest for test_exact_count.c: S-mode loop clearing PTE A/D
+ *  * without sfence.vma and touching the pages (load, store, fetch) *)
+ * #define PT_ROOT 0x80200000
+ * #define PT_L1   0x80201000
+ * #define PT_L0   0x80202000
+ * #define DATA    0x80203000
+ *     .text
+ *     .globl _start
+ * _start:
+ *     la t0, trap
+ *     csrw mtvec, t0
+ *     li t0, PT_ROOT
+ *     li t1, ((0x80000000 >> 12) << 10) | 0xcf  (* 1G identity, VRWXAD *)
+ *     sd t1, 16(t0)
+ *     li t1, ((PT_L1 >> 12) << 10) | 1
+ *     sd t1, 8(t0)
+ *     li t0, PT_L1
+ *     li t1, ((PT_L0 >> 12) << 10) | 1
+ *     sd t1, 0(t0)
+ *     li t0, PT_L0
+ *     li t1, ((DATA >> 12) << 10) | 0xc7        (* VA 0x40000000: data, VRWAD *)
+ *     sd t1, 0(t0)
+ *     la t1, codepage
+ *     srli t1, t1, 12
+ *     slli t1, t1, 10
+ *     ori t1, t1, 0x49                          (* VA 0x40001000: code, VXA *)
+ *     sd t1, 8(t0)
+ *     li t0, -1
+ *     srli t0, t0, 10
+ *     csrw pmpaddr0, t0
+ *     li t0, 0x1f
+ *     csrw pmpcfg0, t0
+ *     li t0, (8 << 60) | (PT_ROOT >> 12)
+ *     csrw satp, t0
+ *     sfence.vma
+ *     la t0, s_main
+ *     csrw mepc, t0
+ *     li t0, 3 << 11
+ *     csrc mstatus, t0
+ *     li t0, 1 << 11
+ *     csrs mstatus, t0
+ *     mret
+ * s_main:
+ *     li s0, PT_L0
+ *     li s1, 0x40000000
+ *     li s6, 0x40001000
+ *     li s2, 0
+ *     li s3, 0
+ *     li s4, 0
+ *     li s5, 0
+ *     li s7, ~0x40
+ *     li s8, ~0x80
+ * loop:
+ *     ld t0, 0(s0)          (* clear A of the data page, load from it *)
+ *     and t0, t0, s7
+ *     sd t0, 0(s0)
+ *     ld t2, 0(s1)
+ *     ld t0, 0(s0)
+ *     andi t0, t0, 0x40
+ *     add s2, s2, t0
+ *     ld t0, 0(s0)          (* clear D, store to it *)
+ *     and t0, t0, s8
+ *     sd t0, 0(s0)
+ *     sd s5, 8(s1)
+ *     ld t0, 0(s0)
+ *     andi t0, t0, 0x80
+ *     add s3, s3, t0
+ *     ld t0, 8(s0)          (* clear A of the code page, call into it *)
+ *     and t0, t0, s7
+ *     sd t0, 8(s0)
+ *     jalr ra, 0(s6)
+ *     ld t0, 8(s0)
+ *     andi t0, t0, 0x40
+ *     add s4, s4, t0
+ *     addi s5, s5, 1
+ *     j loop
+ * trap:
+ *     j trap
+ *     .balign 4096
+ * codepage:
+ *     addi a0, a0, 1
+ *     ret
+ */
+static const uint32_t pg_words[] = {
+0x00000297, 0x12a28293, 0x30529073, 0x4010029b, 0x033702d6, 0x031b2000,
+    0xb8230cf3, 0x03370062, 0x031b2008, 0xb4234013, 0x02b70062, 0x829b0008,
+    0x02b22012, 0x20081337, 0x8013031b, 0x0062b023, 0x000402b7, 0x1012829b,
+    0x133702b6, 0x031b2008, 0xb023cc73, 0x13170062, 0x03130000, 0x5313faa3,
+    0x032a00c3, 0x04936313, 0x0062b423, 0xd29352fd, 0x907300a2, 0x42fd3b02,
+    0x3a029073, 0xfff0029b, 0x028512b2, 0x829302ce, 0x90732002, 0x00731802,
+    0x02971200, 0x82930000, 0x90730242, 0x62893412, 0x8002829b, 0x3002b073,
+    0x829b6285, 0xa0738002, 0x00733002, 0x04373020, 0x041b0004, 0x04361014,
+    0x400004b7, 0x40001b37, 0x49814901, 0x4a814a01, 0xfbf00b93, 0xf7f00c13,
+    0x00043283, 0x0172f2b3, 0x00543023, 0x0004b383, 0x00043283, 0x0402f293,
+    0x32839916, 0xf2b30004, 0x30230182, 0xb4230054, 0x32830154, 0xf2930004,
+    0x99960802, 0x00843283, 0x0172f2b3, 0x00543423, 0x000b00e7, 0x00843283,
+    0x0402f293, 0x0a859a16, 0xa001bf45,
+};
+#define PG_CODEPAGE_OFF 0x1000
+static const uint32_t pg_codepage_word = 0x80820505;
+
+static Machine *new_paging_machine(void)
+{
+    MachineConfig cfg = {.ram_size = TEST_RAM, .nharts = 1, .icount_shift = 0, .board_virt = true,
+                         .rtc_base_ns = 1767225600000000000ull};
+    MachineHostIf host = {NULL, host_wallclock, host_random, host_console};
+    Machine *m = machine_new(&cfg, &host);
+    assert_non_null(m);
+    uint8_t image[PG_CODEPAGE_OFF + 4] = {0};
+    memcpy(image, pg_words, sizeof pg_words);
+    memcpy(image + PG_CODEPAGE_OFF, &pg_codepage_word, 4);
+    BootImages img = {.kernel = {image, sizeof image}};
+    char err[256];
+    if (!board_load(m, &img, err, sizeof err))
+        fail_msg("board_load: %s", err);
+    return m;
+}
+
+/* save + load into the same machine: a full state round trip */
+static void round_trip(Machine *m)
+{
+    SerWriter w;
+    ser_writer_init(&w);
+    machine_save(m, &w);
+    assert_false(w.oom);
+    SerReader r;
+    ser_reader_init(&r, w.buf, w.len);
+    assert_true(machine_load(m, &r));
+    ser_writer_free(&w);
+}
+
+static void test_tlb_invisible_to_paging_guest(void **state)
+{
+    const uint64_t total = 300000;
+    Machine *a = new_paging_machine();
+    run_to(a, total);
+    State want = state_of(a);
+    Hart *h = a->harts[0];
+    uint64_t laps = h->x[21];
+    assert_int_equal(h->priv, PRV_S);
+    assert_true(laps > 1000);
+    /* the bits came back on every lap (a lap may be cut short at the end) */
+    assert_true(h->x[18] / 0x40 >= laps && h->x[18] / 0x40 <= laps + 1);
+    assert_true(h->x[19] / 0x80 >= laps - 1 && h->x[19] / 0x80 <= laps + 1);
+    assert_true(h->x[20] / 0x40 >= laps - 1 && h->x[20] / 0x40 <= laps + 1);
+
+    /* the same run broken at pseudo-random icounts by state round trips,
+     * checkpoint-style dirty resets, and plain stops */
+    Machine *b = new_paging_machine();
+    Rng rng = {77};
+    int round_trips = 0, resets = 0;
+    while (b->icount < total) {
+        uint64_t limit = b->icount + chunk_size(&rng);
+        run_to(b, limit < total ? limit : total);
+        uint64_t x = rng_next(&rng) % 4;
+        if (x == 0) {
+            round_trip(b);
+            round_trips++;
+        } else if (x == 1) {
+            machine_dirty_reset(b, DIRTY_DIGEST);
+            resets++;
+        }
+    }
+    assert_true(round_trips > 100 && resets > 100);
+    assert_state_is(b, &want);
+    free(want.bytes);
+    machine_free(a);
+    machine_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -822,6 +1006,7 @@ int main(void)
         cmocka_unit_test(test_chunked_equals_whole),
         cmocka_unit_test(test_snapshot_round_trip),
         cmocka_unit_test(test_smp_schedule_independence),
+        cmocka_unit_test(test_tlb_invisible_to_paging_guest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
