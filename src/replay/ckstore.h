@@ -71,4 +71,9 @@ void ckstore_truncate_after(CkStore *cs, uint64_t icount);
 
 void ckstore_stats(const CkStore *cs, CkStoreStats *out);
 
+/* Drop every checkpoint. Needed when the machine's state came from
+ * somewhere else (machine_load of a snapshot): the store's deltas only
+ * describe the timeline it saw. The next take copies every nonzero page. */
+void ckstore_clear(CkStore *cs);
+
 #endif
