@@ -434,6 +434,12 @@ void ckstore_clear(CkStore *cs)
     drop_tail(cs, 0);
 }
 
+void ckstore_forget_ram(CkStore *cs)
+{
+    memset(cs->pending, 1, cs->npages);
+    cs->any_pending = true;
+}
+
 bool ckstore_take(CkStore *cs, Machine *m, const void *extra, size_t extra_len)
 {
     assert(m->ram_size == cs->ram_size && m->nharts == cs->nharts);

@@ -76,4 +76,10 @@ void ckstore_stats(const CkStore *cs, CkStoreStats *out);
  * describe the timeline it saw. The next take copies every nonzero page. */
 void ckstore_clear(CkStore *cs);
 
+/* The machine's RAM changed in a way its dirty map may not show, on the
+ * same timeline (a guest reset that rebuilt the Machine: same RAM size and
+ * harts, fresh RAM): the next take or restore treats every page as
+ * changed. Checkpoints are kept. */
+void ckstore_forget_ram(CkStore *cs);
+
 #endif

@@ -17,7 +17,9 @@
  *    same icount adds nothing; a restore before the oldest fails and leaves
  *    the machine alone; after a restore no page is dirty for the store and
  *    rewritten pages are dirty for digests; truncation (also of the current
- *    base) and ckstore_clear; spacing is denser near the current icount.
+ *    base) and ckstore_clear; spacing is denser near the current icount;
+ *  - ckstore_forget_ram (a guest reset rebuilt the Machine) makes takes and
+ *    restores on the new machine exact again.
  *
  * The synthetic timeline: the state at icount T is a pure function of T
  * (each step of STEP instructions applies mutations seeded by its icount:
@@ -512,6 +514,49 @@ static void test_spacing(void **state)
     machine_free(m);
 }
 
+/* A guest reset rebuilds the Machine: a fresh object, fresh RAM. */
+static void test_machine_replaced(void **state)
+{
+    Machine *m = new_bare(SYN_RAM, 2);
+    CkStore *cs = ckstore_new(m, 64u << 20);
+    Refs *refs = calloc(1, sizeof *refs);
+    for (unsigned s = 1; s <= 3; s++) {
+        syn_step(m);
+        ref_check(refs, s, m);
+        take(cs, m);
+    }
+    syn_step(m);
+    ref_check(refs, 4, m);
+    /* the new machine carries on from step 4 with a clean dirty map and
+     * different RAM than the store believes */
+    Machine *m2 = new_bare(SYN_RAM, 2);
+    size_t len;
+    uint8_t *b = save_blob(m, &len);
+    SerReader r;
+    ser_reader_init(&r, b, len);
+    assert_true(machine_load(m2, &r));
+    free(b);
+    machine_free(m);
+    m = m2;
+    machine_dirty_reset(m, DIRTY_ALL);
+    ckstore_forget_ram(cs);
+    take(cs, m);
+    syn_step(m);
+    ref_check(refs, 5, m);
+    for (unsigned s = 1; s <= 5; s++) {
+        assert_true(restore_check(cs, m, s * STEP, refs, STEP));
+        assert_int_equal(m->icount, (s < 5 ? s : 4) * STEP);
+    }
+    /* and straight after being replaced, a restore rewrites everything */
+    ckstore_forget_ram(cs);
+    memset(m->ram, 0x77, SYN_RAM);
+    assert_true(restore_check(cs, m, 2 * STEP, refs, STEP));
+    ckstore_free(cs);
+    refs_free(refs);
+    free(refs);
+    machine_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -520,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_dirty_bits_after_restore),
         cmocka_unit_test(test_truncate),
         cmocka_unit_test(test_spacing),
+        cmocka_unit_test(test_machine_replaced),
         cmocka_unit_test(test_synthetic_random_tight),
         cmocka_unit_test(test_synthetic_random_roomy),
         cmocka_unit_test(test_guest_random),
