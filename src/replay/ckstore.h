@@ -21,7 +21,8 @@
  *    position are dropped first, so spacing grows roughly geometrically
  *    with the distance from the current icount (as rr does). The oldest
  *    checkpoint is never dropped, so every target at or after it stays
- *    reachable.
+ *    reachable; nor are the newest and the one last taken or restored, so
+ *    the store exceeds the budget only when those alone do.
  *  - The store does not keep a pointer to the machine between calls; the
  *    machine passed must be the same one (same RAM size and hart count).
  */
