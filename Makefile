@@ -37,7 +37,7 @@ GUEST_SRC := $(sort $(wildcard tests/guest/*.S tests/guest/*.c))
 GUEST_ELF := $(patsubst tests/guest/%,build/guest-tests/%.elf,$(basename $(filter-out tests/guest/lib%,$(GUEST_SRC))))
 GUEST_LIB := $(filter tests/guest/lib%,$(GUEST_SRC))
 
-.PHONY: all asan test unit-test guest-test system-test guest bench fuzz fuzz-smoke clean demo
+.PHONY: all asan test unit-test guest-test system-test guest bench bench-ckstore fuzz fuzz-smoke clean demo
 all: build/rrvm
 
 build/obj/%.o: %.c $(HDRS)
@@ -97,14 +97,24 @@ demo: build/rrvm guest
 bench: build/rrvm
 	bench/run-cpu-bench
 
+# take/restore times of in-memory checkpoints on a 256 MiB guest
+build/bench/ckstore_bench: bench/ckstore_bench.c $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(OBJ) $(LIBS)
+
+bench-ckstore: build/bench/ckstore_bench
+	build/bench/ckstore_bench
+
 fuzz:
 	scripts/run-fuzz
 	scripts/run-fuzz-hart
+	scripts/run-fuzz-snapshot
 
-# a short run of both fuzzers under ASan+UBSan, so every CI run fuzzes a bit
+# a short run of every fuzzer under ASan+UBSan, so every CI run fuzzes a bit
 fuzz-smoke:
 	FUZZ_SECONDS=20 scripts/run-fuzz
 	FUZZ_SECONDS=20 scripts/run-fuzz-hart
+	FUZZ_SECONDS=15 scripts/run-fuzz-snapshot
 
 clean:
 	rm -rf build/obj build/asan build/tests build/guest-tests build/rrvm

@@ -21,7 +21,8 @@
  *    position are dropped first, so spacing grows roughly geometrically
  *    with the distance from the current icount (as rr does). The oldest
  *    checkpoint is never dropped, so every target at or after it stays
- *    reachable.
+ *    reachable; nor are the newest and the one last taken or restored, so
+ *    the store exceeds the budget only when those alone do.
  *  - The store does not keep a pointer to the machine between calls; the
  *    machine passed must be the same one (same RAM size and hart count).
  */
@@ -70,5 +71,16 @@ bool ckstore_restore(CkStore *cs, Machine *m, uint64_t target, const void **extr
 void ckstore_truncate_after(CkStore *cs, uint64_t icount);
 
 void ckstore_stats(const CkStore *cs, CkStoreStats *out);
+
+/* Drop every checkpoint. Needed when the machine's state came from
+ * somewhere else (machine_load of a snapshot): the store's deltas only
+ * describe the timeline it saw. The next take copies every nonzero page. */
+void ckstore_clear(CkStore *cs);
+
+/* The machine's RAM changed in a way its dirty map may not show, on the
+ * same timeline (a guest reset that rebuilt the Machine: same RAM size and
+ * harts, fresh RAM): the next take or restore treats every page as
+ * changed. Checkpoints are kept. */
+void ckstore_forget_ram(CkStore *cs);
 
 #endif

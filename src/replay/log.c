@@ -429,6 +429,16 @@ static bool header_decode(const uint8_t *body, size_t len, RlogHeader *h, const 
     return true;
 }
 
+bool rlog_header_encode(const RlogHeader *h, SerWriter *w, char *err, size_t errlen)
+{
+    return header_encode(h, w, err, errlen);
+}
+
+bool rlog_header_decode(const uint8_t *body, size_t len, RlogHeader *h, const char **why)
+{
+    return header_decode(body, len, h, why);
+}
+
 /* ------------------------------------------------------------------ */
 /* writer */
 

@@ -90,6 +90,13 @@ bool rlog_header_add_image(RlogHeader *h, const char *role, const char *path,
 void rlog_hash128(const void *data, size_t len, uint8_t out[16]);
 void rlog_hash_hex(const uint8_t hash[16], char hex[33]);
 
+/* The header body as the file header holds it (docs/LOG_FORMAT.md), for
+ * other files that embed a recording-style header (snapshots). encode:
+ * false with err when h is not representable. decode: false with a static
+ * reason in *why (h then empty); on success h is the caller's to free. */
+bool rlog_header_encode(const RlogHeader *h, SerWriter *w, char *err, size_t errlen);
+bool rlog_header_decode(const uint8_t *body, size_t len, RlogHeader *h, const char **why);
+
 /* --- writing --- */
 typedef struct RlogWriter RlogWriter;
 RlogWriter *rlog_writer_open(const char *path, const RlogHeader *h, char *err, size_t errlen);
