@@ -38,7 +38,6 @@ void gate_console_poll(Session *s)
     session_log(s, RLOG_UART_RX, payload, 1 + n);
     memmove(s->pending_in, s->pending_in + n, s->pending_len - n);
     s->pending_len -= n;
-    s->events_delivered++;
 }
 
 void gate_console_deliver(Session *s, const RlogEvent *ev)
@@ -55,5 +54,4 @@ void gate_console_deliver(Session *s, const RlogEvent *ev)
         }
         uart16550_receive(m->uart, ev->payload[i]);
     }
-    s->events_delivered++;
 }

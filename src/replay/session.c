@@ -31,7 +31,6 @@
 #include "machine/board.h"
 #include "machine/hart.h"
 
-#define RRVM_VERSION "0.1.0"
 #define DEFAULT_CHECKPOINT_INTERVAL 10000000ull
 #define RECORD_SLICE 2000000ull       /* instructions between host polls */
 #define FLUSH_INTERVAL_NS 500000000ull /* log frames reach the disk this often */
@@ -75,8 +74,15 @@ void session_diverged(Session *s, const char *fmt, ...)
                  m ? m->icount : 0, pcs, what);
 }
 
+/* Input events, as --stats and the end-of-recording line count them: every
+ * logged event but checkpoints and the end, counted where record logs them
+ * and where replay consumes them, so both modes give the same number. */
+static bool is_input_kind(uint32_t kind) { return kind != RLOG_CHECKPOINT && kind != RLOG_END; }
+
 void session_log(Session *s, uint32_t kind, const void *payload, size_t len)
 {
+    if (is_input_kind(kind) && !s->failed)
+        s->events_delivered++;
     if (s->mode != SESSION_RECORD || s->failed)
         return;
     if (!rlog_write(s->writer, s->m->icount, kind, payload, len))
@@ -297,7 +303,7 @@ static void run_live(Session *s)
         maybe_flush(s);
         if (stop == MSTOP_EXIT)
             return;
-        if (stop == MSTOP_RESET && !handle_reset(s))
+        if (stop == MSTOP_RESET && (s->no_reboot || !handle_reset(s)))
             return;
         gate_shutdown_poll(s);
         if (s->shutdown_cause)
@@ -419,9 +425,9 @@ static void run_replay(Session *s)
                 return;
             }
             if (stop == MSTOP_RESET) {
-                if (!handle_reset(s))
+                if (!s->no_reboot && !handle_reset(s))
                     return;
-                continue;
+                continue; /* -no-reboot: the END event is due here */
             }
             if (stop == MSTOP_LIMIT && is_sync_kind(ev.kind)) {
                 RlogEvent again;
@@ -440,6 +446,8 @@ static void run_replay(Session *s)
             return;
         }
         rlog_next(s->reader, &ev);
+        if (is_input_kind(ev.kind))
+            s->events_delivered++;
         switch (ev.kind) {
         case RLOG_UART_RX:
             gate_console_deliver(s, &ev);
@@ -490,6 +498,9 @@ static bool setup_record_header(Session *s)
     h->cfg.append = s->opt->cfg.append ? strdup(s->opt->cfg.append) : NULL;
     h->checkpoint_interval = s->opt->checkpoint_interval ? s->opt->checkpoint_interval : DEFAULT_CHECKPOINT_INTERVAL;
     h->verify_strict = s->opt->verify_strict;
+    /* host-side: how the session treats a guest reset, which replay must repeat */
+    if (s->opt->no_reboot && !rlog_header_set(h, "no-reboot", "on"))
+        return false;
     return true;
 }
 
@@ -531,9 +542,11 @@ int session_main(const SessionOptions *o)
             return STATUS_ERROR;
         }
         cfg = s->header.cfg;
+        s->no_reboot = rlog_header_get(&s->header, "no-reboot") != NULL;
         if (!load_images_for_replay(s))
             goto out;
     } else {
+        s->no_reboot = o->no_reboot;
         if (s->mode == SESSION_RECORD)
             setup_record_header(s);
         if (!load_images_for_run(s))
@@ -544,6 +557,7 @@ int session_main(const SessionOptions *o)
                 session_fail(s, 1, "%s", err);
                 goto out;
             }
+            fprintf(stderr, "rrvm: recording to %s\n", o->rr_path);
         }
     }
     if (!host_console_open(&s->console, o->serial, s->mode != SESSION_REPLAY, err, sizeof err)) {
@@ -593,6 +607,9 @@ out:
         if (!closed && !s->failed)
             session_fail(s, 1, "%s: cannot write the recording", o->rr_path);
     }
+    if (s->mode == SESSION_RECORD && s->log_bytes)
+        fprintf(stderr, "rrvm: recorded %" PRIu64 " instructions, %" PRIu64 " events, %" PRIu64 " bytes to %s\n",
+                s->m ? s->m->icount : 0, s->events_delivered, s->log_bytes, o->rr_path);
     if (s->failed) {
         fprintf(stderr, "rrvm: %s\n", s->fail_msg);
         status = s->fail_status ? s->fail_status : 1;

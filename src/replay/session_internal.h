@@ -36,6 +36,7 @@ typedef struct Session {
     size_t pending_len;
     /* shutdown */
     int shutdown_cause; /* 0 none, else RLOG_SHUTDOWN_* */
+    bool no_reboot;     /* -no-reboot (replay: from the recording's header) */
     /* failure state: set once, first message wins */
     bool failed;
     int fail_status;
