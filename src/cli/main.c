@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "host/hostsys.h"
+#include "machine/fdt.h"
 #include "replay/log.h"
 #include "replay/session.h"
 
@@ -314,7 +315,15 @@ static bool opt_bios(Parse *p, const char *arg)
 static bool opt_kernel(Parse *p, const char *arg) { p->o.image_path[IMG_KERNEL] = arg; return true; }
 static bool opt_initrd(Parse *p, const char *arg) { p->o.image_path[IMG_INITRD] = arg; return true; }
 static bool opt_dtb(Parse *p, const char *arg) { p->o.image_path[IMG_DTB] = arg; return true; }
-static bool opt_append(Parse *p, const char *arg) { p->o.cfg.append = (char *)arg; return true; }
+static bool opt_append(Parse *p, const char *arg)
+{
+    size_t n = strlen(arg);
+    if (n > DEVTREE_MAX_BOOTARGS)
+        return fail(p, "-append: the kernel command line is %zu bytes, longer than the limit of %d "
+                       "(Linux on RISC-V reads at most %d)", n, DEVTREE_MAX_BOOTARGS, DEVTREE_LINUX_BOOTARGS);
+    p->o.cfg.append = (char *)arg;
+    return true;
+}
 static bool opt_no_reboot(Parse *p, const char *arg) { (void)arg; p->o.no_reboot = true; return true; }
 
 static bool opt_seed(Parse *p, const char *arg)
@@ -687,6 +696,8 @@ static int finish_args(Parse *p)
         o->image_path[IMG_BIOS] = DEFAULT_BIOS;
     if (!o->image_path[IMG_KERNEL] && !o->image_path[IMG_BIOS])
         return usage_error("nothing to run: give -kernel FILE (and/or -bios FILE)");
+    if (!o->image_path[IMG_KERNEL] && !o->quiet)
+        fprintf(stderr, "rrvm: warning: no -kernel: the firmware has nothing to start after it\n");
     return -1;
 }
 

@@ -46,6 +46,22 @@ bool loader_is_elf(const uint8_t *data, size_t len)
     return data && len >= 4 && memcmp(data, "\x7f" "ELF", 4) == 0;
 }
 
+const char *loader_image_format(const uint8_t *data, size_t len)
+{
+    static const struct { size_t off; const char *magic; size_t n; const char *name; } formats[] = {
+        {0, "\x7f" "ELF", 4, "ELF"},
+        {56, "RSC\x05", 4, "Linux Image"},
+        {0, "\xd0\x0d\xfe\xed", 4, "device tree"},
+        {0, "070701", 6, "cpio archive"},
+        {0, "\x1f\x8b", 2, "gzip data"},
+    };
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+        if (data && len >= formats[i].off + formats[i].n &&
+            memcmp(data + formats[i].off, formats[i].magic, formats[i].n) == 0)
+            return formats[i].name;
+    return "raw";
+}
+
 static uint64_t translate(const Machine *m, bool kernel_translate, uint64_t addr, uint64_t n)
 {
     if (kernel_translate && !machine_is_ram(m, addr, n))

@@ -30,6 +30,7 @@
 #include "host/signals.h"
 #include "machine/board.h"
 #include "machine/hart.h"
+#include "machine/loader.h"
 
 #define DEFAULT_CHECKPOINT_INTERVAL 10000000ull
 #define RECORD_SLICE 2000000ull       /* instructions between host polls */
@@ -174,6 +175,18 @@ static bool build_machine(Session *s, const MachineConfig *cfg, uint64_t icount,
     return true;
 }
 
+/* One line per image, so a wrong or missing -kernel is visible at once. */
+static void describe_image(const Session *s, int i)
+{
+    if (s->opt->quiet)
+        return;
+    const char *fmt = loader_image_format(s->image[i], s->image_len[i]);
+    fprintf(stderr, "rrvm: %s: %s, %zu bytes, %s\n", image_role[i], s->opt->image_path[i], s->image_len[i], fmt);
+    if (i == IMG_KERNEL && strcmp(fmt, "raw") == 0)
+        fprintf(stderr, "rrvm: warning: the kernel has neither an ELF nor a Linux Image header; "
+                        "it is loaded as raw code\n");
+}
+
 static bool load_images_for_run(Session *s)
 {
     const SessionOptions *o = s->opt;
@@ -185,6 +198,7 @@ static bool load_images_for_run(Session *s)
             session_fail(s, 1, "%s: %s", image_role[i], err);
             return false;
         }
+        describe_image(s, i);
         /* absolute paths, so a replay started elsewhere finds the images */
         char *abs = realpath(o->image_path[i], NULL);
         bool added = s->mode != SESSION_RECORD ||

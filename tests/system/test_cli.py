@@ -175,7 +175,7 @@ def test_recording_start_and_end_lines(tmp_path):
     rc, out, err = run(["record", "-o", str(rr)] + BARE)
     assert rc == 0, err
     lines = err.splitlines()
-    assert lines[0] == f"rrvm: recording to {rr}"
+    assert lines[:2] == [f"rrvm: kernel: {MIX}, {os.path.getsize(MIX)} bytes, ELF", f"rrvm: recording to {rr}"]
     end = [l for l in lines if l.startswith("rrvm: recorded ")]
     assert len(end) == 1 and end[0].endswith(f" bytes to {rr}"), err
     n_instr = int(end[0].split()[2])
@@ -193,3 +193,40 @@ def test_stats_count_input_events_alike_in_record_and_replay(tmp_path):
     rep = [l for l in err2.splitlines() if l.startswith("input events:")]
     assert rec == rep and rec[0] != "input events: 0", (err, err2)
     assert f"{rec[0].split()[-1]} events" in err
+
+
+def test_images_are_described_and_a_raw_kernel_warned_about(tmp_path):
+    junk = tmp_path / "notakernel"
+    junk.write_bytes(b"\x13\x00\x00\x00" * 4 + b"\x73\x00\x10\x00")  # nops, ebreak
+    rc, out, err = run(["run", "-bios", "none", "-kernel", str(junk), "-serial", "none"], timeout=60)
+    assert f"rrvm: kernel: {junk}, 20 bytes, raw" in err
+    assert "neither an ELF nor a Linux Image header" in err
+    err = stderr_until(["run", "-m", "64", "-serial", "none"], "fw_dynamic.bin")
+    assert "warning: no -kernel" in err and "bytes, raw" in err
+
+
+def stderr_until(args, needle):
+    """Start a run that goes on forever (firmware or Linux), read its stderr
+    up to the line holding `needle`, then stop it."""
+    p = subprocess.Popen([RRVM] + args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        for line in p.stderr:
+            lines.append(line)
+            if needle in line:
+                break
+    finally:
+        p.kill()
+        p.wait()
+    return "".join(lines)
+
+
+def test_image_formats_detected(guest):
+    err = stderr_until(["run", "-serial", "none", "-kernel", os.path.join(guest, "Image"), "-initrd",
+                        os.path.join(guest, "rootfs.cpio")], "initrd:")
+    assert "bytes, Linux Image" in err and "bytes, cpio archive" in err, err
+
+
+def test_long_append_says_why():
+    err = usage_error(["run", "-append", "a" * 100000] + BARE, "100000 bytes", "limit of 16384")
