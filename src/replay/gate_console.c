@@ -14,6 +14,7 @@
 void gate_console_write(void *opaque, const uint8_t *buf, size_t n)
 {
     Session *s = opaque;
+    progress_before_output(&s->progress, buf, n);
     host_console_write(&s->console, buf, n);
 }
 

@@ -414,13 +414,16 @@ static void run_replay(Session *s)
         }
         int sig = host_signal_take();
         if (sig) {
-            session_fail(s, 130, "replay interrupted by signal %d at icount %" PRIu64, sig, m->icount);
+            char where[128];
+            progress_where(&s->progress, m->icount, where, sizeof where);
+            session_fail(s, 130, "replay interrupted by signal %d at %s", sig, where);
             return;
         }
         if (m->icount < limit) {
             /* run in slices so that a signal can stop a long replay */
             uint64_t slice_end = m->icount + RECORD_SLICE;
             MachineStop stop = machine_run(m, limit < slice_end ? limit : slice_end);
+            progress_update(&s->progress, m->icount);
             if (stop == MSTOP_LIMIT && m->icount < limit) {
                 host_console_flush(&s->console);
                 continue;
@@ -594,8 +597,10 @@ int session_main(const SessionOptions *o)
     }
 
     s->last_flush_ns = host_monotonic_ns();
-    if (s->mode == SESSION_REPLAY)
+    if (s->mode == SESSION_REPLAY) {
+        progress_start(&s->progress, o->rr_path, s->m->icount, !o->quiet);
         run_replay(s);
+    }
     else
         run_live(s);
 
@@ -612,6 +617,7 @@ int session_main(const SessionOptions *o)
     }
 
 out:
+    progress_finish(&s->progress);
     host_console_close(&s->console);
     if (s->writer) {
         bool closed = rlog_flush(s->writer);

@@ -17,6 +17,7 @@
 #include "checkpoint.h"
 #include "host/console.h"
 #include "log.h"
+#include "progress.h"
 #include "session.h"
 
 typedef struct Session {
@@ -49,6 +50,7 @@ typedef struct Session {
     uint64_t events_delivered;
     uint64_t idle_skipped_ns;
     uint64_t log_bytes; /* size of the finished recording */
+    Progress progress;  /* replay's progress line */
 } Session;
 
 /* Stop the session with an error: prints nothing yet; session_main reports. */

@@ -3,6 +3,7 @@
 mean the same here or are refused with the reason, -no-reboot, and the
 recording's start/end lines."""
 import os
+import re
 import subprocess
 
 import pytest
@@ -230,3 +231,44 @@ def test_image_formats_detected(guest):
 
 def test_long_append_says_why():
     err = usage_error(["run", "-append", "a" * 100000] + BARE, "100000 bytes", "limit of 16384")
+
+
+@pytest.fixture(scope="module")
+def linux_recording(guest, tmp_path_factory):
+    from conftest import linux_args
+    rr = tmp_path_factory.mktemp("linux") / "boot.rr"
+    rc, out, err = run(["record", "-o", str(rr)] + linux_args(append="rdtimeout=0"), timeout=600)
+    assert rc == 0, err[-2000:]
+    return rr, out
+
+
+def end_icount(rr):
+    rc, out, err = run(["dump", str(rr)])
+    last = [l for l in out.decode().splitlines() if "END" in l][-1]
+    return int(re.search(r"\d+", last).group(0))
+
+
+def test_replay_progress_line_on_a_terminal(linux_recording):
+    """On a terminal, stderr shows icount / total, percent, MIPS and time
+    left; Ctrl-C says where the replay stopped out of the total."""
+    import pexpect
+    rr, _ = linux_recording
+    total = end_icount(rr)
+    child = pexpect.spawn(RRVM, ["replay", str(rr), "-serial", "none"], timeout=300)
+    child.expect(rf"\] (\d+) / {total} +(\d+)% +[\d.]+ MIPS +\d+:\d\d left")
+    child.sendintr()
+    child.expect(rf"replay interrupted by signal 2 at icount (\d+) of {total} \(")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+
+
+def test_no_progress_line_off_a_terminal_or_quiet(linux_recording):
+    import pexpect
+    rr, out = linux_recording
+    rc, out2, err = run(["replay", str(rr)], timeout=300)
+    assert rc == 0 and out2 == out and "MIPS" not in err and "\r" not in err, err
+    child = pexpect.spawn(RRVM, ["replay", str(rr), "--quiet", "-serial", "none"], timeout=300)
+    text = child.read().decode()
+    child.close()
+    assert child.exitstatus == 0 and "MIPS" not in text and "matches" in text, text
