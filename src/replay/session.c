@@ -91,7 +91,7 @@ void session_log(Session *s, uint32_t kind, const void *payload, size_t len)
     /* strict: a checkpoint after every asynchronous event. Synchronous ones
      * (clock, random) are consumed in the middle of an instruction, where
      * the state is not at an instruction boundary. */
-    bool async = kind == RLOG_UART_RX || kind == RLOG_IDLE || kind == RLOG_SHUTDOWN || kind == RLOG_RESET;
+    bool async = kind == RLOG_UART_RX || kind == RLOG_UART_BREAK || kind == RLOG_IDLE || kind == RLOG_SHUTDOWN || kind == RLOG_RESET;
     if (s->opt->verify_strict && async && s->cps_ready) {
         SerWriter w;
         ser_writer_init(&w);
@@ -413,10 +413,13 @@ static void run_replay(Session *s)
             perturbed = true;
         }
         int sig = host_signal_take();
-        if (sig) {
+        if (sig || gate_console_replay_quit(s)) {
             char where[128];
             progress_where(&s->progress, m->icount, where, sizeof where);
-            session_fail(s, 130, "replay interrupted by signal %d at %s", sig, where);
+            if (sig)
+                session_fail(s, 130, "replay interrupted by signal %d at %s", sig, where);
+            else
+                session_fail(s, 130, "replay stopped by Ctrl-A x at %s", where);
             return;
         }
         if (m->icount < limit) {
@@ -468,6 +471,9 @@ static void run_replay(Session *s)
         switch (ev.kind) {
         case RLOG_UART_RX:
             gate_console_deliver(s, &ev);
+            break;
+        case RLOG_UART_BREAK:
+            gate_console_break_replay(s, &ev);
             break;
         case RLOG_IDLE:
             gate_idle_replay(s, &ev);
@@ -581,6 +587,8 @@ int session_main(const SessionOptions *o)
         session_fail(s, 1, "%s", err);
         goto out;
     }
+    if (s->mode == SESSION_REPLAY)
+        host_console_open_escapes(&s->console);
     if (!build_machine(s, &cfg, 0, 0))
         goto out;
     if (o->dump_dtb) {

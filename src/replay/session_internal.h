@@ -69,6 +69,8 @@ void gate_random_bytes(void *opaque, uint8_t *buf, size_t n);
 void gate_console_write(void *opaque, const uint8_t *buf, size_t n);
 void gate_console_poll(Session *s);               /* run/record */
 void gate_console_deliver(Session *s, const RlogEvent *ev); /* replay */
+void gate_console_break_replay(Session *s, const RlogEvent *ev); /* replay */
+bool gate_console_replay_quit(Session *s); /* replay: Ctrl-A x typed? */
 void gate_idle_wait(Session *s);                  /* run/record */
 void gate_idle_replay(Session *s, const RlogEvent *ev);
 void gate_shutdown_poll(Session *s);              /* run/record */
