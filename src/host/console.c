@@ -73,6 +73,12 @@ void host_console_close(HostConsole *c)
         tcsetattr(c->in_fd, TCSANOW, (struct termios *)(void *)c->termios_save);
         c->raw = false;
     }
+    /* rrvm's last messages start on their own line on a shared terminal
+     * (only there: piped output stays byte for byte the guest's) */
+    if (c->kind == CONSOLE_STDIO && c->mid_line && isatty(STDOUT_FILENO) && isatty(STDERR_FILENO)) {
+        fputs("\n", stdout);
+        fflush(stdout);
+    }
     if (c->kind == CONSOLE_FILE && c->out)
         fclose(c->out);
     c->out = NULL;
@@ -80,8 +86,10 @@ void host_console_close(HostConsole *c)
 
 void host_console_write(HostConsole *c, const uint8_t *buf, size_t n)
 {
-    if (c->out)
+    if (c->out && n) {
         fwrite(buf, 1, n, c->out);
+        c->mid_line = buf[n - 1] != '\n';
+    }
 }
 
 void host_console_flush(HostConsole *c)

@@ -25,6 +25,7 @@ typedef struct HostConsole {
     bool in_eof;        /* input reached end of file */
     bool quit;          /* user asked to quit (Ctrl-A x) */
     bool break_requested; /* Ctrl-A b: send a break; the gate clears it */
+    bool mid_line;      /* the last byte written was not '\n' */
     uint8_t termios_save[256]; /* struct termios, opaque here */
 } HostConsole;
 
