@@ -237,7 +237,8 @@ def test_long_append_says_why():
 def linux_recording(guest, tmp_path_factory):
     from conftest import linux_args
     rr = tmp_path_factory.mktemp("linux") / "boot.rr"
-    rc, out, err = run(["record", "-o", str(rr)] + linux_args(append="rdtimeout=0"), timeout=600)
+    # a longer hash loop, so the replay lasts well over the 1/4 s between redraws
+    rc, out, err = run(["record", "-o", str(rr)] + linux_args(append="rdtimeout=0 loops=30000000"), timeout=900)
     assert rc == 0, err[-2000:]
     return rr, out
 
