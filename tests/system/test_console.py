@@ -72,3 +72,22 @@ def test_ctrl_a_x_stops_a_replay(guest, tmp_path):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 130
+
+
+def test_break_reaches_a_bare_metal_guest_and_replays(tmp_path):
+    """Ctrl-A b on rrvm's console (here from a pipe) gives the guest a
+    16550 break: LSR.BI with DR, then the zero byte; the recording holds a
+    UART_BREAK event and the replay matches."""
+    import subprocess
+    from conftest import ROOT, RRVM
+    elf = tmp_path / "break.elf"
+    subprocess.run(["riscv64-unknown-elf-gcc", "-nostdlib", "-T", os.path.join(ROOT, "tests/guest/link.ld"),
+                    "-o", str(elf), os.path.join(ROOT, "tests/system/data/uart_break.S")], check=True)
+    rr = tmp_path / "break.rr"
+    p = subprocess.run([RRVM, "record", "-o", str(rr), "-bios", "none", "-kernel", str(elf)], input=b"\x01b",
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    assert p.returncode == 0 and p.stdout == b"BREAK OK\n", p.stderr.decode()
+    rc, dump, err = run(["dump", str(rr)])
+    assert b"UART_BREAK" in dump
+    rc, out, err = run(["replay", str(rr)], timeout=120)
+    assert rc == 0 and out == b"BREAK OK\n" and "matches" in err, err
