@@ -524,24 +524,47 @@ static const CmdDef *find_command(const char *name)
     return NULL;
 }
 
+#define HELP_WIDTH 80
+#define HELP_COLUMN 27 /* where help text starts */
+
+/* Prints `left` and then `text` word-wrapped into the help column. */
+static void print_wrapped(FILE *f, const char *left, const char *text)
+{
+    int col = fprintf(f, "  %s", left);
+    if (col > HELP_COLUMN - 1) {
+        fputc('\n', f);
+        col = 0;
+    }
+    bool line_start = true;
+    for (const char *w = text; *w;) {
+        w += strspn(w, " \n");
+        size_t n = strcspn(w, " \n");
+        if (n == 0)
+            break;
+        if (!line_start && col + 1 + (int)n > HELP_WIDTH) {
+            fputc('\n', f);
+            col = 0;
+            line_start = true;
+        }
+        if (line_start) {
+            col += fprintf(f, "%*s", HELP_COLUMN - col, "");
+            line_start = false;
+        } else {
+            fputc(' ', f);
+            col++;
+        }
+        col += fprintf(f, "%.*s", (int)n, w);
+        w += n;
+    }
+    fputc('\n', f);
+}
+
 static void print_option(FILE *f, const OptDef *d)
 {
     char left[64];
     snprintf(left, sizeof left, "%s%s%s", d->name, d->arg ? (d->name[1] == '-' ? "=" : " ") : "",
              d->arg ? d->arg : "");
-    const char *h = d->help;
-    bool first = true;
-    while (*h) {
-        size_t n = strcspn(h, "\n");
-        if (first && strlen(left) <= 24)
-            fprintf(f, "  %-24s %.*s\n", left, (int)n, h);
-        else if (first)
-            fprintf(f, "  %s\n  %-24s %.*s\n", left, "", (int)n, h);
-        else
-            fprintf(f, "  %-24s %.*s\n", "", (int)n, h);
-        first = false;
-        h += n + (h[n] == '\n');
-    }
+    print_wrapped(f, left, d->help);
 }
 
 static void command_usage(FILE *f, const CmdDef *c)
@@ -567,9 +590,10 @@ static void command_usage(FILE *f, const CmdDef *c)
 
 static void usage(FILE *f)
 {
-    fputs("usage: rrvm COMMAND [options]   (rrvm help COMMAND, rrvm COMMAND --help: its options)\n\n", f);
+    fputs("usage: rrvm COMMAND [options]\n"
+          "(rrvm help COMMAND or rrvm COMMAND --help lists a command's options)\n\n", f);
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-34s %s\n", command_table[i].synopsis, command_table[i].summary);
+        print_wrapped(f, command_table[i].synopsis, command_table[i].summary);
     fputs("\nExit status: the guest's; 2 bad usage, recording or image; 3 replay diverged;\n"
           "4 recording cut short. rrvm --version prints the version.\n", f);
 }

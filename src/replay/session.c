@@ -163,7 +163,7 @@ static bool build_machine(Session *s, const MachineConfig *cfg, uint64_t icount,
     };
     char err[512];
     if (!board_load(s->m, &img, err, sizeof err)) {
-        session_fail(s, 1, "%s", err);
+        session_fail(s, STATUS_ERROR, "%s", err); /* a bad image */
         return false;
     }
     if (s->failed)
@@ -195,7 +195,7 @@ static bool load_images_for_run(Session *s)
             continue;
         char err[512];
         if (!host_read_file(o->image_path[i], MAX_IMAGE_SIZE, &s->image[i], &s->image_len[i], err, sizeof err)) {
-            session_fail(s, 1, "%s: %s", image_role[i], err);
+            session_fail(s, STATUS_ERROR, "%s: %s", image_role[i], err);
             return false;
         }
         describe_image(s, i);
