@@ -109,12 +109,14 @@ fuzz:
 	scripts/run-fuzz
 	scripts/run-fuzz-hart
 	scripts/run-fuzz-snapshot
+	scripts/run-fuzz-loader
 
 # a short run of every fuzzer under ASan+UBSan, so every CI run fuzzes a bit
 fuzz-smoke:
 	FUZZ_SECONDS=20 scripts/run-fuzz
 	FUZZ_SECONDS=20 scripts/run-fuzz-hart
 	FUZZ_SECONDS=15 scripts/run-fuzz-snapshot
+	FUZZ_SECONDS=15 scripts/run-fuzz-loader
 
 clean:
 	rm -rf build/obj build/asan build/tests build/guest-tests build/rrvm

@@ -1,77 +1,124 @@
 /*
- * main.c - the `rrvm` command line: run, record, replay, info, dump.
+ * main.c - the `rrvm` command line: run, record, replay, info, dump, help.
  *
- * Machine options follow QEMU's spelling (-m, -smp, -bios, -kernel,
- * -initrd, -append, -dtb, -icount shift=N, -rtc, -serial) so that command
- * lines carry over. This file only parses; session.c does the work.
- * Everything that defines the machine ends up in MachineConfig, which a
- * recording stores, so `rrvm replay` takes no machine options.
+ * Machine options follow QEMU's spelling (-m, -smp, -M, -bios, -kernel,
+ * -initrd, -append, -dtb, -icount shift=N, -rtc, -serial, -no-reboot) so
+ * that command lines carry over; options QEMU users type by habit either
+ * mean the same here (-nographic, -display none, -monitor none, -net none)
+ * or are refused with the reason (-cpu, -enable-kvm, -accel). This file
+ * only parses; session.c does the work.
+ *
+ * Invariants: every option lives in one row of option_table (name, the
+ * commands that take it, whether it defines the machine, its help text),
+ * so per-command help and the parser cannot drift apart. Everything that
+ * defines the machine ends up in MachineConfig (or the recording's header),
+ * which a recording stores, so `rrvm replay` refuses machine options. Every
+ * usage error is one line starting with `rrvm:` and exits with status 2.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "host/hostsys.h"
+#include "machine/fdt.h"
 #include "replay/log.h"
 #include "replay/session.h"
 
 #define DEFAULT_BIOS "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
 #define DEFAULT_QUANTUM 10000
 #define DEFAULT_SHIFT 0
+#define STATUS_USAGE 2
+/* The largest -m: 1 TiB. RAM is mapped lazily, so the limit is about what
+ * the guest address map and the per-page bookkeeping (digests, dirty and
+ * code maps) stay sensible for, not about the host. */
+#define RAM_MAX (1ull << 40)
+#define RAM_MIN (1ull << 20)
+/* -seed without -rtc base=: the RTC starts here (2026-01-01T00:00:00Z), so
+ * a seeded run reads no host input at all */
+#define SEEDED_RTC_BASE_NS (1767225600ull * 1000000000ull)
 
-static void usage(FILE *f)
+/* the commands an option applies to */
+enum { C_RUN = 1, C_RECORD = 2, C_REPLAY = 4, C_LIVE = C_RUN | C_RECORD, C_ALL = 7 };
+
+typedef struct Parse {
+    SessionOptions o;
+    unsigned cmd; /* C_RUN, C_RECORD or C_REPLAY */
+    bool bios_none;
+    bool rtc_base_given;
+    char err[512];
+} Parse;
+
+/* An option handler: applies `arg` (NULL for options without one), or
+ * writes a one-line reason to p->err and returns false. */
+typedef bool (*OptFn)(Parse *p, const char *arg);
+
+typedef struct OptDef {
+    const char *name;
+    const char *arg;  /* argument name for help; NULL: takes none */
+    unsigned cmds;    /* C_* mask of the commands that take it */
+    bool machine;     /* defines the machine: replay refuses it */
+    OptFn fn;
+    const char *help; /* NULL: accepted but not listed (QEMU habits, tests) */
+} OptDef;
+
+static bool fail(Parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool fail(Parse *p, const char *fmt, ...)
 {
-    fputs("usage: rrvm run    [machine options] [--digest] [--stats]\n"
-          "       rrvm record -o FILE.rr [machine options] [--checkpoint-interval N] [--verify=strict]\n"
-          "       rrvm replay FILE.rr [--image-dir DIR] [-serial SPEC] [--on-divergence=stop|continue]\n"
-          "                           [--digest] [--stats]\n"
-          "       rrvm info FILE.rr      configuration, images, events by source, sizes\n"
-          "       rrvm dump FILE.rr      one line per event\n"
-          "\n"
-          "machine options (as QEMU's):\n"
-          "  -M virt|bare          board: QEMU virt layout (default) or minimal bare-metal board\n"
-          "  -m SIZE               RAM size, e.g. 256M, 1G (default 256M)\n"
-          "  -smp N                harts, 1-8 (default 1)\n"
-          "  -icount shift=N       one instruction = 2^N ns of virtual time (default 0)\n"
-          "  -bios FILE|none       firmware at 0x80000000 (default: Debian's OpenSBI fw_dynamic.bin)\n"
-          "  -kernel FILE          kernel Image or ELF; with -bios none an ELF started in M-mode\n"
-          "  -initrd FILE          initial ramdisk\n"
-          "  -append STRING        kernel command line\n"
-          "  -dtb FILE             use this device tree instead of the generated one\n"
-          "  --dump-dtb FILE       write the device tree the guest gets\n"
-          "  -rtc base=utc|DATETIME[,clock=vm|host]\n"
-          "                        RTC start (default utc, i.e. now) and clock source (default vm:\n"
-          "                        derived from virtual time; host reads the wall clock each time)\n"
-          "  -seed N               random bytes for the guest (rng-seed) from a PRNG seeded with N,\n"
-          "                        not the host: two runs with the same seed are identical\n"
-          "  -serial stdio|none|file:PATH   console backend (default stdio; Ctrl-A x quits, Ctrl-A h helps)\n"
-          "  --digest              print 'digest: <hex>' of the final machine state on stderr\n"
-          "  --stats               print instruction count, virtual/wall time and speed on stderr\n",
-          f);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->err, sizeof p->err, fmt, ap);
+    va_end(ap);
+    return false;
 }
 
+/* --- value parsers --- */
+
+/* A size as QEMU's -m takes it: a whole number with an optional suffix
+ * k/K, m/M, g/G, t/T (optionally followed by B); a plain number is MiB. */
 static bool parse_size(const char *s, uint64_t *out)
 {
+    static const struct { char c; unsigned shift; } units[] = {
+        {'k', 10}, {'m', 20}, {'g', 30}, {'t', 40},
+    };
+    if (*s < '0' || *s > '9')
+        return false;
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s)
+    if (errno)
         return false;
-    uint64_t mul = 1ull << 20; /* plain numbers are MiB, as in QEMU */
-    if (*end == 'k' || *end == 'K')
-        mul = 1ull << 10, end++;
-    else if (*end == 'm' || *end == 'M')
-        mul = 1ull << 20, end++;
-    else if (*end == 'g' || *end == 'G')
-        mul = 1ull << 30, end++;
+    unsigned shift = 20;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (*end == units[i].c || *end == units[i].c - 'a' + 'A') {
+            shift = units[i].shift;
+            end++;
+            break;
+        }
+    }
     if (*end == 'B' || *end == 'b')
         end++;
-    if (*end || v == 0 || v > (1ull << 44) / mul)
+    if (*end || v > (UINT64_MAX >> shift))
         return false;
-    *out = v * mul;
+    *out = (uint64_t)v << shift;
+    return true;
+}
+
+/* A decimal count with nothing else (no sign, no suffix). */
+static bool parse_count(const char *s, uint64_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return false;
+    *out = v;
     return true;
 }
 
@@ -93,270 +140,659 @@ static bool parse_datetime(const char *s, uint64_t *ns)
     return true;
 }
 
-static bool parse_rtc(const char *arg, MachineConfig *cfg, char *err, size_t errlen)
+/* Splits "a,b=c,..." into tokens in buf; returns the count. */
+static int split_commas(const char *arg, char *buf, size_t buflen, char **tok, int maxtok)
 {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", arg);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (strncmp(tok, "base=", 5) == 0) {
-            const char *v = tok + 5;
+    snprintf(buf, buflen, "%s", arg);
+    int n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t && n < maxtok; t = strtok_r(NULL, ",", &save))
+        tok[n++] = t;
+    return n;
+}
+
+/* --- machine options --- */
+
+static bool opt_machine(Parse *p, const char *arg)
+{
+    char buf[512], *tok[16];
+    int n = split_commas(arg, buf, sizeof buf, tok, 16);
+    for (int i = 0; i < n; i++) {
+        const char *t = tok[i];
+        const char *type = strncmp(t, "type=", 5) == 0 ? t + 5 : (i == 0 && !strchr(t, '=')) ? t : NULL;
+        if (type) {
+            if (strcmp(type, "virt") == 0)
+                p->o.cfg.board_virt = true;
+            else if (strcmp(type, "bare") == 0)
+                p->o.cfg.board_virt = false;
+            else if (strcmp(type, "help") == 0 || strcmp(type, "?") == 0)
+                return fail(p, "-machine: supported machines: virt (QEMU's virt layout, default), bare (minimal board)");
+            else
+                return fail(p, "-machine: unknown machine '%s' (virt or bare)", type);
+        } else if (strncmp(t, "dumpdtb=", 8) == 0) {
+            p->o.dump_dtb = arg + (t - buf) + 8; /* into argv: buf is local (and cut at commas) */
+        } else if (strcmp(t, "aclint=off") == 0 || strcmp(t, "aia=none") == 0 || strcmp(t, "acpi=off") == 0 ||
+                   strcmp(t, "usb=off") == 0 || strcmp(t, "graphics=off") == 0) {
+            /* what rrvm's virt is anyway */
+        } else if (strncmp(t, "aclint=", 7) == 0 || strncmp(t, "aia=", 4) == 0 || strncmp(t, "acpi=", 5) == 0) {
+            return fail(p, "-machine %s: not supported (rrvm's virt has a CLINT and a PLIC, no ACLINT, AIA or ACPI)", t);
+        } else if (strncmp(t, "accel=", 6) == 0) {
+            return fail(p, "-machine %s: rrvm has no accelerators: it emulates every instruction to count it exactly", t);
+        } else {
+            char key[64];
+            snprintf(key, sizeof key, "%.*s", (int)strcspn(t, "="), t);
+            return fail(p, "-machine: unknown property '%s' (known: dumpdtb=FILE, aclint=off, aia=none, acpi=off)", key);
+        }
+    }
+    return true;
+}
+
+static bool opt_memory(Parse *p, const char *arg)
+{
+    const char *v = strncmp(arg, "size=", 5) == 0 ? arg + 5 : arg;
+    uint64_t size;
+    if (!parse_size(v, &size))
+        return fail(p, "-m %s: not a size (a number of MiB, or with a suffix k, M, G, T: 256M, 2G)", arg);
+    if (size < RAM_MIN || size > RAM_MAX)
+        return fail(p, "-m %s: RAM must be between 1 MiB and 1 TiB", arg);
+    if (size % 4096)
+        return fail(p, "-m %s: RAM must be a multiple of 4 KiB", arg);
+    p->o.cfg.ram_size = size;
+    return true;
+}
+
+/* -smp [cpus=]N[,sockets=S,cores=C,threads=T,maxcpus=M]. The topology is
+ * checked for consistency but does not change the machine: harts are
+ * numbered 0..N-1 and the device tree has no cpu-map, as on QEMU's virt
+ * without those options. */
+static bool opt_smp(Parse *p, const char *arg)
+{
+    static const char *const keys[] = {"cpus", "sockets", "cores", "threads", "maxcpus"};
+    uint64_t val[5] = {0, 0, 0, 0, 0};
+    char buf[256], *tok[8];
+    int n = split_commas(arg, buf, sizeof buf, tok, 8);
+    if (n == 0)
+        return fail(p, "-smp: give the number of harts, 1 to %d", MACHINE_MAX_HARTS);
+    for (int i = 0; i < n; i++) {
+        int k = -1;
+        const char *v = tok[i];
+        if (i == 0 && !strchr(v, '='))
+            k = 0;
+        for (int j = 0; k < 0 && j < 5; j++) {
+            size_t l = strlen(keys[j]);
+            if (strncmp(v, keys[j], l) == 0 && v[l] == '=')
+                k = j, v += l + 1;
+        }
+        if (k < 0)
+            return fail(p, "-smp %s: unknown part '%s' (cpus=, sockets=, cores=, threads=, maxcpus=)", arg, tok[i]);
+        if (!parse_count(v, &val[k]) || val[k] == 0)
+            return fail(p, "-smp %s: %s must be a positive number; the number of harts is 1 to %d", arg, keys[k],
+                        MACHINE_MAX_HARTS);
+    }
+    uint64_t topo = 1;
+    bool has_topo = false;
+    for (int j = 1; j <= 3; j++)
+        if (val[j])
+            topo *= val[j], has_topo = true;
+    uint64_t cpus = val[0] ? val[0] : val[4] ? val[4] : has_topo ? topo : 1;
+    uint64_t maxcpus = val[4] ? val[4] : cpus;
+    if (maxcpus != cpus)
+        return fail(p, "-smp %s: maxcpus (%" PRIu64 ") must equal cpus (%" PRIu64 "): rrvm has no CPU hotplug", arg,
+                    maxcpus, cpus);
+    if (has_topo && topo != cpus)
+        return fail(p, "-smp %s: sockets * cores * threads = %" PRIu64 " does not match cpus = %" PRIu64, arg, topo,
+                    cpus);
+    if (cpus > MACHINE_MAX_HARTS)
+        return fail(p, "-smp %s: the number of harts must be 1 to %d", arg, MACHINE_MAX_HARTS);
+    p->o.cfg.nharts = (int)cpus;
+    return true;
+}
+
+static bool opt_icount(Parse *p, const char *arg)
+{
+    char buf[512], *tok[16];
+    int n = split_commas(arg, buf, sizeof buf, tok, 16);
+    const char *rr = NULL, *rrfile = "FILE.rr";
+    for (int i = 0; i < n; i++) {
+        if (strncmp(tok[i], "rr=", 3) == 0)
+            rr = tok[i] + 3;
+        else if (strncmp(tok[i], "rrfile=", 7) == 0)
+            rrfile = tok[i] + 7;
+    }
+    if (rr && strcmp(rr, "record") == 0)
+        return fail(p, "-icount rr=record: rrvm records with its own command; use: rrvm record -o %s [machine options]",
+                    rrfile);
+    if (rr && strcmp(rr, "replay") == 0)
+        return fail(p, "-icount rr=replay: rrvm replays with its own command; use: rrvm replay %s", rrfile);
+    for (int i = 0; i < n; i++) {
+        const char *t = tok[i];
+        if (strcmp(t, "rr=off") == 0 || strncmp(t, "rrfile=", 7) == 0 || strcmp(t, "sleep=on") == 0 ||
+            strcmp(t, "sleep=off") == 0 || strcmp(t, "align=off") == 0)
+            continue; /* what rrvm does anyway */
+        const char *v = strncmp(t, "shift=", 6) == 0 ? t + 6 : t;
+        uint64_t shift;
+        if (!parse_count(v, &shift) || shift > 10)
+            return fail(p, "-icount: '%s' is not supported (use shift=N with N from 0 to 10; "
+                           "rrvm's virtual time is always exact, there is no 'auto')", t);
+        p->o.cfg.icount_shift = (int)shift;
+    }
+    return true;
+}
+
+static bool opt_rtc(Parse *p, const char *arg)
+{
+    char buf[512], *tok[16];
+    int n = split_commas(arg, buf, sizeof buf, tok, 16);
+    for (int i = 0; i < n; i++) {
+        const char *t = tok[i];
+        if (strncmp(t, "base=", 5) == 0) {
+            const char *v = t + 5;
+            p->rtc_base_given = true;
             if (strcmp(v, "utc") == 0 || strcmp(v, "localtime") == 0)
-                cfg->rtc_base_ns = host_wallclock_ns(); /* stored in the recording's config */
-            else if (!parse_datetime(v, &cfg->rtc_base_ns)) {
-                snprintf(err, errlen, "-rtc: bad base '%s' (use utc or YYYY-MM-DDTHH:MM:SS)", v);
-                return false;
-            }
-        } else if (strcmp(tok, "clock=vm") == 0) {
-            cfg->rtc_clock_host = false;
-        } else if (strcmp(tok, "clock=host") == 0 || strcmp(tok, "clock=rt") == 0) {
-            cfg->rtc_clock_host = true;
-        } else if (strncmp(tok, "driftfix=", 9) == 0) {
+                p->o.cfg.rtc_base_ns = host_wallclock_ns(); /* stored in the recording's config */
+            else if (!parse_datetime(v, &p->o.cfg.rtc_base_ns))
+                return fail(p, "-rtc: bad base '%s' (use utc or YYYY-MM-DDTHH:MM:SS)", v);
+        } else if (strcmp(t, "clock=vm") == 0) {
+            p->o.cfg.rtc_clock_host = false;
+        } else if (strcmp(t, "clock=host") == 0 || strcmp(t, "clock=rt") == 0) {
+            p->o.cfg.rtc_clock_host = true;
+        } else if (strncmp(t, "driftfix=", 9) == 0) {
             /* accepted for QEMU compatibility; nothing to fix with virtual time */
         } else {
-            snprintf(err, errlen, "-rtc: unknown option '%s'", tok);
-            return false;
+            return fail(p, "-rtc: unknown option '%s'", t);
         }
     }
     return true;
 }
 
-static bool parse_icount(const char *arg, MachineConfig *cfg, char *err, size_t errlen)
+static bool opt_bios(Parse *p, const char *arg)
 {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", arg);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        const char *v = strncmp(tok, "shift=", 6) == 0 ? tok + 6 : tok;
-        char *end;
-        long n = strtol(v, &end, 10);
-        if (end == v || *end || n < 0 || n > 10) {
-            snprintf(err, errlen, "-icount: '%s' is not supported (use shift=N with N from 0 to 10; "
-                                  "rrvm's virtual time is always exact, there is no 'auto')", tok);
-            return false;
-        }
-        cfg->icount_shift = (int)n;
-    }
+    p->bios_none = strcmp(arg, "none") == 0;
+    p->o.image_path[IMG_BIOS] = p->bios_none || strcmp(arg, "default") == 0 ? NULL : arg;
     return true;
 }
 
-static int cmd_machine(SessionMode mode, int argc, char **argv)
+static bool opt_kernel(Parse *p, const char *arg) { p->o.image_path[IMG_KERNEL] = arg; return true; }
+static bool opt_initrd(Parse *p, const char *arg) { p->o.image_path[IMG_INITRD] = arg; return true; }
+static bool opt_dtb(Parse *p, const char *arg) { p->o.image_path[IMG_DTB] = arg; return true; }
+static bool opt_append(Parse *p, const char *arg)
 {
-    SessionOptions o;
-    memset(&o, 0, sizeof o);
-    o.mode = mode;
-    o.serial = "stdio";
-    o.cfg.ram_size = 256ull << 20;
-    o.cfg.nharts = 1;
-    o.cfg.icount_shift = DEFAULT_SHIFT;
-    o.cfg.board_virt = true;
-    o.cfg.quantum = DEFAULT_QUANTUM;
-    o.cfg.rtc_base_ns = host_wallclock_ns();
-    bool bios_none = false, bios_given = false;
-    char err[512];
+    size_t n = strlen(arg);
+    if (n > DEVTREE_MAX_BOOTARGS)
+        return fail(p, "-append: the kernel command line is %zu bytes, longer than the limit of %d "
+                       "(Linux on RISC-V reads at most %d)", n, DEVTREE_MAX_BOOTARGS, DEVTREE_LINUX_BOOTARGS);
+    p->o.cfg.append = (char *)arg;
+    return true;
+}
+static bool opt_no_reboot(Parse *p, const char *arg) { (void)arg; p->o.no_reboot = true; return true; }
+
+static bool opt_seed(Parse *p, const char *arg)
+{
+    char *end;
+    errno = 0;
+    p->o.seed = strtoull(arg, &end, 0);
+    if (errno || end == arg || *end || arg[0] == '-')
+        return fail(p, "-seed %s: takes a number", arg);
+    p->o.seed_set = true;
+    return true;
+}
+
+/* --- habits from QEMU: the same meaning here, or a reason why not --- */
+
+static bool opt_noop(Parse *p, const char *arg) { (void)p, (void)arg; return true; }
+
+static bool opt_display(Parse *p, const char *arg)
+{
+    if (strcmp(arg, "none") == 0 || strncmp(arg, "none,", 5) == 0)
+        return true;
+    return fail(p, "-display %s: rrvm has no display; its console is the serial port on stdio "
+                   "(-display none and -nographic are accepted)", arg);
+}
+
+static bool opt_monitor(Parse *p, const char *arg)
+{
+    if (strcmp(arg, "none") == 0)
+        return true;
+    return fail(p, "-monitor %s: rrvm has no monitor yet (-monitor none is accepted; Ctrl-A x quits)", arg);
+}
+
+static bool opt_net(Parse *p, const char *arg)
+{
+    if (strcmp(arg, "none") == 0)
+        return true;
+    return fail(p, "%s: rrvm has no network device yet (only 'none' is accepted)", arg);
+}
+
+static bool opt_cpu(Parse *p, const char *arg)
+{
+    return fail(p, "-cpu %s: rrvm emulates one CPU, RV64GC (rv64imafdc with Sv39/Sv48), with exact "
+                   "instruction counting; there is no CPU model to choose", arg);
+}
+
+static bool opt_accel(Parse *p, const char *arg)
+{
+    if (arg && (strcmp(arg, "tcg") == 0 || strncmp(arg, "tcg,", 4) == 0))
+        return true; /* an emulator is what rrvm is */
+    return fail(p, "%s%s%s: rrvm cannot use hardware acceleration: record/replay needs every instruction "
+                   "emulated and counted exactly", arg ? "-accel " : "-enable-kvm", arg ? arg : "", "");
+}
+
+/* --- session options --- */
+
+static bool opt_serial(Parse *p, const char *arg)
+{
+    if (strncmp(arg, "mon:", 4) == 0)
+        return fail(p, "-serial %s: rrvm has no monitor yet, so there is nothing to multiplex; "
+                       "use -serial %s (Ctrl-A x quits, Ctrl-A h helps)", arg, arg + 4);
+    p->o.serial = arg;
+    return true;
+}
+
+static bool opt_digest(Parse *p, const char *arg) { (void)arg; p->o.print_digest = true; return true; }
+static bool opt_stats(Parse *p, const char *arg) { (void)arg; p->o.print_stats = true; return true; }
+static bool opt_quiet(Parse *p, const char *arg) { (void)arg; p->o.quiet = true; return true; }
+static bool opt_dump_dtb(Parse *p, const char *arg) { p->o.dump_dtb = arg; return true; }
+static bool opt_output(Parse *p, const char *arg) { p->o.rr_path = arg; return true; }
+
+static bool opt_image_dir(Parse *p, const char *arg)
+{
+    struct stat st;
+    if (stat(arg, &st) != 0)
+        return fail(p, "--image-dir %s: %s", arg, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return fail(p, "--image-dir %s: not a directory", arg);
+    p->o.image_dir = arg;
+    return true;
+}
+
+static bool opt_on_divergence(Parse *p, const char *arg)
+{
+    if (strcmp(arg, "continue") == 0)
+        p->o.on_divergence_continue = true;
+    else if (strcmp(arg, "stop") == 0)
+        p->o.on_divergence_continue = false;
+    else
+        return fail(p, "--on-divergence=%s: takes stop or continue", arg);
+    return true;
+}
+
+static bool opt_checkpoint_interval(Parse *p, const char *arg)
+{
+    if (!parse_count(arg, &p->o.checkpoint_interval) || p->o.checkpoint_interval == 0)
+        return fail(p, "--checkpoint-interval %s: takes a positive instruction count, e.g. 10000000", arg);
+    return true;
+}
+
+/* `rrvm info` prints "verify strict" or "verify lenient"; both read back */
+static bool opt_verify(Parse *p, const char *arg)
+{
+    if (strcmp(arg, "strict") == 0)
+        p->o.verify_strict = true;
+    else if (strcmp(arg, "lenient") == 0 || strcmp(arg, "normal") == 0)
+        p->o.verify_strict = false;
+    else
+        return fail(p, "--verify=%s: takes strict (a checkpoint after every input event) or lenient", arg);
+    return true;
+}
+
+static bool opt_test_perturb(Parse *p, const char *arg)
+{
+    /* test only: ICOUNT:WHAT, e.g. 5000000:x5 or 5000000:ram:0x80100000 */
+    char *end;
+    p->o.perturb_icount = strtoull(arg, &end, 0);
+    if (*end != ':')
+        return fail(p, "--test-perturb=ICOUNT:WHAT");
+    p->o.perturb_what = end + 1;
+    return true;
+}
+
+static const OptDef option_table[] = {
+    /* machine */
+    {"-M", "virt|bare[,PROP=V]", C_ALL, true, opt_machine,
+     "board: QEMU virt layout (default) or minimal bare-metal board;\n"
+     "properties: dumpdtb=FILE, aclint=off, aia=none, acpi=off"},
+    {"-machine", "virt|bare[,PROP=V]", C_ALL, true, opt_machine, NULL},
+    {"-m", "SIZE", C_ALL, true, opt_memory,
+     "RAM size: MiB, or with a suffix k, M, G, T (default 256M, 1M to 1T)"},
+    {"-smp", "[cpus=]N[,sockets=..]", C_ALL, true, opt_smp,
+     "harts, 1-8 (default 1); sockets*cores*threads must equal N"},
+    {"-icount", "shift=N", C_ALL, true, opt_icount, "one instruction = 2^N ns of virtual time (default 0)"},
+    {"-bios", "FILE|none", C_ALL, true, opt_bios, "firmware at 0x80000000 (default: Debian's OpenSBI fw_dynamic.bin)"},
+    {"-kernel", "FILE", C_ALL, true, opt_kernel, "kernel Image or ELF; with -bios none an ELF started in M-mode"},
+    {"-initrd", "FILE", C_ALL, true, opt_initrd, "initial ramdisk"},
+    {"-append", "STRING", C_ALL, true, opt_append, "kernel command line"},
+    {"-dtb", "FILE", C_ALL, true, opt_dtb, "use this device tree instead of the generated one"},
+    {"-rtc", "base=utc|DATETIME[,clock=vm|host]", C_ALL, true, opt_rtc,
+     "RTC start (default utc, i.e. now; with -seed 2026-01-01) and clock\n"
+     "source (vm: from virtual time, default; host: read the wall clock)"},
+    {"-seed", "N", C_ALL, true, opt_seed,
+     "no host input in a plain run: the guest's random bytes come from a\n"
+     "PRNG seeded with N, and the RTC starts at a fixed date (unless -rtc base=)"},
+    {"-no-reboot", NULL, C_ALL, true, opt_no_reboot, "a guest reset ends the run (exit status 0), as in QEMU"},
+    /* QEMU habits */
+    {"-nographic", NULL, C_ALL, false, opt_noop, "accepted: rrvm's console is always the serial port"},
+    {"-display", "none", C_ALL, false, opt_display, "accepted: rrvm has no display"},
+    {"-monitor", "none", C_ALL, false, opt_monitor, "accepted: rrvm has no monitor yet"},
+    {"-net", "none", C_ALL, true, opt_net, "accepted: rrvm has no network device yet"},
+    {"-nic", "none", C_ALL, true, opt_net, NULL},
+    {"-cpu", "MODEL", C_ALL, true, opt_cpu, NULL},
+    {"-enable-kvm", NULL, C_ALL, true, opt_accel, NULL},
+    {"-accel", "ACCEL", C_ALL, true, opt_accel, NULL},
+    /* session */
+    {"-serial", "stdio|none|file:PATH", C_ALL, false, opt_serial,
+     "console backend (default stdio; Ctrl-A x quits, Ctrl-A b sends a break,\n"
+     "Ctrl-A h helps)"},
+    {"-o", "FILE.rr", C_RECORD, false, opt_output, "where to write the recording"},
+    {"--checkpoint-interval", "N", C_RECORD, false, opt_checkpoint_interval,
+     "instructions between state checkpoints (default 10000000)"},
+    {"--verify", "strict|lenient", C_RECORD, false, opt_verify,
+     "strict: a checkpoint after every input event too (default lenient)"},
+    {"--image-dir", "DIR", C_REPLAY, false, opt_image_dir, "look for the recording's images here first"},
+    {"--on-divergence", "stop|continue", C_REPLAY, false, opt_on_divergence,
+     "after a checkpoint mismatch: stop (default) or report and go on"},
+    {"--test-perturb", "ICOUNT:WHAT", C_REPLAY, false, opt_test_perturb, NULL},
+    {"--dump-dtb", "FILE", C_ALL, false, opt_dump_dtb, "write the device tree the guest gets"},
+    {"--digest", NULL, C_ALL, false, opt_digest, "print 'digest: <hex>' of the final machine state on stderr"},
+    {"--stats", NULL, C_ALL, false, opt_stats, "print instruction count, virtual/wall time, speed on stderr"},
+    {"--quiet", NULL, C_ALL, false, opt_quiet, "no progress bar during a replay"},
+};
+#define NOPTIONS (sizeof option_table / sizeof option_table[0])
+
+typedef struct CmdDef {
+    const char *name;
+    unsigned bit; /* C_* for the commands that take options, else 0 */
+    const char *synopsis;
+    const char *summary;
+} CmdDef;
+
+static const CmdDef command_table[] = {
+    {"run", C_RUN, "rrvm run [options]", "run a guest (no recording)"},
+    {"record", C_RECORD, "rrvm record -o FILE.rr [options]", "run a guest and record its inputs"},
+    {"replay", C_REPLAY, "rrvm replay FILE.rr [options]",
+     "re-execute a recording; the recording holds the machine configuration"},
+    {"info", 0, "rrvm info FILE.rr", "configuration, images, events by source, sizes"},
+    {"dump", 0, "rrvm dump FILE.rr", "one line per event"},
+    {"help", 0, "rrvm help [COMMAND]", "this text, or a command's options"},
+};
+#define NCOMMANDS (sizeof command_table / sizeof command_table[0])
+
+static const CmdDef *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(command_table[i].name, name) == 0)
+            return &command_table[i];
+    return NULL;
+}
+
+#define HELP_WIDTH 80
+#define HELP_COLUMN 27 /* where help text starts */
+
+/* Prints `left` and then `text` word-wrapped into the help column. */
+static void print_wrapped(FILE *f, const char *left, const char *text)
+{
+    int col = fprintf(f, "  %s", left);
+    if (col > HELP_COLUMN - 1) {
+        fputc('\n', f);
+        col = 0;
+    }
+    bool line_start = true;
+    for (const char *w = text; *w;) {
+        w += strspn(w, " \n");
+        size_t n = strcspn(w, " \n");
+        if (n == 0)
+            break;
+        if (!line_start && col + 1 + (int)n > HELP_WIDTH) {
+            fputc('\n', f);
+            col = 0;
+            line_start = true;
+        }
+        if (line_start) {
+            col += fprintf(f, "%*s", HELP_COLUMN - col, "");
+            line_start = false;
+        } else {
+            fputc(' ', f);
+            col++;
+        }
+        col += fprintf(f, "%.*s", (int)n, w);
+        w += n;
+    }
+    fputc('\n', f);
+}
+
+static void print_option(FILE *f, const OptDef *d)
+{
+    char left[64];
+    snprintf(left, sizeof left, "%s%s%s", d->name, d->arg ? (d->name[1] == '-' ? "=" : " ") : "",
+             d->arg ? d->arg : "");
+    print_wrapped(f, left, d->help);
+}
+
+static void command_usage(FILE *f, const CmdDef *c)
+{
+    fprintf(f, "usage: %s\n%s\n", c->synopsis, c->summary);
+    if (!c->bit)
+        return;
+    for (int machine = 1; machine >= 0; machine--) {
+        if (c->bit == C_REPLAY && machine)
+            continue;
+        fprintf(f, "\n%s:\n", machine ? "machine options (as QEMU's)" : "options");
+        for (size_t i = 0; i < NOPTIONS; i++) {
+            const OptDef *d = &option_table[i];
+            bool group = d->machine || d->fn == opt_noop || d->fn == opt_display || d->fn == opt_monitor;
+            if (d->help && (d->cmds & c->bit) && group == (bool)machine &&
+                !(c->bit == C_REPLAY && d->machine))
+                print_option(f, d);
+        }
+    }
+    if (c->bit == C_REPLAY)
+        fprintf(f, "\nMachine options are not accepted: the recording holds the machine configuration.\n");
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: rrvm COMMAND [options]\n"
+          "(rrvm help COMMAND or rrvm COMMAND --help lists a command's options)\n\n", f);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        print_wrapped(f, command_table[i].synopsis, command_table[i].summary);
+    fputs("\nExit status: the guest's; 2 bad usage, recording or image; 3 replay diverged;\n"
+          "4 recording cut short. rrvm --version prints the version.\n", f);
+}
+
+/* Finds the row for `a`; QEMU takes -opt and --opt alike, and options
+ * with an argument also as --opt=VALUE. *inline_arg is set for that form. */
+static const OptDef *find_option(const char *a, const char **inline_arg)
+{
+    *inline_arg = NULL;
+    char name[64];
+    size_t n = strcspn(a, "=");
+    if (n >= sizeof name)
+        return NULL;
+    snprintf(name, sizeof name, "%.*s", (int)n, a);
+    for (int pass = 0; pass < 2; pass++) {
+        /* pass 1: the other number of dashes */
+        const char *want = name;
+        char alt[66];
+        if (pass == 1) {
+            if (name[0] != '-')
+                return NULL;
+            if (name[1] == '-')
+                want = name + 1;
+            else
+                snprintf(alt, sizeof alt, "-%s", name), want = alt;
+        }
+        for (size_t i = 0; i < NOPTIONS; i++) {
+            if (strcmp(option_table[i].name, want) != 0)
+                continue;
+            if (a[n] == '=') {
+                if (!option_table[i].arg)
+                    return NULL;
+                *inline_arg = a + n + 1;
+            }
+            return &option_table[i];
+        }
+    }
+    return NULL;
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("rrvm: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n", stderr);
+    va_end(ap);
+    return STATUS_USAGE;
+}
+
+static const char *cmd_name(unsigned bit)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (command_table[i].bit == bit)
+            return command_table[i].name;
+    return "?";
+}
+
+static const char *commands_of(unsigned cmds)
+{
+    return cmds == C_RECORD ? "rrvm record" : cmds == C_REPLAY ? "rrvm replay" : "rrvm run and rrvm record";
+}
+
+static bool is_help(const char *a) { return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "-help") == 0; }
+
+/* Parses argv (after the command name) into p->o; returns -1 to go on, or
+ * the exit status. */
+static int parse_args(Parse *p, const CmdDef *c, int argc, char **argv)
+{
     int i = 0;
-    if (mode == SESSION_REPLAY) {
-        if (argc < 1 || argv[0][0] == '-') {
-            fprintf(stderr, "rrvm replay: which recording? usage: rrvm replay FILE.rr [options]\n");
-            return 2;
+    for (int k = 0; k < argc; k++) {
+        if (is_help(argv[k])) {
+            command_usage(stdout, c);
+            return 0;
         }
-        o.rr_path = argv[i++];
     }
-#define NEED_ARG()                                                                 \
-    do {                                                                           \
-        if (i + 1 >= argc) {                                                       \
-            fprintf(stderr, "rrvm: option %s needs an argument\n", a);             \
-            return 2;                                                              \
-        }                                                                          \
-    } while (0)
+    if (p->cmd == C_REPLAY) {
+        if (argc < 1 || argv[0][0] == '-')
+            return usage_error("replay: which recording? usage: rrvm replay FILE.rr [options]");
+        p->o.rr_path = argv[i++];
+    }
     for (; i < argc; i++) {
         const char *a = argv[i];
-        bool machine_opt = true;
-        if (strcmp(a, "-serial") == 0) {
-            NEED_ARG();
-            o.serial = argv[++i];
-            machine_opt = false;
-        } else if (strcmp(a, "--digest") == 0) {
-            o.print_digest = true;
-            machine_opt = false;
-        } else if (strcmp(a, "--stats") == 0) {
-            o.print_stats = true;
-            machine_opt = false;
-        } else if (strcmp(a, "-seed") == 0 && mode != SESSION_REPLAY) {
-            NEED_ARG();
-            char *end;
-            o.seed = strtoull(argv[++i], &end, 0);
-            if (*end) {
-                fprintf(stderr, "rrvm: -seed takes a number\n");
-                return 2;
-            }
-            o.seed_set = true;
-            machine_opt = false;
-        } else if (strcmp(a, "--dump-dtb") == 0) {
-            NEED_ARG();
-            o.dump_dtb = argv[++i];
-            machine_opt = false;
-        } else if (strcmp(a, "--image-dir") == 0 && mode == SESSION_REPLAY) {
-            NEED_ARG();
-            o.image_dir = argv[++i];
-            machine_opt = false;
-        } else if (strncmp(a, "--on-divergence=", 16) == 0 && mode == SESSION_REPLAY) {
-            if (strcmp(a + 16, "continue") == 0)
-                o.on_divergence_continue = true;
-            else if (strcmp(a + 16, "stop") != 0) {
-                fprintf(stderr, "rrvm: --on-divergence takes stop or continue\n");
-                return 2;
-            }
-            machine_opt = false;
-        } else if (strncmp(a, "--test-perturb=", 15) == 0 && mode == SESSION_REPLAY) {
-            /* test only: ICOUNT:WHAT, e.g. 5000000:x5 or 5000000:ram:0x80100000 */
-            char *end;
-            o.perturb_icount = strtoull(a + 15, &end, 0);
-            if (*end != ':') {
-                fprintf(stderr, "rrvm: --test-perturb=ICOUNT:WHAT\n");
-                return 2;
-            }
-            o.perturb_what = end + 1;
-            machine_opt = false;
-        } else if (strcmp(a, "-o") == 0 && mode == SESSION_RECORD) {
-            NEED_ARG();
-            o.rr_path = argv[++i];
-            machine_opt = false;
-        } else if (strcmp(a, "--checkpoint-interval") == 0 && mode == SESSION_RECORD) {
-            NEED_ARG();
-            char *end;
-            o.checkpoint_interval = strtoull(argv[++i], &end, 0);
-            if (*end || o.checkpoint_interval == 0) {
-                fprintf(stderr, "rrvm: --checkpoint-interval takes a positive instruction count\n");
-                return 2;
-            }
-            machine_opt = false;
-        } else if (strcmp(a, "--verify=strict") == 0 && mode == SESSION_RECORD) {
-            o.verify_strict = true;
-            machine_opt = false;
-        } else if (strcmp(a, "--verify=normal") == 0 && mode == SESSION_RECORD) {
-            machine_opt = false;
+        if (a[0] != '-' || a[1] == 0) {
+            if (p->cmd == C_REPLAY)
+                return usage_error("replay: one recording at a time ('%s' is a second file after '%s')", a,
+                                   p->o.rr_path);
+            return usage_error("%s: unexpected argument '%s' (options start with '-'; rrvm %s --help lists them)",
+                               cmd_name(p->cmd), a, cmd_name(p->cmd));
         }
-        if (!machine_opt)
-            continue;
-        if (mode == SESSION_REPLAY) {
-            fprintf(stderr, "rrvm replay: option %s is not accepted: the recording holds the machine configuration\n", a);
-            return 2;
+        const char *arg;
+        const OptDef *d = find_option(a, &arg);
+        if (!d)
+            return usage_error("%s: unknown option %s (rrvm %s --help lists them)", cmd_name(p->cmd), a,
+                               cmd_name(p->cmd));
+        if (p->cmd == C_REPLAY && d->machine)
+            return usage_error("replay: option %s is not accepted: the recording holds the machine configuration", a);
+        if (!(d->cmds & p->cmd))
+            return usage_error("%s: option %s is for %s", cmd_name(p->cmd), d->name, commands_of(d->cmds));
+        if (d->arg && !arg) {
+            if (i + 1 >= argc)
+                return usage_error("option %s needs an argument (%s)", a, d->arg);
+            arg = argv[++i];
         }
-        if (strcmp(a, "-M") == 0 || strcmp(a, "-machine") == 0) {
-            NEED_ARG();
-            const char *v = argv[++i];
-            if (strcmp(v, "virt") == 0)
-                o.cfg.board_virt = true;
-            else if (strcmp(v, "bare") == 0)
-                o.cfg.board_virt = false;
-            else {
-                fprintf(stderr, "rrvm: unknown machine '%s' (virt or bare)\n", v);
-                return 2;
-            }
-        } else if (strcmp(a, "-m") == 0) {
-            NEED_ARG();
-            if (!parse_size(argv[++i], &o.cfg.ram_size) || o.cfg.ram_size % 4096 || o.cfg.ram_size < (1ull << 20)) {
-                fprintf(stderr, "rrvm: -m %s: not a valid RAM size (e.g. 256M, 1G; at least 1M)\n", argv[i]);
-                return 2;
-            }
-        } else if (strcmp(a, "-smp") == 0) {
-            NEED_ARG();
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (strncmp(end, ",", 1) == 0)
-                end += strlen(end); /* ignore topology suffixes */
-            if (*end || n < 1 || n > MACHINE_MAX_HARTS) {
-                fprintf(stderr, "rrvm: -smp %s: the number of harts must be 1 to %d\n", argv[i], MACHINE_MAX_HARTS);
-                return 2;
-            }
-            o.cfg.nharts = (int)n;
-        } else if (strcmp(a, "-icount") == 0) {
-            NEED_ARG();
-            if (!parse_icount(argv[++i], &o.cfg, err, sizeof err)) {
-                fprintf(stderr, "rrvm: %s\n", err);
-                return 2;
-            }
-        } else if (strcmp(a, "-rtc") == 0) {
-            NEED_ARG();
-            if (!parse_rtc(argv[++i], &o.cfg, err, sizeof err)) {
-                fprintf(stderr, "rrvm: %s\n", err);
-                return 2;
-            }
-        } else if (strcmp(a, "-bios") == 0) {
-            NEED_ARG();
-            bios_given = true;
-            if (strcmp(argv[++i], "none") == 0)
-                bios_none = true;
-            else if (strcmp(argv[i], "default") != 0)
-                o.image_path[IMG_BIOS] = argv[i];
-        } else if (strcmp(a, "-kernel") == 0) {
-            NEED_ARG();
-            o.image_path[IMG_KERNEL] = argv[++i];
-        } else if (strcmp(a, "-initrd") == 0) {
-            NEED_ARG();
-            o.image_path[IMG_INITRD] = argv[++i];
-        } else if (strcmp(a, "-dtb") == 0) {
-            NEED_ARG();
-            o.image_path[IMG_DTB] = argv[++i];
-        } else if (strcmp(a, "-append") == 0) {
-            NEED_ARG();
-            o.cfg.append = argv[++i];
-        } else if (strcmp(a, "-nographic") == 0 || strcmp(a, "-display") == 0) {
-            if (strcmp(a, "-display") == 0)
-                i++;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "rrvm: unknown option '%s' (rrvm --help lists them)\n", a);
-            return 2;
-        }
+        if (!d->fn(p, arg))
+            return usage_error("%s", p->err);
     }
-    (void)bios_given;
-    if (mode == SESSION_RECORD && !o.rr_path) {
-        fprintf(stderr, "rrvm record: where to? use -o FILE.rr\n");
-        return 2;
+    return -1;
+}
+
+/* Defaults that depend on what was given, and what must be present. */
+static int finish_args(Parse *p)
+{
+    SessionOptions *o = &p->o;
+    if (p->cmd == C_RECORD && !o->rr_path)
+        return usage_error("record: where to? use -o FILE.rr");
+    if (p->cmd == C_REPLAY)
+        return -1;
+    if (o->seed_set && !p->rtc_base_given)
+        o->cfg.rtc_base_ns = SEEDED_RTC_BASE_NS;
+    if (!p->bios_none && !o->image_path[IMG_BIOS])
+        o->image_path[IMG_BIOS] = DEFAULT_BIOS;
+    if (!o->image_path[IMG_KERNEL] && !o->image_path[IMG_BIOS])
+        return usage_error("nothing to run: give -kernel FILE (and/or -bios FILE)");
+    if (!o->image_path[IMG_KERNEL] && !o->quiet)
+        fprintf(stderr, "rrvm: warning: no -kernel: the firmware has nothing to start after it\n");
+    return -1;
+}
+
+static int cmd_machine(const CmdDef *c, int argc, char **argv)
+{
+    static const SessionMode modes[] = {[C_RUN] = SESSION_RUN, [C_RECORD] = SESSION_RECORD,
+                                        [C_REPLAY] = SESSION_REPLAY};
+    Parse p;
+    memset(&p, 0, sizeof p);
+    p.cmd = c->bit;
+    p.o.mode = modes[c->bit];
+    p.o.serial = "stdio";
+    p.o.cfg.ram_size = 256ull << 20;
+    p.o.cfg.nharts = 1;
+    p.o.cfg.icount_shift = DEFAULT_SHIFT;
+    p.o.cfg.board_virt = true;
+    p.o.cfg.quantum = DEFAULT_QUANTUM;
+    p.o.cfg.rtc_base_ns = host_wallclock_ns();
+    int status = parse_args(&p, c, argc, argv);
+    if (status < 0)
+        status = finish_args(&p);
+    return status < 0 ? session_main(&p.o) : status;
+}
+
+static int cmd_file(const CmdDef *c, int argc, char **argv)
+{
+    if (argc == 1 && is_help(argv[0])) {
+        command_usage(stdout, c);
+        return 0;
     }
-    if (mode != SESSION_REPLAY) {
-        if (!o.image_path[IMG_KERNEL] && !o.image_path[IMG_BIOS] && bios_none) {
-            fprintf(stderr, "rrvm: nothing to run: give -kernel FILE (and/or -bios FILE)\n");
-            return 2;
-        }
-        if (!bios_none && !o.image_path[IMG_BIOS])
-            o.image_path[IMG_BIOS] = DEFAULT_BIOS;
-        if (!o.image_path[IMG_KERNEL] && !o.image_path[IMG_BIOS]) {
-            fprintf(stderr, "rrvm: nothing to run: give -kernel FILE\n");
-            return 2;
-        }
+    if (argc != 1 || argv[0][0] == '-')
+        return usage_error("usage: %s", c->synopsis);
+    return strcmp(c->name, "info") == 0 ? rlog_print_info(argv[0], stdout, stderr)
+                                        : rlog_print_dump(argv[0], stdout, stderr);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc == 0) {
+        usage(stdout);
+        return 0;
     }
-    return session_main(&o);
+    const CmdDef *c = find_command(argv[0]);
+    if (!c || argc > 1)
+        return usage_error("help: unknown command '%s' (run, record, replay, info, dump)", argv[0]);
+    command_usage(stdout, c);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return STATUS_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "run") == 0)
-        return cmd_machine(SESSION_RUN, argc - 2, argv + 2);
-    if (strcmp(cmd, "record") == 0)
-        return cmd_machine(SESSION_RECORD, argc - 2, argv + 2);
-    if (strcmp(cmd, "replay") == 0)
-        return cmd_machine(SESSION_REPLAY, argc - 2, argv + 2);
-    if (strcmp(cmd, "info") == 0 || strcmp(cmd, "dump") == 0) {
-        if (argc != 3) {
-            fprintf(stderr, "usage: rrvm %s FILE.rr\n", cmd);
-            return 2;
-        }
-        return strcmp(cmd, "info") == 0 ? rlog_print_info(argv[2], stdout, stderr)
-                                         : rlog_print_dump(argv[2], stdout, stderr);
-    }
-    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
-        usage(stdout);
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("rrvm %s (RV64GC record/replay emulator; recording format %d)\n", RRVM_VERSION, RLOG_FORMAT_VERSION);
         return 0;
     }
-    fprintf(stderr, "rrvm: unknown command '%s'\n", cmd);
-    usage(stderr);
-    return 2;
+    if (is_help(cmd))
+        return cmd_help(0, NULL);
+    const CmdDef *c = find_command(cmd);
+    if (!c) {
+        if (cmd[0] == '-')
+            return usage_error("give a command first: rrvm run|record|replay|info|dump ... (rrvm help)");
+        return usage_error("unknown command '%s' (rrvm help lists them)", cmd);
+    }
+    if (strcmp(c->name, "help") == 0)
+        return cmd_help(argc - 2, argv + 2);
+    if (c->bit)
+        return cmd_machine(c, argc - 2, argv + 2);
+    return cmd_file(c, argc - 2, argv + 2);
 }

@@ -1,6 +1,7 @@
 /*
  * console.c - stdio/file/none console backend with QEMU's Ctrl-A escapes:
- * Ctrl-A x quits, Ctrl-A h prints help, Ctrl-A Ctrl-A sends one Ctrl-A.
+ * Ctrl-A x quits, Ctrl-A b sends a break, Ctrl-A h prints help, Ctrl-A
+ * Ctrl-A sends one Ctrl-A.
  * The terminal is put in raw mode only when stdin is a terminal, and always
  * restored by host_console_close().
  */
@@ -50,12 +51,33 @@ bool host_console_open(HostConsole *c, const char *spec, bool want_input, char *
     return true;
 }
 
+void host_console_open_escapes(HostConsole *c)
+{
+    struct termios t;
+    if (c->in_fd >= 0 || !isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &t) != 0)
+        return;
+    memcpy(c->termios_save, &t, sizeof t);
+    t.c_lflag &= (tcflag_t) ~(ICANON | ECHO);
+    t.c_cc[VMIN] = 1;
+    t.c_cc[VTIME] = 0;
+    if (tcsetattr(STDIN_FILENO, TCSANOW, &t) != 0)
+        return;
+    c->in_fd = STDIN_FILENO;
+    c->raw = true;
+}
+
 void host_console_close(HostConsole *c)
 {
     host_console_flush(c);
     if (c->raw) {
         tcsetattr(c->in_fd, TCSANOW, (struct termios *)(void *)c->termios_save);
         c->raw = false;
+    }
+    /* rrvm's last messages start on their own line on a shared terminal
+     * (only there: piped output stays byte for byte the guest's) */
+    if (c->kind == CONSOLE_STDIO && c->mid_line && isatty(STDOUT_FILENO) && isatty(STDERR_FILENO)) {
+        fputs("\n", stdout);
+        fflush(stdout);
     }
     if (c->kind == CONSOLE_FILE && c->out)
         fclose(c->out);
@@ -64,8 +86,10 @@ void host_console_close(HostConsole *c)
 
 void host_console_write(HostConsole *c, const uint8_t *buf, size_t n)
 {
-    if (c->out)
+    if (c->out && n) {
         fwrite(buf, 1, n, c->out);
+        c->mid_line = buf[n - 1] != '\n';
+    }
 }
 
 void host_console_flush(HostConsole *c)
@@ -77,6 +101,7 @@ void host_console_flush(HostConsole *c)
 static const char help_text[] =
     "\r\nC-a h    print this help\r\n"
     "C-a x    exit emulator\r\n"
+    "C-a b    send break (magic sysrq)\r\n"
     "C-a C-a  send C-a\r\n";
 
 size_t host_console_read(HostConsole *c, uint8_t *buf, size_t max)
@@ -99,6 +124,9 @@ size_t host_console_read(HostConsole *c, uint8_t *buf, size_t max)
             if (b == 'x' || b == 'X') {
                 c->quit = true;
                 break;
+            } else if (b == 'b' || b == 'B') {
+                c->break_requested = true;
+                break; /* bytes typed after the break stay behind it */
             } else if (b == 'h' || b == 'H' || b == '?') {
                 fputs(help_text, stderr);
                 continue;

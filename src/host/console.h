@@ -24,11 +24,18 @@ typedef struct HostConsole {
     bool escape;        /* previous input byte was Ctrl-A */
     bool in_eof;        /* input reached end of file */
     bool quit;          /* user asked to quit (Ctrl-A x) */
+    bool break_requested; /* Ctrl-A b: send a break; the gate clears it */
+    bool mid_line;      /* the last byte written was not '\n' */
     uint8_t termios_save[256]; /* struct termios, opaque here */
 } HostConsole;
 
 /* spec: "stdio", "none", "file:PATH". Returns false with a message. */
 bool host_console_open(HostConsole *c, const char *spec, bool want_input, char *err, size_t errlen);
+/* Replay: read a terminal on stdin for Ctrl-A escapes only (Ctrl-A x
+ * sets quit; other bytes are dropped, never fed to the guest). The terminal
+ * loses echo and line buffering but keeps Ctrl-C as SIGINT. No-op when
+ * stdin is not a terminal. */
+void host_console_open_escapes(HostConsole *c);
 void host_console_close(HostConsole *c);
 void host_console_write(HostConsole *c, const uint8_t *buf, size_t n);
 void host_console_flush(HostConsole *c);

@@ -206,8 +206,21 @@ static int add_chosen(void *fdt, Machine *m, bool with_initrd)
     return err;
 }
 
+/* The command line fits (a precise message instead of a libfdt failure). */
+static bool bootargs_fit(const Machine *m, char *err, size_t errlen)
+{
+    size_t n = m->cfg.append ? strlen(m->cfg.append) : 0;
+    if (n <= DEVTREE_MAX_BOOTARGS)
+        return true;
+    snprintf(err, errlen, "device tree: the kernel command line (-append) is %zu bytes, longer than the limit of %d "
+             "(Linux on RISC-V reads at most %d)", n, DEVTREE_MAX_BOOTARGS, DEVTREE_LINUX_BOOTARGS);
+    return false;
+}
+
 uint8_t *devtree_build(Machine *m, bool with_initrd, size_t *len, char *err, size_t errlen)
 {
+    if (!bootargs_fit(m, err, errlen))
+        return NULL;
     uint8_t *buf = malloc(FDT_BUF_SIZE);
     if (!buf) {
         snprintf(err, errlen, "device tree: out of memory");
@@ -262,6 +275,8 @@ uint8_t *devtree_from_user(const Machine *m, const uint8_t *dtb, size_t dtb_len,
         snprintf(err, errlen, "dtb: not a valid device tree blob");
         return NULL;
     }
+    if (!bootargs_fit(m, err, errlen))
+        return NULL;
     size_t extra = 1024 + (m->cfg.append ? strlen(m->cfg.append) : 0);
     size_t cap = fdt_totalsize(dtb) + extra;
     if (cap > INT32_MAX) {

@@ -16,6 +16,10 @@
 
 #define DEVTREE_UART_CLOCK_HZ 3686400
 #define DEVTREE_RNG_SEED_BYTES 64
+/* The longest kernel command line the device tree takes (bootargs). Linux
+ * on RISC-V reads at most COMMAND_LINE_SIZE - 1 = 1023 bytes of it. */
+#define DEVTREE_MAX_BOOTARGS 16384
+#define DEVTREE_LINUX_BOOTARGS 1023
 
 /* Generate the tree for m's board. When with_initrd, /chosen gets
  * linux,initrd-start/-end (64-bit, value 0) for devtree_set_initrd().

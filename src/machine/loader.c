@@ -9,6 +9,10 @@
  *  - Validation completes before the first byte is written to RAM.
  *  - The program header count is capped (ELF_MAX_PHNUM) so the pairwise
  *    overlap check stays cheap on hostile input.
+ *  - A segment part outside RAM is dropped, as QEMU drops it, only when the
+ *    file bytes it holds are the ELF/program headers or zero padding (what
+ *    `ld -Ttext=0x80000000` puts in a first PT_LOAD starting below RAM);
+ *    anything else outside RAM is an error, never silently lost.
  */
 #include "loader.h"
 
@@ -40,6 +44,22 @@ static uint64_t ram_last(const Machine *m) { return RAM_BASE + m->ram_size - 1; 
 bool loader_is_elf(const uint8_t *data, size_t len)
 {
     return data && len >= 4 && memcmp(data, "\x7f" "ELF", 4) == 0;
+}
+
+const char *loader_image_format(const uint8_t *data, size_t len)
+{
+    static const struct { size_t off; const char *magic; size_t n; const char *name; } formats[] = {
+        {0, "\x7f" "ELF", 4, "ELF"},
+        {56, "RSC\x05", 4, "Linux Image"},
+        {0, "\xd0\x0d\xfe\xed", 4, "device tree"},
+        {0, "070701", 6, "cpio archive"},
+        {0, "\x1f\x8b", 2, "gzip data"},
+    };
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+        if (data && len >= formats[i].off + formats[i].n &&
+            memcmp(data + formats[i].off, formats[i].magic, formats[i].n) == 0)
+            return formats[i].name;
+    return "raw";
 }
 
 static uint64_t translate(const Machine *m, bool kernel_translate, uint64_t addr, uint64_t n)
@@ -104,6 +124,42 @@ static bool find_symbols(const uint8_t *data, size_t len, const char *what, ElfI
     return true;
 }
 
+/* The file bytes [off, off+n) are the ELF and program headers (below
+ * hdr_end) or zeros. The caller has checked they lie in the file. */
+static bool header_or_padding(const uint8_t *data, uint64_t hdr_end, uint64_t off, uint64_t n)
+{
+    for (uint64_t i = off < hdr_end ? hdr_end : off; i < off + n; i++)
+        if (data[i])
+            return false;
+    return true;
+}
+
+/* A segment that starts below RAM (or lies wholly outside it) and holds
+ * only headers there: keep the part in RAM (*skip when there is none).
+ * Returns false when the segment does not have that shape. */
+static bool clip_header_part(const Machine *m, const uint8_t *data, uint64_t hdr_end, Segment *s, bool *skip)
+{
+    uint64_t ram_hi = RAM_BASE + m->ram_size;
+    *skip = false;
+    if (s->memsz > UINT64_MAX - s->addr)
+        return false;
+    uint64_t end = s->addr + s->memsz;
+    if (end <= RAM_BASE || s->addr >= ram_hi) {
+        *skip = s->filesz == s->memsz && header_or_padding(data, hdr_end, s->offset, s->filesz);
+        return *skip;
+    }
+    if (s->addr >= RAM_BASE || end > ram_hi)
+        return false;
+    uint64_t head = RAM_BASE - s->addr;
+    if (head > s->filesz || !header_or_padding(data, hdr_end, s->offset, head))
+        return false;
+    s->addr = RAM_BASE;
+    s->offset += head;
+    s->filesz -= head;
+    s->memsz -= head;
+    return true;
+}
+
 static bool write_segment(Machine *m, const uint8_t *data, const Segment *s)
 {
     static const uint8_t zeros[4096];
@@ -164,6 +220,9 @@ bool loader_load_elf(Machine *m, const char *what, const uint8_t *data, size_t l
 
     Segment seg[ELF_MAX_PHNUM];
     int nseg = 0;
+    uint64_t hdr_end = phoff + (uint64_t)phnum * PHDR_SIZE;
+    if (hdr_end < EHDR_SIZE)
+        hdr_end = EHDR_SIZE;
     info->lo = UINT64_MAX;
     info->hi = 0;
     for (unsigned i = 0; i < phnum; i++) {
@@ -184,7 +243,18 @@ bool loader_load_elf(Machine *m, const char *what, const uint8_t *data, size_t l
                      what, ull(paddr), ull(s.offset), ull(s.filesz));
             return false;
         }
+        /* in RAM as linked; else moved like QEMU's kernel loader (vmlinux);
+         * else with its header-only part outside RAM dropped */
         s.addr = translate(m, kernel_translate, paddr, s.memsz);
+        bool skip = false;
+        if (!machine_is_ram(m, s.addr, s.memsz) || !machine_is_ram(m, paddr, 1)) {
+            Segment c = s;
+            c.addr = paddr;
+            if (clip_header_part(m, data, hdr_end, &c, &skip))
+                s = c;
+        }
+        if (skip)
+            continue;
         if (!machine_is_ram(m, s.addr, s.memsz)) {
             snprintf(err, errlen, "%s: ELF segment at 0x%llx (size 0x%llx) lies outside RAM (0x%llx-0x%llx)",
                      what, ull(paddr), ull(s.memsz), ull(RAM_BASE), ull(ram_last(m)));

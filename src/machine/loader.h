@@ -24,6 +24,12 @@ typedef struct ElfInfo {
     uint64_t tohost, fromhost; /* symbol values, when present */
 } ElfInfo;
 
+/* What an image looks like, from its magic numbers: "ELF", "Linux Image"
+ * (the RISC-V boot header's "RSC\x05" at offset 56), "device tree",
+ * "cpio archive", "gzip data", or "raw". For messages only: loading still
+ * goes by ELF or not. */
+const char *loader_image_format(const uint8_t *data, size_t len);
+
 /* True if the buffer starts with the ELF magic. */
 bool loader_is_elf(const uint8_t *data, size_t len);
 

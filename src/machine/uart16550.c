@@ -8,6 +8,10 @@
  *    write is sent to the host console before the write returns.
  *  - The interrupt line equals "IIR reports an interrupt"; it is driven
  *    after every state change, so the PLIC never sees a stale level.
+ *  - rx_break has bits only for occupied FIFO slots. LSR.BI is "the byte at
+ *    the top of the FIFO came with a break"; reading LSR reports it once.
+ *  - Saved state without a break pending is byte-identical to the format
+ *    before breaks existed (version 1), so older checkpoints still match.
  *
  * Deterministic simplification: a real 16550 raises the character-timeout
  * interrupt (IIR 0x0c) when bytes below the FIFO trigger level have waited
@@ -56,8 +60,10 @@ enum {
 
 #define LSR_DR 0x01
 #define LSR_OE 0x02
+#define LSR_BI 0x10
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
+#define LSR_FIFO_ERROR 0x80 /* some byte in the FIFO has an error (BI) */
 
 #define MSR_DCTS 0x01
 #define MSR_DDSR 0x02
@@ -85,10 +91,15 @@ static int rx_trigger_level(const Uart16550 *u)
     return fifo_enabled(u) ? levels[u->fcr >> 6] : 1;
 }
 
+static bool top_is_break(const Uart16550 *u)
+{
+    return u->rx_count > 0 && (u->rx_break >> u->rx_head & 1);
+}
+
 /* The interrupt identification, highest priority first. */
 static uint8_t iir_id(const Uart16550 *u)
 {
-    if ((u->ier & IER_RLSI) && (u->lsr_errors & LSR_OE))
+    if ((u->ier & IER_RLSI) && ((u->lsr_errors & LSR_OE) || top_is_break(u)))
         return IIR_RLSI;
     if ((u->ier & IER_RDI) && u->rx_count > 0)
         return u->rx_count >= rx_trigger_level(u) ? IIR_RDI : IIR_TIMEOUT;
@@ -108,16 +119,19 @@ static void rx_clear(Uart16550 *u)
 {
     u->rx_head = 0;
     u->rx_count = 0;
+    u->rx_break = 0;
     memset(u->rx_fifo, 0, sizeof u->rx_fifo);
 }
 
-static void rx_push(Uart16550 *u, uint8_t byte)
+static void rx_push(Uart16550 *u, uint8_t byte, bool brk)
 {
     if (u->rx_count >= rx_capacity(u)) {
         u->lsr_errors |= LSR_OE;
         return;
     }
-    u->rx_fifo[(u->rx_head + u->rx_count) % UART16550_FIFO_SIZE] = byte;
+    int slot = (u->rx_head + u->rx_count) % UART16550_FIFO_SIZE;
+    u->rx_fifo[slot] = byte;
+    u->rx_break = (uint16_t)((u->rx_break & ~(1u << slot)) | (unsigned)brk << slot);
     u->rx_count++;
 }
 
@@ -126,6 +140,7 @@ static uint8_t rx_pop(Uart16550 *u)
     if (u->rx_count == 0)
         return 0;
     uint8_t byte = u->rx_fifo[u->rx_head];
+    u->rx_break &= (uint16_t)~(1u << u->rx_head);
     u->rx_head = (u->rx_head + 1) % UART16550_FIFO_SIZE;
     u->rx_count--;
     return byte;
@@ -201,7 +216,15 @@ void uart16550_receive(Uart16550 *u, uint8_t byte)
     /* In loopback the serial input is disconnected from the line. */
     if (u->mcr & MCR_LOOP)
         return;
-    rx_push(u, byte);
+    rx_push(u, byte, false);
+    update_irq(u);
+}
+
+void uart16550_break(Uart16550 *u)
+{
+    if (u->mcr & MCR_LOOP)
+        return;
+    rx_push(u, 0, true);
     update_irq(u);
 }
 
@@ -232,6 +255,12 @@ bool uart16550_read(void *dev, uint64_t off, int size, uint64_t *val)
         break;
     case REG_LSR:
         v = LSR_THRE | LSR_TEMT | u->lsr_errors | (u->rx_count ? LSR_DR : 0);
+        if (u->rx_break && fifo_enabled(u))
+            v |= LSR_FIFO_ERROR;
+        if (top_is_break(u)) {
+            v |= LSR_BI;
+            u->rx_break &= (uint16_t)~(1u << u->rx_head); /* reported once; the zero byte stays */
+        }
         u->lsr_errors = 0;
         break;
     case REG_MSR:
@@ -252,7 +281,7 @@ bool uart16550_read(void *dev, uint64_t off, int size, uint64_t *val)
 static void transmit(Uart16550 *u, uint8_t byte)
 {
     if (u->mcr & MCR_LOOP)
-        rx_push(u, byte);
+        rx_push(u, byte, false);
     else if (u->m->host.console_write)
         u->m->host.console_write(u->m->host.opaque, &byte, 1);
     /* The shift register drains at once: THR is empty again. */
@@ -312,7 +341,7 @@ bool uart16550_write(void *dev, uint64_t off, int size, uint64_t val)
 
 void uart16550_save(const Uart16550 *u, SerWriter *w)
 {
-    ser_put_tag(w, "UART", 1);
+    ser_put_tag(w, "UART", u->rx_break ? 2 : 1);
     ser_put_u8(w, u->ier);
     ser_put_u8(w, u->lcr);
     ser_put_u8(w, u->mcr);
@@ -326,11 +355,14 @@ void uart16550_save(const Uart16550 *u, SerWriter *w)
     ser_put_u8(w, u->rx_count);
     ser_put_bytes(w, u->rx_fifo, sizeof u->rx_fifo);
     ser_put_u8(w, u->thr_ipending);
+    if (u->rx_break)
+        ser_put_u32(w, u->rx_break);
 }
 
 bool uart16550_load(Uart16550 *u, SerReader *r)
 {
-    if (ser_get_tag(r, "UART") != 1)
+    uint32_t version = ser_get_tag(r, "UART");
+    if (version != 1 && version != 2)
         ser_fail(r, "UART state has an unknown version");
     u->ier = ser_get_u8(r) & 0x0f;
     u->lcr = ser_get_u8(r);
@@ -345,6 +377,10 @@ bool uart16550_load(Uart16550 *u, SerReader *r)
     u->rx_count = ser_get_u8(r);
     ser_get_bytes(r, u->rx_fifo, sizeof u->rx_fifo);
     u->thr_ipending = ser_get_u8(r) != 0;
+    u->rx_break = version == 2 ? (uint16_t)ser_get_u32(r) : 0;
+    for (int i = 0; i < UART16550_FIFO_SIZE; i++) /* only occupied slots carry a break */
+        if ((i - u->rx_head + UART16550_FIFO_SIZE) % UART16550_FIFO_SIZE >= u->rx_count)
+            u->rx_break &= (uint16_t)~(1u << i);
     if (u->rx_head >= UART16550_FIFO_SIZE || u->rx_count > rx_capacity(u))
         ser_fail(r, "UART state has an invalid FIFO position");
     if (!ser_ok(r)) {

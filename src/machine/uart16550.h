@@ -29,6 +29,9 @@ typedef struct Uart16550 {
     /* RX FIFO: a ring of rx_count bytes starting at rx_head */
     uint8_t rx_fifo[UART16550_FIFO_SIZE];
     uint8_t rx_head, rx_count;
+    /* bit i: the byte in FIFO slot i arrived with a break condition (the
+     * zero byte a break puts in the FIFO); LSR.BI reports it at the top */
+    uint16_t rx_break;
     /* THR-empty interrupt pending: set when THR empties or ETBEI is
      * enabled, cleared by a THR write or an IIR read reporting it */
     bool thr_ipending;
@@ -44,6 +47,10 @@ bool uart16550_write(void *dev, uint64_t off, int size, uint64_t val);
 bool uart16550_can_receive(const Uart16550 *u);
 /* A byte arrives on the serial line; sets overrun and drops it if full. */
 void uart16550_receive(Uart16550 *u, uint8_t byte);
+/* A break condition on the line (Ctrl-A b, a SysRq for Linux): a zero byte
+ * enters the FIFO flagged BI, with a receiver-line-status interrupt, as on
+ * a real 16550. Same precondition as uart16550_receive(). */
+void uart16550_break(Uart16550 *u);
 void uart16550_save(const Uart16550 *u, SerWriter *w);
 bool uart16550_load(Uart16550 *u, SerReader *r);
 

@@ -3,7 +3,8 @@
  * input, never logged) and input bytes into the UART. Input is taken from
  * the host only as fast as the UART FIFO accepts it, so no byte is lost
  * (unlike a 16-byte FIFO overrun); each delivered byte run is logged with
- * the icount at which the UART received it.
+ * the icount at which the UART received it. A break (Ctrl-A b) follows the
+ * bytes typed before it, and is logged as its own event (UART_BREAK).
  */
 #include "session_internal.h"
 
@@ -14,6 +15,7 @@
 void gate_console_write(void *opaque, const uint8_t *buf, size_t n)
 {
     Session *s = opaque;
+    progress_before_output(&s->progress, buf, n);
     host_console_write(&s->console, buf, n);
 }
 
@@ -23,6 +25,12 @@ void gate_console_poll(Session *s)
     if (s->pending_len < sizeof s->pending_in)
         s->pending_len += host_console_read(&s->console, s->pending_in + s->pending_len,
                                             sizeof s->pending_in - s->pending_len);
+    if (m->uart && s->console.break_requested && s->pending_len == 0 && uart16550_can_receive(m->uart)) {
+        uint8_t port = 0;
+        s->console.break_requested = false;
+        uart16550_break(m->uart);
+        session_log(s, RLOG_UART_BREAK, &port, 1);
+    }
     if (!m->uart || s->pending_len == 0)
         return;
     uint8_t payload[1 + 64];
@@ -38,7 +46,30 @@ void gate_console_poll(Session *s)
     session_log(s, RLOG_UART_RX, payload, 1 + n);
     memmove(s->pending_in, s->pending_in + n, s->pending_len - n);
     s->pending_len -= n;
-    s->events_delivered++;
+}
+
+bool gate_console_replay_quit(Session *s)
+{
+    uint8_t scratch[256];
+    if (!host_console_has_input(&s->console))
+        return false;
+    while (host_console_read(&s->console, scratch, sizeof scratch) > 0)
+        ; /* typed bytes are not guest input in a replay */
+    return s->console.quit;
+}
+
+void gate_console_break_replay(Session *s, const RlogEvent *ev)
+{
+    Machine *m = s->m;
+    if (ev->len != 1 || ev->payload[0] != 0 || !m->uart) {
+        session_diverged(s, "console break event for a port this machine does not have");
+        return;
+    }
+    if (!uart16550_can_receive(m->uart)) {
+        session_diverged(s, "the UART receive FIFO is full where the recording delivered a break");
+        return;
+    }
+    uart16550_break(m->uart);
 }
 
 void gate_console_deliver(Session *s, const RlogEvent *ev)
@@ -55,5 +86,4 @@ void gate_console_deliver(Session *s, const RlogEvent *ev)
         }
         uart16550_receive(m->uart, ev->payload[i]);
     }
-    s->events_delivered++;
 }

@@ -124,6 +124,11 @@ static void print_event(FILE *out, const RlogEvent *ev)
         if (ev->len != 0)
             goto malformed;
         break;
+    case RLOG_UART_BREAK:
+        if (ev->len != 1)
+            goto malformed;
+        fprintf(out, " port %u", ev->payload[0]);
+        break;
     case RLOG_CHECKPOINT:
         checkpoint_summary(ev->payload, ev->len, buf, sizeof buf);
         fprintf(out, " %s", buf);

@@ -30,8 +30,8 @@
 #include "host/signals.h"
 #include "machine/board.h"
 #include "machine/hart.h"
+#include "machine/loader.h"
 
-#define RRVM_VERSION "0.1.0"
 #define DEFAULT_CHECKPOINT_INTERVAL 10000000ull
 #define RECORD_SLICE 2000000ull       /* instructions between host polls */
 #define FLUSH_INTERVAL_NS 500000000ull /* log frames reach the disk this often */
@@ -75,8 +75,15 @@ void session_diverged(Session *s, const char *fmt, ...)
                  m ? m->icount : 0, pcs, what);
 }
 
+/* Input events, as --stats and the end-of-recording line count them: every
+ * logged event but checkpoints and the end, counted where record logs them
+ * and where replay consumes them, so both modes give the same number. */
+static bool is_input_kind(uint32_t kind) { return kind != RLOG_CHECKPOINT && kind != RLOG_END; }
+
 void session_log(Session *s, uint32_t kind, const void *payload, size_t len)
 {
+    if (is_input_kind(kind) && !s->failed)
+        s->events_delivered++;
     if (s->mode != SESSION_RECORD || s->failed)
         return;
     if (!rlog_write(s->writer, s->m->icount, kind, payload, len))
@@ -84,7 +91,7 @@ void session_log(Session *s, uint32_t kind, const void *payload, size_t len)
     /* strict: a checkpoint after every asynchronous event. Synchronous ones
      * (clock, random) are consumed in the middle of an instruction, where
      * the state is not at an instruction boundary. */
-    bool async = kind == RLOG_UART_RX || kind == RLOG_IDLE || kind == RLOG_SHUTDOWN || kind == RLOG_RESET;
+    bool async = kind == RLOG_UART_RX || kind == RLOG_UART_BREAK || kind == RLOG_IDLE || kind == RLOG_SHUTDOWN || kind == RLOG_RESET;
     if (s->opt->verify_strict && async && s->cps_ready) {
         SerWriter w;
         ser_writer_init(&w);
@@ -156,7 +163,7 @@ static bool build_machine(Session *s, const MachineConfig *cfg, uint64_t icount,
     };
     char err[512];
     if (!board_load(s->m, &img, err, sizeof err)) {
-        session_fail(s, 1, "%s", err);
+        session_fail(s, STATUS_ERROR, "%s", err); /* a bad image */
         return false;
     }
     if (s->failed)
@@ -168,6 +175,18 @@ static bool build_machine(Session *s, const MachineConfig *cfg, uint64_t icount,
     return true;
 }
 
+/* One line per image, so a wrong or missing -kernel is visible at once. */
+static void describe_image(const Session *s, int i)
+{
+    if (s->opt->quiet)
+        return;
+    const char *fmt = loader_image_format(s->image[i], s->image_len[i]);
+    fprintf(stderr, "rrvm: %s: %s, %zu bytes, %s\n", image_role[i], s->opt->image_path[i], s->image_len[i], fmt);
+    if (i == IMG_KERNEL && strcmp(fmt, "raw") == 0)
+        fprintf(stderr, "rrvm: warning: the kernel has neither an ELF nor a Linux Image header; "
+                        "it is loaded as raw code\n");
+}
+
 static bool load_images_for_run(Session *s)
 {
     const SessionOptions *o = s->opt;
@@ -176,9 +195,10 @@ static bool load_images_for_run(Session *s)
             continue;
         char err[512];
         if (!host_read_file(o->image_path[i], MAX_IMAGE_SIZE, &s->image[i], &s->image_len[i], err, sizeof err)) {
-            session_fail(s, 1, "%s: %s", image_role[i], err);
+            session_fail(s, STATUS_ERROR, "%s: %s", image_role[i], err);
             return false;
         }
+        describe_image(s, i);
         /* absolute paths, so a replay started elsewhere finds the images */
         char *abs = realpath(o->image_path[i], NULL);
         bool added = s->mode != SESSION_RECORD ||
@@ -297,7 +317,7 @@ static void run_live(Session *s)
         maybe_flush(s);
         if (stop == MSTOP_EXIT)
             return;
-        if (stop == MSTOP_RESET && !handle_reset(s))
+        if (stop == MSTOP_RESET && (s->no_reboot || !handle_reset(s)))
             return;
         gate_shutdown_poll(s);
         if (s->shutdown_cause)
@@ -393,14 +413,20 @@ static void run_replay(Session *s)
             perturbed = true;
         }
         int sig = host_signal_take();
-        if (sig) {
-            session_fail(s, 130, "replay interrupted by signal %d at icount %" PRIu64, sig, m->icount);
+        if (sig || gate_console_replay_quit(s)) {
+            char where[128];
+            progress_where(&s->progress, m->icount, where, sizeof where);
+            if (sig)
+                session_fail(s, 130, "replay interrupted by signal %d at %s", sig, where);
+            else
+                session_fail(s, 130, "replay stopped by Ctrl-A x at %s", where);
             return;
         }
         if (m->icount < limit) {
             /* run in slices so that a signal can stop a long replay */
             uint64_t slice_end = m->icount + RECORD_SLICE;
             MachineStop stop = machine_run(m, limit < slice_end ? limit : slice_end);
+            progress_update(&s->progress, m->icount);
             if (stop == MSTOP_LIMIT && m->icount < limit) {
                 host_console_flush(&s->console);
                 continue;
@@ -419,9 +445,9 @@ static void run_replay(Session *s)
                 return;
             }
             if (stop == MSTOP_RESET) {
-                if (!handle_reset(s))
+                if (!s->no_reboot && !handle_reset(s))
                     return;
-                continue;
+                continue; /* -no-reboot: the END event is due here */
             }
             if (stop == MSTOP_LIMIT && is_sync_kind(ev.kind)) {
                 RlogEvent again;
@@ -440,9 +466,14 @@ static void run_replay(Session *s)
             return;
         }
         rlog_next(s->reader, &ev);
+        if (is_input_kind(ev.kind))
+            s->events_delivered++;
         switch (ev.kind) {
         case RLOG_UART_RX:
             gate_console_deliver(s, &ev);
+            break;
+        case RLOG_UART_BREAK:
+            gate_console_break_replay(s, &ev);
             break;
         case RLOG_IDLE:
             gate_idle_replay(s, &ev);
@@ -490,6 +521,9 @@ static bool setup_record_header(Session *s)
     h->cfg.append = s->opt->cfg.append ? strdup(s->opt->cfg.append) : NULL;
     h->checkpoint_interval = s->opt->checkpoint_interval ? s->opt->checkpoint_interval : DEFAULT_CHECKPOINT_INTERVAL;
     h->verify_strict = s->opt->verify_strict;
+    /* host-side: how the session treats a guest reset, which replay must repeat */
+    if (s->opt->no_reboot && !rlog_header_set(h, "no-reboot", "on"))
+        return false;
     return true;
 }
 
@@ -531,9 +565,11 @@ int session_main(const SessionOptions *o)
             return STATUS_ERROR;
         }
         cfg = s->header.cfg;
+        s->no_reboot = rlog_header_get(&s->header, "no-reboot") != NULL;
         if (!load_images_for_replay(s))
             goto out;
     } else {
+        s->no_reboot = o->no_reboot;
         if (s->mode == SESSION_RECORD)
             setup_record_header(s);
         if (!load_images_for_run(s))
@@ -544,12 +580,15 @@ int session_main(const SessionOptions *o)
                 session_fail(s, 1, "%s", err);
                 goto out;
             }
+            fprintf(stderr, "rrvm: recording to %s\n", o->rr_path);
         }
     }
     if (!host_console_open(&s->console, o->serial, s->mode != SESSION_REPLAY, err, sizeof err)) {
         session_fail(s, 1, "%s", err);
         goto out;
     }
+    if (s->mode == SESSION_REPLAY)
+        host_console_open_escapes(&s->console);
     if (!build_machine(s, &cfg, 0, 0))
         goto out;
     if (o->dump_dtb) {
@@ -566,8 +605,10 @@ int session_main(const SessionOptions *o)
     }
 
     s->last_flush_ns = host_monotonic_ns();
-    if (s->mode == SESSION_REPLAY)
+    if (s->mode == SESSION_REPLAY) {
+        progress_start(&s->progress, o->rr_path, s->m->icount, !o->quiet);
         run_replay(s);
+    }
     else
         run_live(s);
 
@@ -584,6 +625,7 @@ int session_main(const SessionOptions *o)
     }
 
 out:
+    progress_finish(&s->progress);
     host_console_close(&s->console);
     if (s->writer) {
         bool closed = rlog_flush(s->writer);
@@ -593,6 +635,9 @@ out:
         if (!closed && !s->failed)
             session_fail(s, 1, "%s: cannot write the recording", o->rr_path);
     }
+    if (s->mode == SESSION_RECORD && s->log_bytes)
+        fprintf(stderr, "rrvm: recorded %" PRIu64 " instructions, %" PRIu64 " events, %" PRIu64 " bytes to %s\n",
+                s->m ? s->m->icount : 0, s->events_delivered, s->log_bytes, o->rr_path);
     if (s->failed) {
         fprintf(stderr, "rrvm: %s\n", s->fail_msg);
         status = s->fail_status ? s->fail_status : 1;

@@ -12,6 +12,8 @@
 
 #include "machine/machine.h"
 
+#define RRVM_VERSION "0.1.0"
+
 typedef enum SessionMode { SESSION_RUN, SESSION_RECORD, SESSION_REPLAY } SessionMode;
 
 enum { IMG_BIOS = 0, IMG_KERNEL, IMG_INITRD, IMG_DTB, IMG_COUNT };
@@ -27,6 +29,9 @@ typedef struct SessionOptions {
     uint64_t checkpoint_interval; /* instructions between checkpoints */
     bool verify_strict;         /* a checkpoint after every event */
     bool on_divergence_continue;
+    bool no_reboot;             /* -no-reboot: a guest reset ends the run (exit 0);
+                                 * record stores it, replay reads it back */
+    bool quiet;                 /* --quiet: no progress bar */
     /* -seed N: random bytes come from a PRNG seeded with N instead of the
      * host (as QEMU's -seed); still logged, so replay is unaffected */
     bool seed_set;

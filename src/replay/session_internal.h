@@ -17,6 +17,7 @@
 #include "checkpoint.h"
 #include "host/console.h"
 #include "log.h"
+#include "progress.h"
 #include "session.h"
 
 typedef struct Session {
@@ -36,6 +37,7 @@ typedef struct Session {
     size_t pending_len;
     /* shutdown */
     int shutdown_cause; /* 0 none, else RLOG_SHUTDOWN_* */
+    bool no_reboot;     /* -no-reboot (replay: from the recording's header) */
     /* failure state: set once, first message wins */
     bool failed;
     int fail_status;
@@ -48,6 +50,7 @@ typedef struct Session {
     uint64_t events_delivered;
     uint64_t idle_skipped_ns;
     uint64_t log_bytes; /* size of the finished recording */
+    Progress progress;  /* replay's progress line */
 } Session;
 
 /* Stop the session with an error: prints nothing yet; session_main reports. */
@@ -66,6 +69,8 @@ void gate_random_bytes(void *opaque, uint8_t *buf, size_t n);
 void gate_console_write(void *opaque, const uint8_t *buf, size_t n);
 void gate_console_poll(Session *s);               /* run/record */
 void gate_console_deliver(Session *s, const RlogEvent *ev); /* replay */
+void gate_console_break_replay(Session *s, const RlogEvent *ev); /* replay */
+bool gate_console_replay_quit(Session *s); /* replay: Ctrl-A x typed? */
 void gate_idle_wait(Session *s);                  /* run/record */
 void gate_idle_replay(Session *s, const RlogEvent *ev);
 void gate_shutdown_poll(Session *s);              /* run/record */

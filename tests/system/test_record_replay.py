@@ -171,13 +171,37 @@ def test_wrong_image(guest, tmp_path):
     assert out2 == out
 
 
+def read_until(pipe, marker, timeout=300):
+    """Read a child's output until `marker` appears (or it ends, or the
+    timeout passes: then fail); returns what was read."""
+    import select
+    got = b""
+    deadline = time.monotonic() + timeout
+    fd = pipe.fileno()
+    while marker not in got:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {marker!r} within {timeout} s; got {got[-500:]!r}"
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            chunk = os.read(fd, 65536)
+            assert chunk, f"output ended before {marker!r}: {got[-500:]!r}"
+            got += chunk
+    return got
+
+
 def test_killed_recording_replays_to_its_last_frame(guest, tmp_path):
     """kill -9 while recording: the recording replays up to its last
     complete frame, then says where and why it ended."""
     rr = tmp_path / "killed.rr"
-    args = [RRVM, "record", "-o", str(rr), "-serial", "none"] + linux_args(append="rdtimeout=60000")
-    p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(4)  # boot, then idle in init's console read; frames reach the disk twice a second
+    args = [RRVM, "record", "-o", str(rr)] + linux_args(append="rdtimeout=60000")
+    p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    # wait for the event, not a fixed time: boot until init waits for a line...
+    read_until(p.stdout, b"INIT: type a line:")
+    # ...then until a frame written after it reaches the disk (twice a second)
+    size = rr.stat().st_size
+    deadline = time.monotonic() + 60
+    while rr.stat().st_size == size and time.monotonic() < deadline:
+        time.sleep(0.05)
     p.kill()
     p.wait()
     assert rr.stat().st_size > 100
@@ -265,9 +289,10 @@ def test_guest_reboot_loop_record_replay_and_sigterm(tmp_path):
     rr = tmp_path / "reboot.rr"
     p = subprocess.Popen([RRVM, "record", "-o", str(rr), "-bios", "none", "-kernel", str(elf)],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(1.5)
+    first = read_until(p.stdout, b"RR")  # two boots seen, however slow the start was
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=30)
+    out = first + out
     assert p.returncode == 0, err
     assert b"SIGTERM" in err and out.count(b"R") >= 2
     rc, out2, err2 = run(["replay", str(rr)], timeout=120)

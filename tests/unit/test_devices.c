@@ -228,6 +228,53 @@ static void test_uart_loopback(void **state)
     assert_int_equal(rd(m, UART + 6, 1) & 0xf0, 0xb0);
 }
 
+/* Ctrl-A b: a break puts a zero byte in the FIFO flagged BI, raises the
+ * receiver-line-status interrupt, and LSR reports BI once, with the byte
+ * still there to read (what Linux's 8250 driver expects for SysRq). */
+static void test_uart_break(void **state)
+{
+    Fix *f = *state;
+    Machine *m = f->m;
+    Uart16550 *u = m->uart;
+    plic_route_s0(m, 10);
+    wr(m, UART + 2, 1, 0x01); /* FIFOs on, trigger 1 */
+    wr(m, UART + 1, 1, 0x05); /* IER.RLSI | IER.RDI */
+    uart16550_receive(u, 'a');
+    uart16550_break(u);
+    assert_true(mip(m, 0, MIP_SEIP));
+    assert_int_equal(rd(m, UART + 2, 1) & 0x0f, 0x04); /* 'a' on top: data, no BI yet */
+    assert_int_equal(rd(m, UART + 5, 1) & 0x91, 0x81);  /* DR, FIFO error, no BI */
+    assert_int_equal(rd(m, UART, 1), 'a');
+    assert_int_equal(rd(m, UART + 2, 1) & 0x0f, 0x06); /* the break on top: RLSI */
+    assert_int_equal(rd(m, UART + 5, 1) & 0x91, 0x91);  /* DR | BI | FIFO error */
+    assert_int_equal(rd(m, UART + 5, 1) & 0x91, 0x01);  /* BI reported once */
+    assert_int_equal(rd(m, UART + 2, 1) & 0x0f, 0x04);
+    assert_int_equal(rd(m, UART, 1), 0);                /* the break's zero byte */
+    assert_int_equal(rd(m, UART + 2, 1), 0xc1);
+    assert_false(mip(m, 0, MIP_SEIP));
+
+    /* a pending break survives save/load; none pending saves as before */
+    SerWriter w0, w1;
+    ser_writer_init(&w0);
+    uart16550_save(u, &w0);
+    uart16550_break(u);
+    ser_writer_init(&w1);
+    uart16550_save(u, &w1);
+    assert_int_equal(w1.len, w0.len + 4);
+    Fix *g = make_fix(true, 1);
+    SerReader r;
+    ser_reader_init(&r, w1.buf, w1.len);
+    assert_true(uart16550_load(g->m->uart, &r));
+    assert_int_equal(rd(g->m, UART + 5, 1) & 0x10, 0x10);
+    ser_reader_init(&r, w0.buf, w0.len);
+    assert_true(uart16550_load(g->m->uart, &r));
+    assert_int_equal(rd(g->m, UART + 5, 1) & 0x11, 0);
+    ser_writer_free(&w0);
+    ser_writer_free(&w1);
+    machine_free(g->m);
+    free(g);
+}
+
 /* --- PLIC --- */
 
 static void test_plic_priority_claim_complete(void **state)
@@ -591,6 +638,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_uart_fifo_trigger, setup_virt, teardown),
         cmocka_unit_test_setup_teardown(test_uart_thr_interrupt, setup_virt, teardown),
         cmocka_unit_test_setup_teardown(test_uart_loopback, setup_virt, teardown),
+        cmocka_unit_test_setup_teardown(test_uart_break, setup_virt, teardown),
         cmocka_unit_test_setup_teardown(test_plic_priority_claim_complete, setup_virt, teardown),
         cmocka_unit_test_setup_teardown(test_plic_contexts, setup_virt, teardown),
         cmocka_unit_test_setup_teardown(test_clint_timer, setup_virt, teardown),

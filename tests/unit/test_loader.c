@@ -267,6 +267,43 @@ static void test_elf_rejects(void **state)
         assert_int_equal(f->m->ram[i], 0);
 }
 
+/* `ld -Ttext=0x80000000` output: one PT_LOAD from file offset 0 at
+ * RAM_BASE - 0x1000, its part below RAM holding only the ELF headers and
+ * zero padding. The part in RAM loads (as QEMU does); the headers are
+ * dropped. Anything else below RAM is still refused. */
+static Elf header_page_elf(void)
+{
+    size_t hdr = 64 + 56, blob_len = 0x1000 - hdr + sizeof hello_prog;
+    uint8_t *blob = calloc(1, blob_len);
+    memcpy(blob + 0x1000 - hdr, hello_prog, sizeof hello_prog);
+    Seg s = {RAM_BASE - 0x1000, blob_len, blob, blob_len};
+    Elf e = make_elf(243, RAM_BASE, &s, 1, 0);
+    free(blob);
+    uint8_t *ph = e.buf + 64;
+    put(ph + 8, 0, 8);                /* from the start of the file */
+    put(ph + 32, e.len, 8);
+    put(ph + 40, e.len, 8);
+    return e;
+}
+
+static void test_elf_header_page_below_ram(void **state)
+{
+    Fix *f = *state;
+    Elf e = header_page_elf();
+    assert_int_equal(e.len, 0x1000 + sizeof hello_prog);
+    ElfInfo info;
+    assert_true(loader_load_elf(f->m, "kernel", e.buf, e.len, true, &info, f->err, sizeof f->err));
+    assert_int_equal(info.entry, RAM_BASE);
+    assert_int_equal(info.lo, RAM_BASE);
+    assert_int_equal(info.hi, RAM_BASE + sizeof hello_prog);
+    assert_memory_equal(f->m->ram, hello_prog, sizeof hello_prog);
+
+    e.buf[0x800] = 1; /* not a header, not padding: would be lost */
+    memset(f->m->ram, 0, 64);
+    expect_elf_error(f, e.buf, e.len, "lies outside RAM");
+    free(e.buf);
+}
+
 /* Random corruption never crashes the loader (run under ASan/UBSan). */
 static void test_elf_fuzz(void **state)
 {
@@ -544,6 +581,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_elf_load_ok, setup, teardown),
         cmocka_unit_test_setup_teardown(test_elf_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_elf_header_page_below_ram, setup, teardown),
         cmocka_unit_test_setup_teardown(test_elf_fuzz, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_boot_bios_none_elf, setup, teardown),

@@ -183,6 +183,7 @@ static void test_kind_numbers_are_fixed(void **state)
     assert_int_equal(RLOG_IDLE, 4);
     assert_int_equal(RLOG_SHUTDOWN, 5);
     assert_int_equal(RLOG_RESET, 6);
+    assert_int_equal(RLOG_UART_BREAK, 7);
     assert_int_equal(RLOG_CHECKPOINT, 16);
     assert_int_equal(RLOG_END, 17);
     assert_int_equal(RLOG_NET_RX, 32);
@@ -191,7 +192,8 @@ static void test_kind_numbers_are_fixed(void **state)
     assert_string_equal(rlog_kind_name(16), "CHECKPOINT");
     assert_string_equal(rlog_kind_name(17), "END");
     assert_string_equal(rlog_kind_name(33), "BLOCK_COMPLETE");
-    assert_string_equal(rlog_kind_name(7), "UNKNOWN");
+    assert_string_equal(rlog_kind_name(7), "UART_BREAK");
+    assert_string_equal(rlog_kind_name(8), "UNKNOWN");
     assert_false(rlog_kind_known(99));
     assert_true(rlog_kind_known(4));
 }
