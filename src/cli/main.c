@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/recordings.h"
 #include "host/hostsys.h"
 #include "replay/log.h"
 #include "replay/session.h"
@@ -153,12 +154,15 @@ static int cmd_machine(SessionMode mode, int argc, char **argv)
     bool bios_none = false, bios_given = false;
     char err[512];
     int i = 0;
+    char rr_path[4096], rr_err[4600];
     if (mode == SESSION_REPLAY) {
-        if (argc < 1 || argv[0][0] == '-') {
-            fprintf(stderr, "rrvm replay: which recording? usage: rrvm replay FILE.rr [options]\n");
+        /* no file: the latest recording */
+        if (!recordings_resolve(argc >= 1 && argv[0][0] != '-' ? argv[i++] : NULL, rr_path, sizeof rr_path, rr_err,
+                                sizeof rr_err)) {
+            fprintf(stderr, "rrvm replay: %s\n", rr_err);
             return 2;
         }
-        o.rr_path = argv[i++];
+        o.rr_path = rr_path;
     }
 #define NEED_ARG()                                                                 \
     do {                                                                           \
@@ -219,6 +223,9 @@ static int cmd_machine(SessionMode mode, int argc, char **argv)
         } else if (strcmp(a, "-o") == 0 && mode == SESSION_RECORD) {
             NEED_ARG();
             o.rr_path = argv[++i];
+            machine_opt = false;
+        } else if (strcmp(a, "--force") == 0 && mode == SESSION_RECORD) {
+            o.force = true;
             machine_opt = false;
         } else if (strcmp(a, "--checkpoint-interval") == 0 && mode == SESSION_RECORD) {
             NEED_ARG();
@@ -312,10 +319,6 @@ static int cmd_machine(SessionMode mode, int argc, char **argv)
         }
     }
     (void)bios_given;
-    if (mode == SESSION_RECORD && !o.rr_path) {
-        fprintf(stderr, "rrvm record: where to? use -o FILE.rr\n");
-        return 2;
-    }
     if (mode != SESSION_REPLAY) {
         if (!o.image_path[IMG_KERNEL] && !o.image_path[IMG_BIOS] && bios_none) {
             fprintf(stderr, "rrvm: nothing to run: give -kernel FILE (and/or -bios FILE)\n");
@@ -328,7 +331,22 @@ static int cmd_machine(SessionMode mode, int argc, char **argv)
             return 2;
         }
     }
-    return session_main(&o);
+    char *cmdline = mode == SESSION_RECORD ? recordings_cmdline("record", argc, argv) : NULL;
+    o.cmdline = cmdline;
+    if (mode == SESSION_RECORD && !o.rr_path) {
+        /* no -o: the default directory, NAME-N.rr after the kernel */
+        const char *name = o.image_path[IMG_KERNEL] ? o.image_path[IMG_KERNEL] : o.image_path[IMG_BIOS];
+        if (!recordings_new_output(name, rr_path, sizeof rr_path, rr_err, sizeof rr_err)) {
+            fprintf(stderr, "rrvm record: %s\n", rr_err);
+            free(cmdline);
+            return 2;
+        }
+        fprintf(stderr, "rrvm: recording to %s\n", rr_path);
+        o.rr_path = rr_path;
+    }
+    int status = session_main(&o);
+    free(cmdline);
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -344,14 +362,8 @@ int main(int argc, char **argv)
         return cmd_machine(SESSION_RECORD, argc - 2, argv + 2);
     if (strcmp(cmd, "replay") == 0)
         return cmd_machine(SESSION_REPLAY, argc - 2, argv + 2);
-    if (strcmp(cmd, "info") == 0 || strcmp(cmd, "dump") == 0) {
-        if (argc != 3) {
-            fprintf(stderr, "usage: rrvm %s FILE.rr\n", cmd);
-            return 2;
-        }
-        return strcmp(cmd, "info") == 0 ? rlog_print_info(argv[2], stdout, stderr)
-                                         : rlog_print_dump(argv[2], stdout, stderr);
-    }
+    if (strcmp(cmd, "info") == 0 || strcmp(cmd, "dump") == 0)
+        return recordings_info_or_dump(cmd, argc - 2, argv + 2);
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

@@ -5,13 +5,14 @@
  * Both read the recording with the ordinary reader, so they report a cut or
  * corrupt recording exactly as a replay would, after printing everything
  * that could be read. Exit status: 0 for a complete or merely cut recording
- * (a warning goes to `err` for the latter), 1 when it cannot be read or is
- * corrupt.
+ * (a warning goes to `err` for the latter), 2 when it cannot be read or is
+ * corrupt (as replay's).
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "checkpoint.h"
@@ -82,10 +83,13 @@ static const char *shutdown_cause(uint8_t c)
     }
 }
 
-static void print_event(FILE *out, const RlogEvent *ev)
+/* vtime_ns: virtual time when the event takes effect (icount << shift +
+ * idle before it) */
+static void print_event(FILE *out, const RlogEvent *ev, uint64_t vtime_ns)
 {
     const char *name = rlog_kind_name(ev->kind);
-    fprintf(out, "%14" PRIu64 " %s", ev->icount, name);
+    fprintf(out, "%14" PRIu64 " %6" PRIu64 ".%09" PRIu64 " %s", ev->icount, vtime_ns / 1000000000u,
+            vtime_ns % 1000000000u, name);
     /* align the summaries; an empty RESET line gets no trailing blanks */
     int pad = 10 - (int)strlen(name);
     if (pad > 0 && !(ev->kind == RLOG_RESET && ev->len == 0))
@@ -157,16 +161,51 @@ static int finish(RlogReader *r, int rc, FILE *err)
         return 0;
     }
     fprintf(err, "error: %s\n", rlog_reader_error(r));
-    return 1;
+    return 2;
 }
 
-static int dump_reader(RlogReader *r, FILE *out, FILE *err)
+static bool kind_selected(const RlogDumpFilter *f, uint32_t kind)
 {
+    if (f->nkinds == 0)
+        return !(f->no_idle && kind == RLOG_IDLE);
+    for (int i = 0; i < f->nkinds; i++)
+        if (f->kinds[i] == kind)
+            return true;
+    return false;
+}
+
+static int dump_reader(RlogReader *r, const RlogHeader *h, const RlogDumpFilter *f, FILE *out, FILE *err)
+{
+    static const RlogDumpFilter all = { .to = UINT64_MAX };
+    if (!f)
+        f = &all;
     RlogEvent ev;
     int rc;
-    while ((rc = rlog_next(r, &ev)) == 1)
-        print_event(out, &ev);
+    uint64_t idle_ns = 0, v;
+    unsigned shift = (unsigned)h->cfg.icount_shift;
+    while ((rc = rlog_next(r, &ev)) == 1) {
+        if (ev.icount > f->to)
+            break; /* icounts never decrease */
+        uint64_t vtime = (shift < 64 && ev.icount <= UINT64_MAX >> shift ? ev.icount << shift : UINT64_MAX) + idle_ns;
+        if (ev.icount >= f->from && kind_selected(f, ev.kind))
+            print_event(out, &ev, vtime);
+        if (ev.kind == RLOG_IDLE && rlog_u64_decode(ev.payload, ev.len, &v))
+            idle_ns += v;
+    }
+    if (rc == 1)
+        rc = 0; /* stopped at --to: what was asked for was read */
     return finish(r, rc, err);
+}
+
+bool rlog_kind_from_name(const char *name, uint32_t *kind)
+{
+    for (uint32_t k = 1; k < 64; k++) {
+        if (rlog_kind_known(k) && strcasecmp(rlog_kind_name(k), name) == 0) {
+            *kind = k;
+            return true;
+        }
+    }
+    return false;
 }
 
 static void print_header(const RlogHeader *h, uint64_t size, FILE *out)
@@ -205,7 +244,7 @@ static void print_header(const RlogHeader *h, uint64_t size, FILE *out)
     }
 }
 
-static int info_reader(RlogReader *r, const RlogHeader *h, FILE *out, FILE *err)
+static int info_reader(RlogReader *r, const RlogHeader *h, const RlogDumpFilter *unused, FILE *out, FILE *err)
 {
     print_header(h, rlog_reader_size(r), out);
 
@@ -287,21 +326,21 @@ static int info_reader(RlogReader *r, const RlogHeader *h, FILE *out, FILE *err)
     return finish(r, rc, err);
 }
 
-typedef int (*ReaderFn)(RlogReader *r, const RlogHeader *h, FILE *out, FILE *err);
+typedef int (*ReaderFn)(RlogReader *r, const RlogHeader *h, const RlogDumpFilter *f, FILE *out, FILE *err);
 
-static int run_on(RlogReader *r, RlogHeader *h, const char *err_msg, ReaderFn fn, FILE *out, FILE *err)
+static int run_on(RlogReader *r, RlogHeader *h, const char *err_msg, ReaderFn fn, const RlogDumpFilter *f,
+                  FILE *out, FILE *err)
 {
     if (!r) {
         fprintf(err, "error: %s\n", err_msg);
-        return 1;
+        return 2;
     }
-    int status = fn(r, h, out, err);
+    int status = fn(r, h, f, out, err);
     rlog_reader_close(r);
     rlog_header_free(h);
     return status;
 }
 
-static int dump_fn(RlogReader *r, const RlogHeader *h, FILE *out, FILE *err) { return dump_reader(r, out, err); }
 
 int rlog_print_info(const char *path, FILE *out, FILE *err)
 {
@@ -310,15 +349,17 @@ int rlog_print_info(const char *path, FILE *out, FILE *err)
     RlogReader *r = rlog_reader_open(path, &h, msg, sizeof msg);
     if (r)
         fprintf(out, "recording:           %s\n", path);
-    return run_on(r, &h, msg, info_reader, out, err);
+    return run_on(r, &h, msg, info_reader, NULL, out, err);
 }
 
-int rlog_print_dump(const char *path, FILE *out, FILE *err)
+int rlog_print_dump(const char *path, FILE *out, FILE *err) { return rlog_print_dump_filtered(path, NULL, out, err); }
+
+int rlog_print_dump_filtered(const char *path, const RlogDumpFilter *f, FILE *out, FILE *err)
 {
     RlogHeader h;
     char msg[512];
     RlogReader *r = rlog_reader_open(path, &h, msg, sizeof msg);
-    return run_on(r, &h, msg, dump_fn, out, err);
+    return run_on(r, &h, msg, dump_reader, f, out, err);
 }
 
 int rlog_print_info_mem(const uint8_t *buf, size_t len, FILE *out, FILE *err)
@@ -326,7 +367,7 @@ int rlog_print_info_mem(const uint8_t *buf, size_t len, FILE *out, FILE *err)
     RlogHeader h;
     char msg[512];
     RlogReader *r = rlog_reader_open_mem(buf, len, &h, msg, sizeof msg);
-    return run_on(r, &h, msg, info_reader, out, err);
+    return run_on(r, &h, msg, info_reader, NULL, out, err);
 }
 
 int rlog_print_dump_mem(const uint8_t *buf, size_t len, FILE *out, FILE *err)
@@ -334,5 +375,5 @@ int rlog_print_dump_mem(const uint8_t *buf, size_t len, FILE *out, FILE *err)
     RlogHeader h;
     char msg[512];
     RlogReader *r = rlog_reader_open_mem(buf, len, &h, msg, sizeof msg);
-    return run_on(r, &h, msg, dump_fn, out, err);
+    return run_on(r, &h, msg, dump_reader, NULL, out, err);
 }
