@@ -227,6 +227,9 @@ static int cmd_machine(SessionMode mode, int argc, char **argv)
         } else if (strcmp(a, "--force") == 0 && mode == SESSION_RECORD) {
             o.force = true;
             machine_opt = false;
+        } else if (strcmp(a, "--pack") == 0 && mode == SESSION_RECORD) {
+            o.pack = true;
+            machine_opt = false;
         } else if (strcmp(a, "--checkpoint-interval") == 0 && mode == SESSION_RECORD) {
             NEED_ARG();
             char *end;
@@ -364,6 +367,8 @@ int main(int argc, char **argv)
         return cmd_machine(SESSION_REPLAY, argc - 2, argv + 2);
     if (strcmp(cmd, "info") == 0 || strcmp(cmd, "dump") == 0)
         return recordings_info_or_dump(cmd, argc - 2, argv + 2);
+    if (strcmp(cmd, "pack") == 0)
+        return recordings_pack(argc - 2, argv + 2);
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "replay/log.h"
+#include "replay/pack.h"
 
 #define LATEST "latest"
 #define MAX_NUMBER 100000
@@ -181,6 +182,27 @@ int recordings_info_or_dump(const char *cmd, int argc, char **argv)
         return 2;
     }
     return dump ? rlog_print_dump_filtered(path, &f, stdout, stderr) : rlog_print_info(path, stdout, stderr);
+}
+
+int recordings_pack(int argc, char **argv)
+{
+    const char *file = NULL, *image_dir = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--image-dir") == 0 && i + 1 < argc) {
+            image_dir = argv[++i];
+        } else if (argv[i][0] != '-' && !file) {
+            file = argv[i];
+        } else {
+            fprintf(stderr, "usage: rrvm pack [FILE.rr] [--image-dir DIR]\n");
+            return 2;
+        }
+    }
+    char path[4096], err[4600];
+    if (!recordings_resolve(file, path, sizeof path, err, sizeof err)) {
+        fprintf(stderr, "rrvm pack: %s\n", err);
+        return 2;
+    }
+    return rlog_pack_file(path, image_dir, stderr);
 }
 
 char *recordings_cmdline(const char *cmd, int argc, char **argv)

@@ -20,6 +20,8 @@ bool recordings_resolve(const char *arg, char *out, size_t cap, char *err, size_
 /* `rrvm info [FILE]`, `rrvm dump [FILE] [--kind K[,K]] [--from N] [--to N]
  * [--no-idle]`: the exit status. */
 int recordings_info_or_dump(const char *cmd, int argc, char **argv);
+/* `rrvm pack [FILE] [--image-dir DIR]`: the exit status. */
+int recordings_pack(int argc, char **argv);
 /* "rrvm CMD ARG..." with shell quoting where needed; malloc'd. */
 char *recordings_cmdline(const char *cmd, int argc, char **argv);
 

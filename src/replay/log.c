@@ -39,6 +39,10 @@
 
 static const uint8_t FILE_MAGIC[8] = {'R', 'R', 'V', 'M', 'L', 'O', 'G', 0};
 static const uint8_t FRAME_MAGIC[4] = {'R', 'R', 'V', 'F'};
+static const uint8_t IMAGE_MAGIC[4] = {'R', 'R', 'V', 'I'};
+#define IMAGE_HEADER_LEN 56
+#define IMAGE_CODEC_ZSTD 1
+#define IMAGE_ZSTD_LEVEL 9
 #define FILE_PREFIX_LEN 16  /* magic, version, body length */
 #define FRAME_HEADER_LEN 48 /* version 2: with the frame's sequence number */
 #define FRAME_HEADER_LEN_V1 40
@@ -444,6 +448,8 @@ struct RlogWriter {
     size_t out_cap;
     uint64_t bytes;            /* written to the file */
     uint64_t seq;              /* sequence number of the next frame */
+    uint8_t packed[RLOG_MAX_IMAGES][16]; /* hashes of the images packed so far */
+    int npacked;
     bool failed;
     char err[1024];
     char *path;       /* the file being written; owned */
@@ -618,14 +624,21 @@ RlogWriter *rlog_writer_create(const char *path, const RlogHeader *h, bool force
 
 const char *rlog_writer_path(const RlogWriter *w) { return w->path; }
 
+bool rlog_writer_sync(RlogWriter *w)
+{
+    if (!rlog_flush(w))
+        return false;
+    if (fsync(w->fd) != 0) {
+        writer_fail(w, "cannot sync: %s", strerror(errno));
+        return false;
+    }
+    return true;
+}
+
 bool rlog_writer_commit(RlogWriter *w, char *err, size_t errlen)
 {
     assert(w->final_path);
-    bool ok = rlog_flush(w);
-    if (ok && fsync(w->fd) != 0) {
-        writer_fail(w, "cannot sync: %s", strerror(errno));
-        ok = false;
-    }
+    bool ok = rlog_writer_sync(w);
     if (!ok) {
         set_err(err, errlen, "%s", w->err);
         rlog_writer_close(w);
@@ -690,6 +703,51 @@ bool rlog_flush(RlogWriter *w)
     w->seq++;
     w->events.len = 0;
     w->nevents = 0;
+    return true;
+}
+
+bool rlog_writer_pack_image(RlogWriter *w, const void *data, size_t len)
+{
+    assert(w->seq == 0 && w->nevents == 0); /* images precede the first frame */
+    if (w->failed)
+        return false;
+    uint8_t hash[16];
+    rlog_hash128(data, len, hash);
+    for (int i = 0; i < w->npacked; i++)
+        if (memcmp(w->packed[i], hash, 16) == 0)
+            return true; /* the same contents in another role: stored once */
+    if (w->npacked >= RLOG_MAX_IMAGES || len > RLOG_MAX_IMAGE) {
+        writer_fail(w, "cannot pack an image of %zu bytes (at most %d images of %llu bytes)", len, RLOG_MAX_IMAGES,
+                    (unsigned long long)RLOG_MAX_IMAGE);
+        return false;
+    }
+    size_t bound = ZSTD_compressBound(len);
+    uint8_t *buf = malloc(IMAGE_HEADER_LEN + bound);
+    if (!buf) {
+        writer_fail(w, "out of memory packing an image of %zu bytes", len);
+        return false;
+    }
+    size_t clen = ZSTD_compress(buf + IMAGE_HEADER_LEN, bound, data, len, IMAGE_ZSTD_LEVEL);
+    if (ZSTD_isError(clen)) {
+        writer_fail(w, "cannot compress an image: %s", ZSTD_getErrorName(clen));
+        free(buf);
+        return false;
+    }
+    memcpy(buf, IMAGE_MAGIC, 4);
+    put_le32(buf + 4, IMAGE_CODEC_ZSTD);
+    put_le64(buf + 8, clen);
+    put_le64(buf + 16, len);
+    memcpy(buf + 24, hash, 16);
+    put_le64(buf + 40, XXH64(buf + IMAGE_HEADER_LEN, clen, 0));
+    put_le64(buf + 48, XXH64(buf, 48, 0));
+    bool ok = write_all(w->fd, buf, IMAGE_HEADER_LEN + clen);
+    free(buf);
+    if (!ok) {
+        writer_fail(w, "cannot write: %s", strerror(errno));
+        return false;
+    }
+    w->bytes += IMAGE_HEADER_LEN + clen;
+    memcpy(w->packed[w->npacked++], hash, 16);
     return true;
 }
 
@@ -760,6 +818,9 @@ struct RlogReader {
     uint32_t version;    /* format version of the file */
     size_t frame_hlen;   /* frame header length for that version */
     int writer_pid;      /* a recorder still writes the file (its lock), or 0 */
+    RlogPacked packed[RLOG_MAX_IMAGES]; /* images stored in the file */
+    uint64_t packed_off[RLOG_MAX_IMAGES]; /* where their compressed bytes start */
+    int npacked;
 
     uint64_t next_frame; /* file offset of the next frame to load */
     uint64_t data_start; /* file offset of the first frame */
@@ -1055,6 +1116,99 @@ void rlog_reader_close(RlogReader *r)
     free(r);
 }
 
+/* Format 2: the packed images between the header and the first frame.
+ * Their headers are checked here; their contents when unpacked. */
+static bool scan_packed_images(RlogReader *r, size_t off, char *err, size_t errlen)
+{
+    char reason[128];
+    while (r->version >= 2 && r->size - off >= 4 && memcmp(r->data + off, IMAGE_MAGIC, 4) == 0) {
+        const uint8_t *b = r->data + off;
+        if (r->size - off < IMAGE_HEADER_LEN)
+            goto cut;
+        if (CHECKSUMS_ENFORCED && XXH64(b, 48, 0) != get_le64(b + 48)) {
+            set_err(err, errlen, "%s: packed image at byte %zu fails its checksum (image header): the recording is "
+                    "corrupt", r->name, off);
+            return false;
+        }
+        uint64_t clen = get_le64(b + 8), ulen = get_le64(b + 16);
+        const char *why = NULL;
+        if (get_le32(b + 4) != IMAGE_CODEC_ZSTD)
+            why = "unknown compression";
+        else if (r->npacked >= RLOG_MAX_IMAGES)
+            why = "too many packed images";
+        else if (clen == 0 || ulen > RLOG_MAX_IMAGE)
+            why = "its sizes are out of range";
+        if (why) {
+            set_err(err, errlen, "%s: packed image at byte %zu is malformed: %s", r->name, off, why);
+            return false;
+        }
+        if (r->size - off - IMAGE_HEADER_LEN < clen)
+            goto cut;
+        RlogPacked *p = &r->packed[r->npacked];
+        memcpy(p->hash, b + 24, 16);
+        p->size = ulen;
+        p->stored = clen;
+        r->packed_off[r->npacked++] = off + IMAGE_HEADER_LEN;
+        off += IMAGE_HEADER_LEN + (size_t)clen;
+    }
+    r->data_start = off;
+    return true;
+cut:
+    set_err(err, errlen, "%s: recording is cut inside its packed images (%zu bytes): %s", r->name, r->size,
+            cut_reason(r, reason, sizeof reason));
+    return false;
+}
+
+int rlog_reader_npacked(const RlogReader *r) { return r->npacked; }
+const RlogPacked *rlog_reader_packed(const RlogReader *r, int i) { return i >= 0 && i < r->npacked ? &r->packed[i] : NULL; }
+
+int rlog_reader_find_packed(const RlogReader *r, const uint8_t hash[16])
+{
+    for (int i = 0; i < r->npacked; i++)
+        if (memcmp(r->packed[i].hash, hash, 16) == 0)
+            return i;
+    return -1;
+}
+
+bool rlog_reader_unpack(const RlogReader *r, int i, uint8_t **data, size_t *len, char *err, size_t errlen)
+{
+    *data = NULL;
+    *len = 0;
+    assert(i >= 0 && i < r->npacked);
+    const RlogPacked *p = &r->packed[i];
+    const uint8_t *c = r->data + r->packed_off[i];
+    size_t clen = (size_t)p->stored;
+    uint64_t off = r->packed_off[i] - IMAGE_HEADER_LEN;
+    if (CHECKSUMS_ENFORCED && XXH64(c, clen, 0) != get_le64(c - IMAGE_HEADER_LEN + 40)) {
+        set_err(err, errlen, "%s: packed image at byte %llu fails its checksum", r->name, (unsigned long long)off);
+        return false;
+    }
+    if (ZSTD_getFrameContentSize(c, clen) != p->size || ZSTD_findFrameCompressedSize(c, clen) != clen) {
+        set_err(err, errlen, "%s: packed image at byte %llu is malformed: its zstd data does not match its header",
+                r->name, (unsigned long long)off);
+        return false;
+    }
+    uint8_t *buf = malloc(p->size ? (size_t)p->size : 1);
+    if (!buf) {
+        set_err(err, errlen, "%s: out of memory for a packed image of %llu bytes", r->name,
+                (unsigned long long)p->size);
+        return false;
+    }
+    size_t got = ZSTD_decompress(buf, (size_t)p->size, c, clen);
+    uint8_t h[16];
+    if (!ZSTD_isError(got) && got == p->size)
+        rlog_hash128(buf, got, h);
+    if (ZSTD_isError(got) || got != p->size || (CHECKSUMS_ENFORCED && memcmp(h, p->hash, 16) != 0)) {
+        set_err(err, errlen, "%s: packed image at byte %llu is damaged: %s", r->name, (unsigned long long)off,
+                ZSTD_isError(got) ? ZSTD_getErrorName(got) : "its contents do not match its hash");
+        free(buf);
+        return false;
+    }
+    *data = buf;
+    *len = got;
+    return true;
+}
+
 /* Check the file header of r->data and decode it into h. */
 static bool reader_start(RlogReader *r, RlogHeader *h, char *err, size_t errlen)
 {
@@ -1099,7 +1253,11 @@ static bool reader_start(RlogReader *r, RlogHeader *h, char *err, size_t errlen)
         set_err(err, errlen, "%s: recording header is malformed: %s", name, why);
         return false;
     }
-    r->next_frame = r->data_start = hlen + 8;
+    if (!scan_packed_images(r, hlen + 8, err, errlen)) {
+        rlog_header_free(h);
+        return false;
+    }
+    r->next_frame = r->data_start;
     r->next_seq = 0;
     r->seq_known = true; /* the first frame is number 0 */
     return true;

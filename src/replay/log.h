@@ -63,6 +63,7 @@
 #define RLOG_MAX_IMAGES 16
 #define RLOG_MAX_KV 32
 #define RLOG_MAX_FILE (16ull << 30)        /* a whole recording (read into memory) */
+#define RLOG_MAX_IMAGE (4ull << 30)        /* one boot image, packed or not */
 
 typedef struct RlogImage {
     char role[16];    /* "bios", "kernel", "initrd", "dtb", "disk", ... */
@@ -107,6 +108,12 @@ RlogWriter *rlog_writer_open(const char *path, const RlogHeader *h, char *err, s
  * to path only in rlog_writer_commit. A writer killed, or closed without a
  * commit, leaves the incomplete file, which replays up to its last frame. */
 RlogWriter *rlog_writer_create(const char *path, const RlogHeader *h, bool force, char *err, size_t errlen);
+/* Store an image's contents in the recording (zstd), so that it replays
+ * with nothing else; only before the first event. Contents already packed
+ * (the same hash) are not stored again. */
+bool rlog_writer_pack_image(RlogWriter *w, const void *data, size_t len);
+/* Flush and fsync. */
+bool rlog_writer_sync(RlogWriter *w);
 /* Flush, sync, move into place, close and free (also on failure). */
 bool rlog_writer_commit(RlogWriter *w, char *err, size_t errlen);
 /* The file being written (the incomplete one for rlog_writer_create). */
@@ -168,6 +175,19 @@ bool rlog_reader_seek(RlogReader *r, const RlogPos *pos);
 uint64_t rlog_reader_size(const RlogReader *r);
 /* The process still writing the file (it holds the writer's lock), or 0. */
 int rlog_reader_writer_pid(const RlogReader *r);
+/* Images packed in the recording (`rrvm pack`, `record --pack`). */
+typedef struct RlogPacked {
+    uint8_t hash[16]; /* XXH3_128 of the contents, as RlogImage.hash */
+    uint64_t size;    /* of the contents */
+    uint64_t stored;  /* compressed bytes in the file */
+} RlogPacked;
+int rlog_reader_npacked(const RlogReader *r);
+const RlogPacked *rlog_reader_packed(const RlogReader *r, int i);
+/* Index of the packed image with this hash, or -1. */
+int rlog_reader_find_packed(const RlogReader *r, const uint8_t hash[16]);
+/* Decompress packed image i into a new buffer (the caller frees it),
+ * checking its checksum and content hash. */
+bool rlog_reader_unpack(const RlogReader *r, int i, uint8_t **data, size_t *len, char *err, size_t errlen);
 void rlog_reader_close(RlogReader *r);
 
 /* Kind names ("UART_RX", ...); "UNKNOWN" for numbers this rrvm does not know. */

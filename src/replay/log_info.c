@@ -208,20 +208,22 @@ bool rlog_kind_from_name(const char *name, uint32_t *kind)
     return false;
 }
 
-static void print_header(const RlogHeader *h, uint64_t size, FILE *out)
+static void print_header(const RlogHeader *h, const RlogReader *r, FILE *out)
 {
     const MachineConfig *c = &h->cfg;
     fprintf(out, "format:              version %u, written by rrvm %s\n", h->format_version,
             h->rrvm_version[0] ? h->rrvm_version : "(unknown)");
-    fprintf(out, "size:                %" PRIu64 " bytes\n", size);
+    fprintf(out, "size:                %" PRIu64 " bytes\n", rlog_reader_size(r));
     fprintf(out, "board:               %s\n", c->board_virt ? "virt" : "bare-metal");
     fprintf(out, "harts:               %d\n", c->nharts);
     fprintf(out, "RAM:                 %" PRIu64 " MiB (%" PRIu64 " bytes)\n", c->ram_size >> 20, c->ram_size);
     fprintf(out, "icount shift:        %d (1 instruction = %" PRIu64 " ns)\n", c->icount_shift,
             (uint64_t)1 << c->icount_shift);
     fprintf(out, "quantum:             %" PRIu64 " instructions\n", c->quantum);
-    fprintf(out, "RTC:                 %s, base %" PRIu64 " ns\n",
-            c->rtc_clock_host ? "clock=host (logged)" : "virtual", c->rtc_base_ns);
+    char date[64];
+    format_wall(c->rtc_base_ns, date, sizeof date);
+    fprintf(out, "RTC:                 %s, starts at %s (%" PRIu64 " ns)\n",
+            c->rtc_clock_host ? "clock=host (logged)" : "virtual", date, c->rtc_base_ns);
     fprintf(out, "append:              ");
     if (c->append)
         print_escaped(out, (const uint8_t *)c->append, strlen(c->append), 4096);
@@ -233,20 +235,41 @@ static void print_header(const RlogHeader *h, uint64_t size, FILE *out)
                 h->verify_strict ? "strict" : "lenient");
     else
         fprintf(out, "checkpoints:         none, verify %s\n", h->verify_strict ? "strict" : "lenient");
-    for (int i = 0; i < h->nkv; i++)
-        fprintf(out, "option:              %s = %s\n", h->kv[i][0], h->kv[i][1]);
+    for (int i = 0; i < h->nkv; i++) {
+        const char *k = h->kv[i][0], *v = h->kv[i][1];
+        char *end;
+        unsigned long long ns = strtoull(v, &end, 10);
+        if (strcmp(k, "record.date_ns") == 0 && *v && !*end) {
+            format_wall(ns, date, sizeof date);
+            fprintf(out, "recorded:            %s\n", date);
+        } else if (strcmp(k, "record.host") == 0) {
+            fprintf(out, "host:                %s\n", v);
+        } else if (strcmp(k, "record.cmdline") == 0) {
+            fprintf(out, "command line:        %s\n", v);
+        } else {
+            fprintf(out, "option:              %s = %s\n", k, v);
+        }
+    }
     fprintf(out, "images:              %d\n", h->nimages);
     for (int i = 0; i < h->nimages; i++) {
         char hex[33];
         rlog_hash_hex(h->images[i].hash, hex);
-        fprintf(out, "  %-8s %s, %" PRIu64 " bytes, xxh3-128 %s\n", h->images[i].role, h->images[i].path,
-                h->images[i].size, hex);
+        fprintf(out, "  %-8s %s, %" PRIu64 " bytes, xxh3-128 %s%s\n", h->images[i].role, h->images[i].path,
+                h->images[i].size, hex, rlog_reader_find_packed(r, h->images[i].hash) >= 0 ? ", packed" : "");
     }
+    uint64_t stored = 0;
+    for (int i = 0; i < rlog_reader_npacked(r); i++)
+        stored += rlog_reader_packed(r, i)->stored;
+    if (rlog_reader_npacked(r))
+        fprintf(out, "packed images:       %d (%" PRIu64 " bytes compressed): replays with nothing else\n",
+                rlog_reader_npacked(r), stored);
+    else
+        fprintf(out, "packed images:       none (the images are read from their paths; rrvm pack embeds them)\n");
 }
 
 static int info_reader(RlogReader *r, const RlogHeader *h, const RlogDumpFilter *unused, FILE *out, FILE *err)
 {
-    print_header(h, rlog_reader_size(r), out);
+    print_header(h, r, out);
 
     KindStats *st = calloc(1, sizeof *st);
     if (!st) {
@@ -321,8 +344,12 @@ static int info_reader(RlogReader *r, const RlogHeader *h, const RlogDumpFilter 
     free(st);
     if (rc == 0)
         fprintf(out, "status:              complete\n");
+    else if (rlog_reader_truncated(r) && rlog_reader_writer_pid(r) > 0)
+        fprintf(out, "status:              in progress (being written by process %d)\n", rlog_reader_writer_pid(r));
+    else if (rlog_reader_truncated(r))
+        fprintf(out, "status:              incomplete (cut short: the recorder was killed or failed)\n");
     else
-        fprintf(out, "status:              %s\n", rlog_reader_truncated(r) ? "cut short" : "corrupt");
+        fprintf(out, "status:              corrupt\n");
     return finish(r, rc, err);
 }
 

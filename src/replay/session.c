@@ -21,7 +21,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,13 +31,14 @@
 #include "host/signals.h"
 #include "machine/board.h"
 #include "machine/hart.h"
+#include "pack.h"
 
 #define RRVM_VERSION "0.1.0"
 #define DEFAULT_CHECKPOINT_INTERVAL 10000000ull
 #define RECORD_SLICE 2000000ull       /* instructions between host polls */
 #define FLUSH_INTERVAL_NS 500000000ull /* log frames reach the disk this often, */
 #define FLUSH_INTERVAL_ICOUNT 100000000ull /* and at least this many instructions apart */
-#define MAX_IMAGE_SIZE (4ull << 30)
+#define MAX_IMAGE_SIZE RLOG_MAX_IMAGE
 
 static const char *const image_role[IMG_COUNT] = { "bios", "kernel", "initrd", "dtb" };
 
@@ -196,8 +196,8 @@ static bool load_images_for_run(Session *s)
     return true;
 }
 
-/* Replay: find each recorded image at its path or in --image-dir, and
- * refuse one whose contents differ. */
+/* Replay: find each recorded image packed in the recording, in
+ * --image-dir or at its path, and refuse one whose contents differ. */
 static bool load_images_for_replay(Session *s)
 {
     for (int k = 0; k < s->header.nimages; k++) {
@@ -210,44 +210,9 @@ static bool load_images_for_replay(Session *s)
             session_fail(s, STATUS_ERROR, "the recording uses a %s image, which this rrvm cannot load", ri->role);
             return false;
         }
-        char cand[2][1024];
-        int ncand = 0;
-        if (s->opt->image_dir) {
-            char tmp[4096];
-            snprintf(tmp, sizeof tmp, "%s", ri->path);
-            snprintf(cand[ncand++], sizeof cand[0], "%s/%s", s->opt->image_dir, basename(tmp));
-        }
-        snprintf(cand[ncand++], sizeof cand[0], "%s", ri->path);
-        char err[4096] = "";
-        bool found = false;
-        for (int c = 0; c < ncand && !found; c++) {
-            uint8_t *data;
-            size_t len, used = strlen(err);
-            char why[2048];
-            if (used)
-                used += (size_t)snprintf(err + used, sizeof err - used, "; ");
-            /* every candidate's reason is kept: a copy in --image-dir with
-             * the wrong contents must not be skipped without a word */
-            if (!host_read_file(cand[c], MAX_IMAGE_SIZE, &data, &len, why, sizeof why)) {
-                snprintf(err + used, sizeof err - used, "%s", why);
-                continue;
-            }
-            uint8_t h[16];
-            rlog_hash128(data, len, h);
-            if (len != ri->size || memcmp(h, ri->hash, 16) != 0) {
-                char want[33], got[33];
-                rlog_hash_hex(ri->hash, want);
-                rlog_hash_hex(h, got);
-                (void)!snprintf(err + used, sizeof err - used, "%s does not match the recording's %s image (%zu bytes, hash %s; recorded %" PRIu64 " bytes, hash %s)",
-                         cand[c], ri->role, len, got, ri->size, want);
-                free(data);
-                continue;
-            }
-            s->image[idx] = data;
-            s->image_len[idx] = len;
-            found = true;
-        }
-        if (!found) {
+        char err[8192];
+        if (!rlog_find_image(s->reader, ri, s->opt->image_dir, &s->image[idx], &s->image_len[idx], err,
+                             sizeof err)) {
             session_fail(s, STATUS_ERROR, "replay: %s image: %s%s", ri->role, err,
                          s->opt->image_dir ? "" : " (use --image-dir DIR if the images moved)");
             return false;
@@ -523,6 +488,12 @@ static bool open_recording(Session *s)
     if (!s->writer) {
         session_fail(s, STATUS_ERROR, "%s", err);
         return false;
+    }
+    for (int i = 0; s->opt->pack && i < IMG_COUNT; i++) {
+        if (s->image[i] && !rlog_writer_pack_image(s->writer, s->image[i], s->image_len[i])) {
+            session_fail(s, 1, "%s", rlog_writer_error(s->writer));
+            return false;
+        }
     }
     return true;
 }

@@ -20,6 +20,7 @@ typedef struct SessionOptions {
     SessionMode mode;
     const char *rr_path;        /* record: output; replay: input */
     bool force;                 /* record: replace an existing rr_path */
+    bool pack;                  /* record: store the images in the recording */
     const char *cmdline;        /* record: the command line, kept in the recording */
     const char *serial;         /* "stdio" (default), "none", "file:PATH" */
     const char *image_dir;      /* replay: where to look for moved images */
