@@ -1130,6 +1130,7 @@ static void test_writer_lock(void **state)
     char err[512];
     RlogWriter *w = rlog_writer_open(path, &h, err, sizeof err);
     assert_non_null(w);
+    rlog_header_free(&h);
     assert_true(rlog_write(w, 5, RLOG_IDLE, "\1\0\0\0\0\0\0\0", 8));
     assert_true(rlog_flush(w));
     check_from_child(path, getpid());
@@ -1201,6 +1202,75 @@ static void test_writer_create_and_commit(void **state)
     free(path);
 }
 
+static void test_packed_images(void **state)
+{
+    char *path = temp_path();
+    RlogHeader h;
+    make_header(&h);
+    char err[512];
+    static uint8_t img[100000];
+    for (size_t i = 0; i < sizeof img; i++)
+        img[i] = (uint8_t)(i % 251 ^ i / 1000);
+    RlogWriter *w = rlog_writer_open(path, &h, err, sizeof err);
+    assert_non_null(w);
+    assert_true(rlog_writer_pack_image(w, img, sizeof img));
+    assert_true(rlog_writer_pack_image(w, "K", 1));
+    assert_true(rlog_writer_pack_image(w, img, sizeof img)); /* the same contents: stored once */
+    assert_true(rlog_write(w, 3, RLOG_RANDOM, "abcd", 4));
+    assert_true(rlog_writer_close(w));
+    rlog_header_free(&h);
+    size_t len;
+    uint8_t *buf = read_file(path, &len);
+    assert_true(len < sizeof img / 2); /* compressed */
+
+    RlogReader *r = rlog_reader_open_mem(buf, len, &h, err, sizeof err);
+    assert_non_null(r);
+    assert_int_equal(rlog_reader_npacked(r), 2);
+    uint8_t hash[16];
+    rlog_hash128(img, sizeof img, hash);
+    assert_int_equal(rlog_reader_find_packed(r, hash), 0);
+    assert_int_equal(rlog_reader_packed(r, 0)->size, sizeof img);
+    assert_int_equal(rlog_reader_find_packed(r, h.images[1].hash), 1); /* the "kernel", "K" */
+    uint8_t *data;
+    size_t dlen;
+    assert_true(rlog_reader_unpack(r, 0, &data, &dlen, err, sizeof err));
+    assert_int_equal(dlen, sizeof img);
+    assert_memory_equal(data, img, sizeof img);
+    free(data);
+    RlogEvent ev;
+    assert_int_equal(rlog_next(r, &ev), 1);
+    assert_int_equal(ev.icount, 3);
+    rlog_reader_close(r);
+    rlog_header_free(&h);
+
+    /* damage inside the first image: events still read, the image is refused */
+    uint8_t *im = memmem(buf, len, "RRVI", 4);
+    assert_non_null(im);
+    size_t at = (size_t)(im - buf);
+    im[56 + 10] ^= 0x10;
+    r = rlog_reader_open_mem(buf, len, &h, err, sizeof err);
+    assert_non_null(r);
+    assert_false(rlog_reader_unpack(r, 0, &data, &dlen, err, sizeof err));
+    assert_null(data);
+    assert_non_null(strstr(err, "packed image at byte"));
+    assert_non_null(strstr(err, "fails its checksum"));
+    assert_int_equal(rlog_next(r, &ev), 1);
+    rlog_reader_close(r);
+    rlog_header_free(&h);
+    im[56 + 10] ^= 0x10;
+
+    /* a file cut inside its images: a cut header */
+    assert_null(rlog_reader_open_mem(buf, at + 60, &h, err, sizeof err));
+    assert_non_null(strstr(err, "cut inside its packed images"));
+    /* an image header that fails its checksum */
+    im[20] ^= 1;
+    assert_null(rlog_reader_open_mem(buf, len, &h, err, sizeof err));
+    assert_non_null(strstr(err, "fails its checksum (image header)"));
+    free(buf);
+    unlink(path);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1221,6 +1291,7 @@ int main(void)
         cmocka_unit_test(test_not_a_regular_file),
         cmocka_unit_test(test_writer_lock),
         cmocka_unit_test(test_writer_create_and_commit),
+        cmocka_unit_test(test_packed_images),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
