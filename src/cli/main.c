@@ -1,5 +1,5 @@
 /*
- * main.c - the `rrvm` command line: run, record, replay, info, dump.
+ * main.c - the `rrvm` command line: run, record, replay, info, dump, pack.
  *
  * Machine options follow QEMU's spelling (-m, -smp, -bios, -kernel,
  * -initrd, -append, -dtb, -icount shift=N, -rtc, -serial) so that command
@@ -26,11 +26,14 @@
 static void usage(FILE *f)
 {
     fputs("usage: rrvm run    [machine options] [--digest] [--stats]\n"
-          "       rrvm record -o FILE.rr [machine options] [--checkpoint-interval N] [--verify=strict]\n"
-          "       rrvm replay FILE.rr [--image-dir DIR] [-serial SPEC] [--on-divergence=stop|continue]\n"
+          "       rrvm record [-o FILE.rr [--force]] [--pack] [machine options] [--checkpoint-interval N]\n"
+          "                   [--verify=strict]     (no -o: $RRVM_DIR or ~/.local/share/rrvm/NAME-N.rr)\n"
+          "       rrvm replay [FILE.rr] [--image-dir DIR] [-serial SPEC] [--on-divergence=stop|continue]\n"
           "                           [--digest] [--stats]\n"
-          "       rrvm info FILE.rr      configuration, images, events by source, sizes\n"
-          "       rrvm dump FILE.rr      one line per event\n"
+          "       rrvm info [FILE.rr]    configuration, images, events by source, sizes, status\n"
+          "       rrvm dump [FILE.rr] [--kind K[,K]] [--from ICOUNT] [--to ICOUNT] [--no-idle]\n"
+          "                              one line per event: icount, virtual time, kind, payload\n"
+          "       rrvm pack [FILE.rr] [--image-dir DIR]   embed the images (no file: the latest)\n"
           "\n"
           "machine options (as QEMU's):\n"
           "  -M virt|bare          board: QEMU virt layout (default) or minimal bare-metal board\n"
