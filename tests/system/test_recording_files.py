@@ -139,6 +139,23 @@ def test_truncating_the_file_during_a_replay(guest, tmp_path):
 
 # ---------------------------------------------------------- never lose one
 
+def test_frames_reach_the_disk_at_least_every_1e8_instructions(tmp_path):
+    """However fast the host, a frame ends at least every 10^8 instructions
+    (and every 0.5 s): the first icounts of consecutive frames are at most
+    10^8 + one record slice (2*10^6) + one checkpoint interval (10^7) apart."""
+    rr = tmp_path / "smp.rr"
+    # with one hart, smp.elf waits 10^9 instructions for the others, then fails
+    rc, out, err = run(["record", "-o", str(rr), "-smp", "1", "-seed", "1", "-serial", "none", "-bios", "none",
+                        "-kernel", os.path.join(GUEST_TESTS, "smp.elf")], timeout=300)
+    assert rr.exists(), err
+    _, fr = frames(rr.read_bytes())
+    firsts = [struct.unpack_from("<Q", f, 16)[0] for f in fr]
+    assert firsts[-1] > 9 * 10**8, firsts
+    gaps = [b - a for a, b in zip(firsts, firsts[1:])]
+    assert max(gaps) <= 10**8 + 2 * 10**6 + 10**7, gaps
+    assert [struct.unpack_from("<Q", f, 32)[0] for f in fr] == list(range(len(fr)))  # numbered
+
+
 def test_record_refuses_to_overwrite(tmp_path):
     rr = tmp_path / "a.rr"
     record_elf(rr)
