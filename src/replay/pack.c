@@ -13,6 +13,7 @@
 #include "pack.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <libgen.h>
@@ -177,6 +178,17 @@ int rlog_pack_file(const char *path, const char *image_dir, FILE *err)
     }
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.packing", path);
+    /* exclusive creation: a second `rrvm pack` of the same file stops here
+     * (the writer's lock alone ends when verify_packed opens the file) */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(err, "rrvm: pack: cannot create %s: %s%s\n", tmp, strerror(errno),
+                errno == EEXIST ? " (another rrvm pack at work? if not, remove it)" : "");
+        rlog_reader_close(r);
+        rlog_header_free(&h);
+        return 2;
+    }
+    close(fd);
     bool ok = write_packed(r, &h, image_dir, tmp, err) && verify_packed(tmp, err);
     rlog_reader_close(r);
     rlog_header_free(&h);

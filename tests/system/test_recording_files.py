@@ -357,3 +357,15 @@ def test_dump_filters_and_vtime(guest, tmp_path):
     assert got == [l for l in lines if int(l.split()[0]) == mid]
     rc, out, err = run(["dump", str(rr), "--kind", "NOPE"])
     assert rc == 2 and "unknown event kind 'NOPE'" in err
+
+
+def test_a_second_pack_of_the_same_file_is_refused(tmp_path):
+    rr = tmp_path / "s.rr"
+    record_elf(rr)
+    before = rr.read_bytes()
+    (tmp_path / "s.rr.packing").write_bytes(b"another rrvm pack's copy")
+    rc, _, err = run(["pack", str(rr)])
+    assert rc == 2
+    one_line_error(err, "s.rr.packing: File exists (another rrvm pack at work?")
+    assert rr.read_bytes() == before
+    assert (tmp_path / "s.rr.packing").read_bytes() == b"another rrvm pack's copy"
