@@ -157,10 +157,10 @@ static int finish(RlogReader *r, int rc, FILE *err)
     if (rc == 0)
         return 0;
     if (rlog_reader_truncated(r)) {
-        fprintf(err, "warning: %s\n", rlog_reader_error(r));
+        fprintf(err, "rrvm: warning: %s\n", rlog_reader_error(r));
         return 0;
     }
-    fprintf(err, "error: %s\n", rlog_reader_error(r));
+    fprintf(err, "rrvm: %s\n", rlog_reader_error(r));
     return 2;
 }
 
@@ -273,7 +273,7 @@ static int info_reader(RlogReader *r, const RlogHeader *h, const RlogDumpFilter 
 
     KindStats *st = calloc(1, sizeof *st);
     if (!st) {
-        fprintf(err, "error: out of memory\n");
+        fprintf(err, "rrvm: out of memory\n");
         return 1;
     }
     RlogEvent ev;
@@ -359,7 +359,7 @@ static int run_on(RlogReader *r, RlogHeader *h, const char *err_msg, ReaderFn fn
                   FILE *out, FILE *err)
 {
     if (!r) {
-        fprintf(err, "error: %s\n", err_msg);
+        fprintf(err, "rrvm: %s\n", err_msg);
         return 2;
     }
     int status = fn(r, h, f, out, err);

@@ -889,7 +889,7 @@ static void test_info_and_dump(void **state)
     buf[len - 3] ^= 1;
     out = capture(rlog_print_dump_mem, buf, len, &status, &err);
     assert_int_equal(status, 2);
-    assert_non_null(strstr(err, "error: "));
+    assert_non_null(strstr(err, "rrvm: "));
     assert_non_null(strstr(err, "fails its checksum"));
     free(out);
     free(err);
