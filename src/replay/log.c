@@ -918,8 +918,8 @@ static int load_frame(RlogReader *r)
                            cut_reason(r, reason, sizeof reason));
     }
     if (r->saw_end)
-        return reader_fail(r, false, "%zu bytes follow the END event at byte %llu: the recording is corrupt",
-                           left, (unsigned long long)off);
+        return reader_fail(r, false, "%zu byte%s follow%s the END event at byte %llu: the recording is corrupt",
+                           left, left == 1 ? "" : "s", left == 1 ? "s" : "", (unsigned long long)off);
     const uint8_t *fh = r->data + off;
     if (left < hlen)
         goto cut;
