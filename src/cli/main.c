@@ -1,5 +1,5 @@
 /*
- * main.c - the `rrvm` command line: run, record, replay, info, dump, help.
+ * main.c - the `rrvm` command line: run, record, replay, info, dump, pack, help.
  *
  * Machine options follow QEMU's spelling (-m, -smp, -M, -bios, -kernel,
  * -initrd, -append, -dtb, -icount shift=N, -rtc, -serial, -no-reboot) so
@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cli/recordings.h"
 #include "host/hostsys.h"
 #include "machine/fdt.h"
 #include "replay/log.h"
@@ -50,6 +51,7 @@ typedef struct Parse {
     unsigned cmd; /* C_RUN, C_RECORD or C_REPLAY */
     bool bios_none;
     bool rtc_base_given;
+    char rr_path_buf[4096]; /* the recording's path when rrvm chose it */
     char err[512];
 } Parse;
 
@@ -393,6 +395,8 @@ static bool opt_stats(Parse *p, const char *arg) { (void)arg; p->o.print_stats =
 static bool opt_quiet(Parse *p, const char *arg) { (void)arg; p->o.quiet = true; return true; }
 static bool opt_dump_dtb(Parse *p, const char *arg) { p->o.dump_dtb = arg; return true; }
 static bool opt_output(Parse *p, const char *arg) { p->o.rr_path = arg; return true; }
+static bool opt_force(Parse *p, const char *arg) { (void)arg; p->o.force = true; return true; }
+static bool opt_pack(Parse *p, const char *arg) { (void)arg; p->o.pack = true; return true; }
 
 static bool opt_image_dir(Parse *p, const char *arg)
 {
@@ -482,7 +486,11 @@ static const OptDef option_table[] = {
     {"-serial", "stdio|none|file:PATH", C_ALL, false, opt_serial,
      "console backend (default stdio; Ctrl-A x quits, Ctrl-A b sends a break,\n"
      "Ctrl-A h helps)"},
-    {"-o", "FILE.rr", C_RECORD, false, opt_output, "where to write the recording"},
+    {"-o", "FILE.rr", C_RECORD, false, opt_output,
+     "where to write the recording (default: $RRVM_DIR or ~/.local/share/rrvm/NAME-N.rr, with a\n"
+     "'latest' link); an existing file is not replaced without --force"},
+    {"--force", NULL, C_RECORD, false, opt_force, "replace an existing recording once the new one is complete"},
+    {"--pack", NULL, C_RECORD, false, opt_pack, "embed the images in the recording (see rrvm pack)"},
     {"--checkpoint-interval", "N", C_RECORD, false, opt_checkpoint_interval,
      "instructions between state checkpoints (default 10000000)"},
     {"--verify", "strict|lenient", C_RECORD, false, opt_verify,
@@ -507,11 +515,14 @@ typedef struct CmdDef {
 
 static const CmdDef command_table[] = {
     {"run", C_RUN, "rrvm run [options]", "run a guest (no recording)"},
-    {"record", C_RECORD, "rrvm record -o FILE.rr [options]", "run a guest and record its inputs"},
-    {"replay", C_REPLAY, "rrvm replay FILE.rr [options]",
-     "re-execute a recording; the recording holds the machine configuration"},
-    {"info", 0, "rrvm info FILE.rr", "configuration, images, events by source, sizes"},
-    {"dump", 0, "rrvm dump FILE.rr", "one line per event"},
+    {"record", C_RECORD, "rrvm record [-o FILE.rr] [options]", "run a guest and record its inputs"},
+    {"replay", C_REPLAY, "rrvm replay [FILE.rr] [options]",
+     "re-execute a recording (default: the latest); the recording holds the machine configuration"},
+    {"info", 0, "rrvm info [FILE.rr]", "configuration, images, events by source, sizes, status"},
+    {"dump", 0, "rrvm dump [FILE.rr] [--kind K[,K]] [--from ICOUNT] [--to ICOUNT] [--no-idle]",
+     "one line per event: icount, virtual time, kind, payload"},
+    {"pack", 0, "rrvm pack [FILE.rr] [--image-dir DIR]",
+     "embed the recording's images in it, so the one file replays anywhere"},
     {"help", 0, "rrvm help [COMMAND]", "this text, or a command's options"},
 };
 #define NCOMMANDS (sizeof command_table / sizeof command_table[0])
@@ -673,9 +684,12 @@ static int parse_args(Parse *p, const CmdDef *c, int argc, char **argv)
         }
     }
     if (p->cmd == C_REPLAY) {
-        if (argc < 1 || argv[0][0] == '-')
-            return usage_error("replay: which recording? usage: rrvm replay FILE.rr [options]");
-        p->o.rr_path = argv[i++];
+        /* no file: the latest recording of the default directory */
+        char err[4600];
+        if (!recordings_resolve(argc >= 1 && argv[0][0] != '-' ? argv[i++] : NULL, p->rr_path_buf,
+                                sizeof p->rr_path_buf, err, sizeof err))
+            return usage_error("replay: %s", err);
+        p->o.rr_path = p->rr_path_buf;
     }
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -710,8 +724,6 @@ static int parse_args(Parse *p, const CmdDef *c, int argc, char **argv)
 static int finish_args(Parse *p)
 {
     SessionOptions *o = &p->o;
-    if (p->cmd == C_RECORD && !o->rr_path)
-        return usage_error("record: where to? use -o FILE.rr");
     if (p->cmd == C_REPLAY)
         return -1;
     if (o->seed_set && !p->rtc_base_given)
@@ -722,6 +734,14 @@ static int finish_args(Parse *p)
         return usage_error("nothing to run: give -kernel FILE (and/or -bios FILE)");
     if (!o->image_path[IMG_KERNEL] && !o->quiet)
         fprintf(stderr, "rrvm: warning: no -kernel: the firmware has nothing to start after it\n");
+    if (p->cmd == C_RECORD && !o->rr_path) {
+        /* no -o: the default directory, NAME-N.rr after the kernel */
+        char err[4600];
+        const char *name = o->image_path[IMG_KERNEL] ? o->image_path[IMG_KERNEL] : o->image_path[IMG_BIOS];
+        if (!recordings_new_output(name, p->rr_path_buf, sizeof p->rr_path_buf, err, sizeof err))
+            return usage_error("record: %s", err);
+        o->rr_path = p->rr_path_buf;
+    }
     return -1;
 }
 
@@ -743,19 +763,25 @@ static int cmd_machine(const CmdDef *c, int argc, char **argv)
     int status = parse_args(&p, c, argc, argv);
     if (status < 0)
         status = finish_args(&p);
-    return status < 0 ? session_main(&p.o) : status;
+    if (status >= 0)
+        return status;
+    char *cmdline = p.cmd == C_RECORD ? recordings_cmdline("record", argc, argv) : NULL;
+    p.o.cmdline = cmdline;
+    status = session_main(&p.o);
+    free(cmdline);
+    return status;
 }
 
 static int cmd_file(const CmdDef *c, int argc, char **argv)
 {
-    if (argc == 1 && is_help(argv[0])) {
-        command_usage(stdout, c);
-        return 0;
-    }
-    if (argc != 1 || argv[0][0] == '-')
-        return usage_error("usage: %s", c->synopsis);
-    return strcmp(c->name, "info") == 0 ? rlog_print_info(argv[0], stdout, stderr)
-                                        : rlog_print_dump(argv[0], stdout, stderr);
+    for (int k = 0; k < argc; k++)
+        if (is_help(argv[k])) {
+            command_usage(stdout, c);
+            return 0;
+        }
+    if (strcmp(c->name, "pack") == 0)
+        return recordings_pack(argc, argv);
+    return recordings_info_or_dump(c->name, argc, argv);
 }
 
 static int cmd_help(int argc, char **argv)
@@ -766,7 +792,7 @@ static int cmd_help(int argc, char **argv)
     }
     const CmdDef *c = find_command(argv[0]);
     if (!c || argc > 1)
-        return usage_error("help: unknown command '%s' (run, record, replay, info, dump)", argv[0]);
+        return usage_error("help: unknown command '%s' (run, record, replay, info, dump, pack)", argv[0]);
     command_usage(stdout, c);
     return 0;
 }
@@ -787,7 +813,7 @@ int main(int argc, char **argv)
     const CmdDef *c = find_command(cmd);
     if (!c) {
         if (cmd[0] == '-')
-            return usage_error("give a command first: rrvm run|record|replay|info|dump ... (rrvm help)");
+            return usage_error("give a command first: rrvm run|record|replay|info|dump|pack ... (rrvm help)");
         return usage_error("unknown command '%s' (rrvm help lists them)", cmd);
     }
     if (strcmp(c->name, "help") == 0)

@@ -93,6 +93,14 @@ bool host_read_file(const char *path, uint64_t max_size, uint8_t **data, size_t 
     return true;
 }
 
+bool host_hostname(char *buf, size_t cap)
+{
+    if (cap == 0 || gethostname(buf, cap) != 0)
+        return false;
+    buf[cap - 1] = 0;
+    return buf[0] != 0;
+}
+
 void host_hash128(const void *data, size_t len, uint8_t out[16])
 {
     XXH128_hash_t h = XXH3_128bits(data, len);

@@ -15,6 +15,8 @@ uint64_t host_monotonic_ns(void);
 void host_random_bytes(uint8_t *buf, size_t n);
 /* Read a whole file (at most max_size bytes). Returns false with a message. */
 bool host_read_file(const char *path, uint64_t max_size, uint8_t **data, size_t *len, char *err, size_t errlen);
+/* The host's name (for a recording's description); false if unknown. */
+bool host_hostname(char *buf, size_t cap);
 /* XXH3-128 of a buffer, big-endian bytes. */
 void host_hash128(const void *data, size_t len, uint8_t out[16]);
 

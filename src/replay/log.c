@@ -24,7 +24,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -40,8 +39,13 @@
 
 static const uint8_t FILE_MAGIC[8] = {'R', 'R', 'V', 'M', 'L', 'O', 'G', 0};
 static const uint8_t FRAME_MAGIC[4] = {'R', 'R', 'V', 'F'};
+static const uint8_t IMAGE_MAGIC[4] = {'R', 'R', 'V', 'I'};
+#define IMAGE_HEADER_LEN 56
+#define IMAGE_CODEC_ZSTD 1
+#define IMAGE_ZSTD_LEVEL 9
 #define FILE_PREFIX_LEN 16  /* magic, version, body length */
-#define FRAME_HEADER_LEN 40
+#define FRAME_HEADER_LEN 48 /* version 2: with the frame's sequence number */
+#define FRAME_HEADER_LEN_V1 40
 #define ZSTD_LEVEL 3
 
 /* ------------------------------------------------------------------ */
@@ -366,11 +370,11 @@ static void cur_str_fixed(Cursor *c, char *dst, size_t cap)
     free(s);
 }
 
-static bool header_decode(const uint8_t *body, size_t len, RlogHeader *h, const char **why)
+static bool header_decode(const uint8_t *body, size_t len, uint32_t version, RlogHeader *h, const char **why)
 {
     Cursor c = {body, body + len, NULL};
     memset(h, 0, sizeof *h);
-    h->format_version = RLOG_FORMAT_VERSION;
+    h->format_version = version;
     cur_str_fixed(&c, h->rrvm_version, sizeof h->rrvm_version);
     MachineConfig *cfg = &h->cfg;
     cfg->ram_size = cur_u64(&c);
@@ -454,9 +458,14 @@ struct RlogWriter {
     uint8_t *out;              /* frame header + compressed bytes */
     size_t out_cap;
     uint64_t bytes;            /* written to the file */
+    uint64_t seq;              /* sequence number of the next frame */
+    uint8_t packed[RLOG_MAX_IMAGES][16]; /* hashes of the images packed so far */
+    int npacked;
     bool failed;
     char err[1024];
-    char *path; /* owned */
+    char *path;       /* the file being written; owned */
+    char *final_path; /* rlog_writer_create: where it goes when complete; owned */
+    bool force;       /* rlog_writer_create: replace an existing final_path */
 };
 
 static bool write_all(int fd, const uint8_t *p, size_t n)
@@ -489,6 +498,42 @@ static void writer_fail(RlogWriter *w, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Another process's lock on fd (a recorder at work): its pid, else 0. */
+static int lock_holder(int fd)
+{
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    if (fcntl(fd, F_GETLK, &fl) != 0 || fl.l_type == F_UNLCK)
+        return 0;
+    return fl.l_pid > 0 ? fl.l_pid : -1;
+}
+
+/* Open path for writing under an exclusive lock (which a second recorder,
+ * and readers, can see), then empty it. The lock goes with the fd. */
+static int open_locked(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        set_err(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        return -1;
+    }
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    if (fcntl(fd, F_SETLK, &fl) != 0) {
+        int pid = lock_holder(fd);
+        if (pid > 0)
+            set_err(err, errlen, "%s is being written by process %d (another rrvm record)", path, pid);
+        else
+            set_err(err, errlen, "%s: cannot lock: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (ftruncate(fd, 0) != 0) {
+        set_err(err, errlen, "%s: cannot truncate: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 RlogWriter *rlog_writer_open(const char *path, const RlogHeader *h, char *err, size_t errlen)
 {
     SerWriter body;
@@ -519,11 +564,9 @@ RlogWriter *rlog_writer_open(const char *path, const RlogHeader *h, char *err, s
     put_le64(hdr + hlen, XXH64(hdr, hlen, 0));
     hlen += 8;
 
-    w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (w->fd < 0) {
-        set_err(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+    w->fd = open_locked(path, err, errlen);
+    if (w->fd < 0)
         goto fail;
-    }
     if (!write_all(w->fd, hdr, hlen)) {
         set_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         goto fail;
@@ -544,6 +587,86 @@ fail:
     free(hdr);
     ser_writer_free(&body);
     return NULL;
+}
+
+void rlog_incomplete_path(const char *path, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s%s", path, RLOG_INCOMPLETE_SUFFIX);
+}
+
+RlogWriter *rlog_writer_create(const char *path, const RlogHeader *h, bool force, char *err, size_t errlen)
+{
+    struct stat st;
+    if (!force && lstat(path, &st) == 0) {
+        set_err(err, errlen, "%s already exists (use --force to replace it)", path);
+        return NULL;
+    }
+    char tmp[4096];
+    rlog_incomplete_path(path, tmp, sizeof tmp);
+    if (strlen(tmp) >= sizeof tmp - 1) {
+        set_err(err, errlen, "%s: path too long", path);
+        return NULL;
+    }
+    int old = force ? -1 : open(tmp, O_RDONLY | O_CLOEXEC);
+    if (old >= 0) {
+        /* never lose a recording: a cut one left by a killed recorder stays */
+        int pid = lock_holder(old);
+        close(old);
+        if (pid > 0)
+            set_err(err, errlen, "%s is being written by process %d (another rrvm record)", tmp, pid);
+        else
+            set_err(err, errlen, "%s exists (a recording that was cut short; replay it, remove it, "
+                    "or use --force)", tmp);
+        return NULL;
+    }
+    RlogWriter *w = rlog_writer_open(tmp, h, err, errlen);
+    if (!w)
+        return NULL;
+    w->final_path = strdup(path);
+    w->force = force;
+    if (!w->final_path) {
+        set_err(err, errlen, "%s: out of memory", path);
+        rlog_writer_close(w);
+        unlink(tmp);
+        return NULL;
+    }
+    return w;
+}
+
+const char *rlog_writer_path(const RlogWriter *w) { return w->path; }
+
+bool rlog_writer_sync(RlogWriter *w)
+{
+    if (!rlog_flush(w))
+        return false;
+    if (fsync(w->fd) != 0) {
+        writer_fail(w, "cannot sync: %s", strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+bool rlog_writer_commit(RlogWriter *w, char *err, size_t errlen)
+{
+    assert(w->final_path);
+    bool ok = rlog_writer_sync(w);
+    if (!ok) {
+        set_err(err, errlen, "%s", w->err);
+        rlog_writer_close(w);
+        return false;
+    }
+    /* while we still hold the lock: without --force, link() refuses to
+     * replace a file that appeared meanwhile */
+    int rc = w->force ? rename(w->path, w->final_path) : link(w->path, w->final_path);
+    if (rc != 0) {
+        set_err(err, errlen, "%s: cannot move the recording into place (%s); it is complete in %s",
+                w->final_path, strerror(errno), w->path);
+        rlog_writer_close(w);
+        return false;
+    }
+    if (!w->force)
+        unlink(w->path);
+    return rlog_writer_close(w);
 }
 
 bool rlog_flush(RlogWriter *w)
@@ -581,14 +704,61 @@ bool rlog_flush(RlogWriter *w)
     put_le32(fh + 12, w->nevents);
     put_le64(fh + 16, w->frame_first_icount);
     put_le64(fh + 24, XXH64(w->out + FRAME_HEADER_LEN, clen, 0));
-    put_le64(fh + 32, XXH64(fh, 32, 0));
+    put_le64(fh + 32, w->seq);
+    put_le64(fh + 40, XXH64(fh, 40, 0));
     if (!write_all(w->fd, w->out, FRAME_HEADER_LEN + clen)) {
         writer_fail(w, "cannot write: %s", strerror(errno));
         return false;
     }
     w->bytes += FRAME_HEADER_LEN + clen;
+    w->seq++;
     w->events.len = 0;
     w->nevents = 0;
+    return true;
+}
+
+bool rlog_writer_pack_image(RlogWriter *w, const void *data, size_t len)
+{
+    assert(w->seq == 0 && w->nevents == 0); /* images precede the first frame */
+    if (w->failed)
+        return false;
+    uint8_t hash[16];
+    rlog_hash128(data, len, hash);
+    for (int i = 0; i < w->npacked; i++)
+        if (memcmp(w->packed[i], hash, 16) == 0)
+            return true; /* the same contents in another role: stored once */
+    if (w->npacked >= RLOG_MAX_IMAGES || len > RLOG_MAX_IMAGE) {
+        writer_fail(w, "cannot pack an image of %zu bytes (at most %d images of %llu bytes)", len, RLOG_MAX_IMAGES,
+                    (unsigned long long)RLOG_MAX_IMAGE);
+        return false;
+    }
+    size_t bound = ZSTD_compressBound(len);
+    uint8_t *buf = malloc(IMAGE_HEADER_LEN + bound);
+    if (!buf) {
+        writer_fail(w, "out of memory packing an image of %zu bytes", len);
+        return false;
+    }
+    size_t clen = ZSTD_compress(buf + IMAGE_HEADER_LEN, bound, data, len, IMAGE_ZSTD_LEVEL);
+    if (ZSTD_isError(clen)) {
+        writer_fail(w, "cannot compress an image: %s", ZSTD_getErrorName(clen));
+        free(buf);
+        return false;
+    }
+    memcpy(buf, IMAGE_MAGIC, 4);
+    put_le32(buf + 4, IMAGE_CODEC_ZSTD);
+    put_le64(buf + 8, clen);
+    put_le64(buf + 16, len);
+    memcpy(buf + 24, hash, 16);
+    put_le64(buf + 40, XXH64(buf + IMAGE_HEADER_LEN, clen, 0));
+    put_le64(buf + 48, XXH64(buf, 48, 0));
+    bool ok = write_all(w->fd, buf, IMAGE_HEADER_LEN + clen);
+    free(buf);
+    if (!ok) {
+        writer_fail(w, "cannot write: %s", strerror(errno));
+        return false;
+    }
+    w->bytes += IMAGE_HEADER_LEN + clen;
+    memcpy(w->packed[w->npacked++], hash, 16);
     return true;
 }
 
@@ -637,6 +807,7 @@ bool rlog_writer_close(RlogWriter *w)
     ser_writer_free(&w->events);
     free(w->out);
     free(w->path);
+    free(w->final_path);
     free(w);
     return ok;
 }
@@ -653,9 +824,14 @@ enum { RS_OK, RS_END, RS_ERROR };
 struct RlogReader {
     const uint8_t *data; /* the whole recording */
     size_t size;
-    void *map;           /* mmap of the file, or NULL */
-    uint8_t *owned;      /* read() copy for non-mappable files, or NULL */
+    uint8_t *owned;      /* the file's bytes read into memory, or NULL */
     char *name;          /* path, for messages; owned */
+    uint32_t version;    /* format version of the file */
+    size_t frame_hlen;   /* frame header length for that version */
+    int writer_pid;      /* a recorder still writes the file (its lock), or 0 */
+    RlogPacked packed[RLOG_MAX_IMAGES]; /* images stored in the file */
+    uint64_t packed_off[RLOG_MAX_IMAGES]; /* where their compressed bytes start */
+    int npacked;
 
     uint64_t next_frame; /* file offset of the next frame to load */
     uint64_t data_start; /* file offset of the first frame */
@@ -666,6 +842,8 @@ struct RlogReader {
     uint32_t frame_count; /* events in the current frame */
     uint64_t frame_off;
     uint64_t decoded_icount; /* icount of the last event decoded */
+    uint64_t next_seq;   /* sequence number the next frame must carry */
+    bool seq_known;      /* false right after a seek: take the frame's */
     bool saw_end;        /* an END event was decoded */
 
     bool have_peek;
@@ -725,34 +903,53 @@ static bool decode_event(RlogReader *r, uint64_t prev_icount, RlogEvent *ev, con
     return true;
 }
 
+/* Why a recording ends early: the recorder is still at work, or was stopped. */
+static const char *cut_reason(const RlogReader *r, char *buf, size_t cap)
+{
+    if (r->writer_pid > 0)
+        snprintf(buf, cap, "the recording is still being written by process %d", r->writer_pid);
+    else
+        snprintf(buf, cap, "the recording was cut (killed while recording?)");
+    return buf;
+}
+
 /* Load, check and validate the frame at r->next_frame.
  * Returns 1 when a frame is ready, 0 at a clean end, -1 on error. */
 static int load_frame(RlogReader *r)
 {
     uint64_t off = r->next_frame;
     size_t left = r->size - (size_t)off;
+    const size_t hlen = r->frame_hlen;
+    char reason[128];
     if (left == 0) {
         if (r->saw_end)
             return 0;
-        return reader_fail(r, true,
-                           "recording ends at byte %llu after icount %llu without an END event: "
-                           "the recording was cut (killed while recording?)",
-                           (unsigned long long)off, (unsigned long long)r->decoded_icount);
+        return reader_fail(r, true, "recording ends at byte %llu after icount %llu without an END event: %s",
+                           (unsigned long long)off, (unsigned long long)r->decoded_icount,
+                           cut_reason(r, reason, sizeof reason));
     }
     if (r->saw_end)
-        return reader_fail(r, false, "%zu bytes follow the END event at byte %llu: the recording is corrupt",
-                           left, (unsigned long long)off);
+        return reader_fail(r, false, "%zu byte%s follow%s the END event at byte %llu: the recording is corrupt",
+                           left, left == 1 ? "" : "s", left == 1 ? "s" : "", (unsigned long long)off);
     const uint8_t *fh = r->data + off;
-    if (left < FRAME_HEADER_LEN)
+    if (left < hlen)
         goto cut;
     if (memcmp(fh, FRAME_MAGIC, 4) != 0)
         return reader_fail(r, false, "frame at byte %llu has a bad magic: the recording is corrupt",
                            (unsigned long long)off);
-    if (CHECKSUMS_ENFORCED && XXH64(fh, 32, 0) != get_le64(fh + 32))
+    if (CHECKSUMS_ENFORCED && XXH64(fh, hlen - 8, 0) != get_le64(fh + hlen - 8))
         return reader_fail(r, false, "frame at byte %llu fails its checksum (frame header)",
                            (unsigned long long)off);
     uint32_t clen = get_le32(fh + 4), ulen = get_le32(fh + 8), count = get_le32(fh + 12);
     uint64_t first = get_le64(fh + 16);
+    /* version 1 frames carry no sequence number: take them as they come */
+    uint64_t seq = hlen == FRAME_HEADER_LEN ? get_le64(fh + 32) : r->next_seq;
+    if (!r->seq_known)
+        r->next_seq = seq;
+    if (seq != r->next_seq)
+        return reader_fail(r, false, "frame at byte %llu is frame number %llu where frame number %llu should be: "
+                           "a frame is missing or out of order, the recording is corrupt",
+                           (unsigned long long)off, (unsigned long long)seq, (unsigned long long)r->next_seq);
     const char *why = NULL;
     if (clen == 0 || clen > RLOG_MAX_FRAME || ulen > RLOG_MAX_FRAME)
         why = "its sizes are out of range";
@@ -762,9 +959,9 @@ static int load_frame(RlogReader *r)
         why = "its icount goes backwards";
     if (why)
         return reader_fail(r, false, "frame at byte %llu is malformed: %s", (unsigned long long)off, why);
-    if (left - FRAME_HEADER_LEN < clen)
+    if (left - hlen < clen)
         goto cut;
-    const uint8_t *cdata = fh + FRAME_HEADER_LEN;
+    const uint8_t *cdata = fh + hlen;
     if (CHECKSUMS_ENFORCED && XXH64(cdata, clen, 0) != get_le64(fh + 24))
         return reader_fail(r, false, "frame at byte %llu fails its checksum", (unsigned long long)off);
     /* the zstd frame must be exactly one frame declaring the same size */
@@ -809,13 +1006,14 @@ static int load_frame(RlogReader *r)
     r->frame_left = count;
     r->frame_count = count;
     r->decoded_icount = first;
-    r->next_frame = off + FRAME_HEADER_LEN + clen;
+    r->next_frame = off + hlen + clen;
+    r->next_seq = seq + 1;
+    r->seq_known = true;
     return 1;
 cut:
-    return reader_fail(r, true,
-                       "recording ends at byte %llu (incomplete frame after icount %llu): "
-                       "the recording was cut (killed while recording?)",
-                       (unsigned long long)off, (unsigned long long)r->decoded_icount);
+    return reader_fail(r, true, "recording ends at byte %llu (incomplete frame after icount %llu): %s",
+                       (unsigned long long)off, (unsigned long long)r->decoded_icount,
+                       cut_reason(r, reason, sizeof reason));
 }
 
 static int fetch_event(RlogReader *r, RlogEvent *ev)
@@ -897,6 +1095,7 @@ bool rlog_reader_seek(RlogReader *r, const RlogPos *pos)
     r->saw_end = false;
     r->frame_left = r->frame_count = 0;
     r->decoded_icount = 0;
+    r->seq_known = false; /* pos came from rlog_reader_tell: trust its frame's number */
     r->next_frame = pos->frame_offset;
     r->last_icount = pos->last_icount;
     if (pos->event_index == 0)
@@ -915,18 +1114,110 @@ const char *rlog_reader_error(const RlogReader *r) { return r->state == RS_ERROR
 bool rlog_reader_truncated(const RlogReader *r) { return r->state == RS_ERROR && r->truncated; }
 uint64_t rlog_reader_last_icount(const RlogReader *r) { return r->last_icount; }
 uint64_t rlog_reader_size(const RlogReader *r) { return r->size; }
+int rlog_reader_writer_pid(const RlogReader *r) { return r->writer_pid; }
 
 void rlog_reader_close(RlogReader *r)
 {
     if (!r)
         return;
-    if (r->map)
-        munmap(r->map, r->size);
     free(r->owned);
     free(r->frame);
     ZSTD_freeDCtx(r->dctx);
     free(r->name);
     free(r);
+}
+
+/* Format 2: the packed images between the header and the first frame.
+ * Their headers are checked here; their contents when unpacked. */
+static bool scan_packed_images(RlogReader *r, size_t off, char *err, size_t errlen)
+{
+    char reason[128];
+    while (r->version >= 2 && r->size - off >= 4 && memcmp(r->data + off, IMAGE_MAGIC, 4) == 0) {
+        const uint8_t *b = r->data + off;
+        if (r->size - off < IMAGE_HEADER_LEN)
+            goto cut;
+        if (CHECKSUMS_ENFORCED && XXH64(b, 48, 0) != get_le64(b + 48)) {
+            set_err(err, errlen, "%s: packed image at byte %zu fails its checksum (image header): the recording is "
+                    "corrupt", r->name, off);
+            return false;
+        }
+        uint64_t clen = get_le64(b + 8), ulen = get_le64(b + 16);
+        const char *why = NULL;
+        if (get_le32(b + 4) != IMAGE_CODEC_ZSTD)
+            why = "unknown compression";
+        else if (r->npacked >= RLOG_MAX_IMAGES)
+            why = "too many packed images";
+        else if (clen == 0 || ulen > RLOG_MAX_IMAGE)
+            why = "its sizes are out of range";
+        if (why) {
+            set_err(err, errlen, "%s: packed image at byte %zu is malformed: %s", r->name, off, why);
+            return false;
+        }
+        if (r->size - off - IMAGE_HEADER_LEN < clen)
+            goto cut;
+        RlogPacked *p = &r->packed[r->npacked];
+        memcpy(p->hash, b + 24, 16);
+        p->size = ulen;
+        p->stored = clen;
+        r->packed_off[r->npacked++] = off + IMAGE_HEADER_LEN;
+        off += IMAGE_HEADER_LEN + (size_t)clen;
+    }
+    r->data_start = off;
+    return true;
+cut:
+    set_err(err, errlen, "%s: recording is cut inside its packed images (%zu bytes): %s", r->name, r->size,
+            cut_reason(r, reason, sizeof reason));
+    return false;
+}
+
+int rlog_reader_npacked(const RlogReader *r) { return r->npacked; }
+const RlogPacked *rlog_reader_packed(const RlogReader *r, int i) { return i >= 0 && i < r->npacked ? &r->packed[i] : NULL; }
+
+int rlog_reader_find_packed(const RlogReader *r, const uint8_t hash[16])
+{
+    for (int i = 0; i < r->npacked; i++)
+        if (memcmp(r->packed[i].hash, hash, 16) == 0)
+            return i;
+    return -1;
+}
+
+bool rlog_reader_unpack(const RlogReader *r, int i, uint8_t **data, size_t *len, char *err, size_t errlen)
+{
+    *data = NULL;
+    *len = 0;
+    assert(i >= 0 && i < r->npacked);
+    const RlogPacked *p = &r->packed[i];
+    const uint8_t *c = r->data + r->packed_off[i];
+    size_t clen = (size_t)p->stored;
+    uint64_t off = r->packed_off[i] - IMAGE_HEADER_LEN;
+    if (CHECKSUMS_ENFORCED && XXH64(c, clen, 0) != get_le64(c - IMAGE_HEADER_LEN + 40)) {
+        set_err(err, errlen, "%s: packed image at byte %llu fails its checksum", r->name, (unsigned long long)off);
+        return false;
+    }
+    if (ZSTD_getFrameContentSize(c, clen) != p->size || ZSTD_findFrameCompressedSize(c, clen) != clen) {
+        set_err(err, errlen, "%s: packed image at byte %llu is malformed: its zstd data does not match its header",
+                r->name, (unsigned long long)off);
+        return false;
+    }
+    uint8_t *buf = malloc(p->size ? (size_t)p->size : 1);
+    if (!buf) {
+        set_err(err, errlen, "%s: out of memory for a packed image of %llu bytes", r->name,
+                (unsigned long long)p->size);
+        return false;
+    }
+    size_t got = ZSTD_decompress(buf, (size_t)p->size, c, clen);
+    uint8_t h[16];
+    if (!ZSTD_isError(got) && got == p->size)
+        rlog_hash128(buf, got, h);
+    if (ZSTD_isError(got) || got != p->size || (CHECKSUMS_ENFORCED && memcmp(h, p->hash, 16) != 0)) {
+        set_err(err, errlen, "%s: packed image at byte %llu is damaged: %s", r->name, (unsigned long long)off,
+                ZSTD_isError(got) ? ZSTD_getErrorName(got) : "its contents do not match its hash");
+        free(buf);
+        return false;
+    }
+    *data = buf;
+    *len = got;
+    return true;
 }
 
 /* Check the file header of r->data and decode it into h. */
@@ -935,20 +1226,23 @@ static bool reader_start(RlogReader *r, RlogHeader *h, char *err, size_t errlen)
     const uint8_t *d = r->data;
     size_t n = r->size;
     const char *name = r->name;
+    char reason[128];
     if (n < 8 && (n == 0 || memcmp(d, FILE_MAGIC, n) == 0)) {
-        set_err(err, errlen, "%s: recording is cut inside its header (%zu bytes): "
-                "the recording was cut (killed while recording?)", name, n);
+        set_err(err, errlen, "%s: recording is cut inside its header (%zu bytes): %s", name, n,
+                cut_reason(r, reason, sizeof reason));
         return false;
     }
     if (n < 8 || memcmp(d, FILE_MAGIC, 8) != 0) {
         set_err(err, errlen, "%s: not an rrvm recording (bad magic)", name);
         return false;
     }
-    if (n >= 12 && get_le32(d + 8) != RLOG_FORMAT_VERSION) {
-        set_err(err, errlen, "%s: recording format version %u is not supported by this rrvm (supports %d)",
-                name, get_le32(d + 8), RLOG_FORMAT_VERSION);
+    r->version = n >= 12 ? get_le32(d + 8) : RLOG_FORMAT_VERSION;
+    if (r->version < 1 || r->version > RLOG_FORMAT_VERSION) {
+        set_err(err, errlen, "%s: recording format version %u is not supported by this rrvm (supports 1 to %d)",
+                name, r->version, RLOG_FORMAT_VERSION);
         return false;
     }
+    r->frame_hlen = r->version == 1 ? FRAME_HEADER_LEN_V1 : FRAME_HEADER_LEN;
     uint32_t blen = n >= FILE_PREFIX_LEN ? get_le32(d + 12) : 0;
     if (blen > RLOG_MAX_HEADER) {
         set_err(err, errlen, "%s: recording header length %u is absurd (limit %u): the recording is corrupt",
@@ -956,8 +1250,8 @@ static bool reader_start(RlogReader *r, RlogHeader *h, char *err, size_t errlen)
         return false;
     }
     if (n < FILE_PREFIX_LEN || n - FILE_PREFIX_LEN < (size_t)blen + 8) {
-        set_err(err, errlen, "%s: recording is cut inside its header (%zu bytes): "
-                "the recording was cut (killed while recording?)", name, n);
+        set_err(err, errlen, "%s: recording is cut inside its header (%zu bytes): %s", name, n,
+                cut_reason(r, reason, sizeof reason));
         return false;
     }
     size_t hlen = FILE_PREFIX_LEN + blen;
@@ -966,11 +1260,17 @@ static bool reader_start(RlogReader *r, RlogHeader *h, char *err, size_t errlen)
         return false;
     }
     const char *why = NULL;
-    if (!header_decode(d + FILE_PREFIX_LEN, blen, h, &why)) {
+    if (!header_decode(d + FILE_PREFIX_LEN, blen, r->version, h, &why)) {
         set_err(err, errlen, "%s: recording header is malformed: %s", name, why);
         return false;
     }
-    r->next_frame = r->data_start = hlen + 8;
+    if (!scan_packed_images(r, hlen + 8, err, errlen)) {
+        rlog_header_free(h);
+        return false;
+    }
+    r->next_frame = r->data_start;
+    r->next_seq = 0;
+    r->seq_known = true; /* the first frame is number 0 */
     return true;
 }
 
@@ -1006,22 +1306,17 @@ RlogReader *rlog_reader_open_mem(const uint8_t *buf, size_t len, RlogHeader *h_o
     return r;
 }
 
-/* Read a non-mappable file (pipe, empty file) into memory. */
-static bool read_whole(int fd, RlogReader *r)
+/* Read the whole regular file into memory: a recording is small, and a
+ * copy cannot change (or vanish, as a truncated mapping would) under the
+ * replay. A file that shrinks while read is taken as it was then. */
+static bool read_whole(int fd, size_t size, RlogReader *r)
 {
-    size_t cap = 0, len = 0;
-    uint8_t *buf = NULL;
-    for (;;) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 65536;
-            uint8_t *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                return false;
-            }
-            buf = nb;
-        }
-        ssize_t k = read(fd, buf + len, cap - len);
+    uint8_t *buf = malloc(size ? size : 1);
+    if (!buf)
+        return false;
+    size_t len = 0;
+    while (len < size) {
+        ssize_t k = read(fd, buf + len, size - len);
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0) {
@@ -1033,16 +1328,28 @@ static bool read_whole(int fd, RlogReader *r)
         len += (size_t)k;
     }
     r->owned = buf;
-    r->data = buf ? buf : (const uint8_t *)"";
+    r->data = buf;
     r->size = len;
     return true;
 }
 
 RlogReader *rlog_reader_open(const char *path, RlogHeader *h_out, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block the open */
     if (fd < 0) {
         set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        set_err(err, errlen, "%s: not a regular file (a recording is a file)", path);
+        close(fd);
+        return NULL;
+    }
+    if ((uint64_t)st.st_size > RLOG_MAX_FILE) {
+        set_err(err, errlen, "%s: %llu bytes is more than a recording may have (%llu GiB)", path,
+                (unsigned long long)st.st_size, (unsigned long long)(RLOG_MAX_FILE >> 30));
+        close(fd);
         return NULL;
     }
     RlogReader *r = reader_new(path);
@@ -1051,17 +1358,9 @@ RlogReader *rlog_reader_open(const char *path, RlogHeader *h_out, char *err, siz
         set_err(err, errlen, "%s: out of memory", path);
         return NULL;
     }
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p != MAP_FAILED) {
-            r->map = p;
-            r->data = p;
-            r->size = (size_t)st.st_size;
-        }
-    }
-    if (!r->data && !read_whole(fd, r)) {
-        set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+    r->writer_pid = lock_holder(fd);
+    if (!read_whole(fd, (size_t)st.st_size, r)) {
+        set_err(err, errlen, "%s: cannot read: %s", path, errno ? strerror(errno) : "out of memory");
         close(fd);
         rlog_reader_close(r);
         return NULL;

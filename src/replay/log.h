@@ -18,6 +18,10 @@
  *  - The reader never trusts a length it has not bounded: it allocates only
  *    after a frame header's checksum holds and its sizes are within caps and
  *    within the bytes actually present.
+ *  - Frames are numbered 0, 1, 2, ... (format 2): a missing, repeated or
+ *    swapped frame is damage, found before any of its events is returned.
+ *  - The reader works on a private in-memory copy of the file, so a file
+ *    truncated or rewritten during a replay cannot crash it.
  */
 #ifndef RRVM_LOG_H
 #define RRVM_LOG_H
@@ -29,7 +33,8 @@
 
 #include "../machine/machine.h"
 
-#define RLOG_FORMAT_VERSION 1
+#define RLOG_FORMAT_VERSION 2 /* 2: frames carry a sequence number; 1 still read */
+#define RLOG_INCOMPLETE_SUFFIX ".incomplete" /* a recording being written, or cut */
 
 /* Event kinds: fixed numbers, documented in docs/LOG_FORMAT.md. */
 #define RLOG_UART_RX 1        /* u8 port, then the received bytes */
@@ -58,6 +63,8 @@
 #define RLOG_MAX_HEADER (1u << 20)          /* file header body */
 #define RLOG_MAX_IMAGES 16
 #define RLOG_MAX_KV 32
+#define RLOG_MAX_FILE (16ull << 30)        /* a whole recording (read into memory) */
+#define RLOG_MAX_IMAGE (4ull << 30)        /* one boot image, packed or not */
 
 typedef struct RlogImage {
     char role[16];    /* "bios", "kernel", "initrd", "dtb", "disk", ... */
@@ -100,7 +107,26 @@ bool rlog_header_decode(const uint8_t *body, size_t len, RlogHeader *h, const ch
 
 /* --- writing --- */
 typedef struct RlogWriter RlogWriter;
+/* Create (or empty) path and write the header, holding an exclusive fcntl
+ * lock on it until close, so that a second writer is refused and readers
+ * can tell a recording in progress from a cut one. */
 RlogWriter *rlog_writer_open(const char *path, const RlogHeader *h, char *err, size_t errlen);
+/* The safe way to record: write path + RLOG_INCOMPLETE_SUFFIX (refusing an
+ * existing path, or an existing incomplete file, unless force), and move it
+ * to path only in rlog_writer_commit. A writer killed, or closed without a
+ * commit, leaves the incomplete file, which replays up to its last frame. */
+RlogWriter *rlog_writer_create(const char *path, const RlogHeader *h, bool force, char *err, size_t errlen);
+/* Store an image's contents in the recording (zstd), so that it replays
+ * with nothing else; only before the first event. Contents already packed
+ * (the same hash) are not stored again. */
+bool rlog_writer_pack_image(RlogWriter *w, const void *data, size_t len);
+/* Flush and fsync. */
+bool rlog_writer_sync(RlogWriter *w);
+/* Flush, sync, move into place, close and free (also on failure). */
+bool rlog_writer_commit(RlogWriter *w, char *err, size_t errlen);
+/* The file being written (the incomplete one for rlog_writer_create). */
+const char *rlog_writer_path(const RlogWriter *w);
+void rlog_incomplete_path(const char *path, char *out, size_t cap);
 /* Append one event; `icount` must not be below the previous event's (asserted).
  * Returns false on an I/O error or an oversized payload (see
  * rlog_writer_error); the writer then refuses further events. */
@@ -155,6 +181,21 @@ RlogPos rlog_reader_tell(const RlogReader *r);
 bool rlog_reader_seek(RlogReader *r, const RlogPos *pos);
 /* Total bytes of the recording. */
 uint64_t rlog_reader_size(const RlogReader *r);
+/* The process still writing the file (it holds the writer's lock), or 0. */
+int rlog_reader_writer_pid(const RlogReader *r);
+/* Images packed in the recording (`rrvm pack`, `record --pack`). */
+typedef struct RlogPacked {
+    uint8_t hash[16]; /* XXH3_128 of the contents, as RlogImage.hash */
+    uint64_t size;    /* of the contents */
+    uint64_t stored;  /* compressed bytes in the file */
+} RlogPacked;
+int rlog_reader_npacked(const RlogReader *r);
+const RlogPacked *rlog_reader_packed(const RlogReader *r, int i);
+/* Index of the packed image with this hash, or -1. */
+int rlog_reader_find_packed(const RlogReader *r, const uint8_t hash[16]);
+/* Decompress packed image i into a new buffer (the caller frees it),
+ * checking its checksum and content hash. */
+bool rlog_reader_unpack(const RlogReader *r, int i, uint8_t **data, size_t *len, char *err, size_t errlen);
 void rlog_reader_close(RlogReader *r);
 
 /* Kind names ("UART_RX", ...); "UNKNOWN" for numbers this rrvm does not know. */
@@ -176,10 +217,20 @@ void rlog_u64_encode(uint64_t v, uint8_t out[8]); /* CLOCK_WALL, IDLE */
 bool rlog_u64_decode(const uint8_t *p, size_t len, uint64_t *v);
 
 /* --- log_info.c: `rrvm info` and `rrvm dump`; return the exit status
- * (0 also for a cut recording, after a warning on err; 1 for an unreadable
- * or corrupt one). The _mem variants serve tests and the fuzzer. */
+ * (0 also for a cut recording, after a warning on err; 2 for an unreadable
+ * or corrupt one, as replay). The _mem variants serve tests and the fuzzer. */
 int rlog_print_info(const char *path, FILE *out, FILE *err);
 int rlog_print_dump(const char *path, FILE *out, FILE *err);
+/* `rrvm dump --kind K,.. --from N --to N --no-idle` */
+typedef struct RlogDumpFilter {
+    uint32_t kinds[16]; /* only these kinds (none listed: all) */
+    int nkinds;
+    uint64_t from, to;  /* icount range, inclusive */
+    bool no_idle;       /* leave out IDLE events */
+} RlogDumpFilter;
+int rlog_print_dump_filtered(const char *path, const RlogDumpFilter *f, FILE *out, FILE *err);
+/* "UART_RX" (any case) -> 1; false for names this rrvm does not know. */
+bool rlog_kind_from_name(const char *name, uint32_t *kind);
 int rlog_print_info_mem(const uint8_t *buf, size_t len, FILE *out, FILE *err);
 int rlog_print_dump_mem(const uint8_t *buf, size_t len, FILE *out, FILE *err);
 

@@ -5,13 +5,14 @@
  * Both read the recording with the ordinary reader, so they report a cut or
  * corrupt recording exactly as a replay would, after printing everything
  * that could be read. Exit status: 0 for a complete or merely cut recording
- * (a warning goes to `err` for the latter), 1 when it cannot be read or is
- * corrupt.
+ * (a warning goes to `err` for the latter), 2 when it cannot be read or is
+ * corrupt (as replay's).
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "checkpoint.h"
@@ -82,10 +83,13 @@ static const char *shutdown_cause(uint8_t c)
     }
 }
 
-static void print_event(FILE *out, const RlogEvent *ev)
+/* vtime_ns: virtual time when the event takes effect (icount << shift +
+ * idle before it) */
+static void print_event(FILE *out, const RlogEvent *ev, uint64_t vtime_ns)
 {
     const char *name = rlog_kind_name(ev->kind);
-    fprintf(out, "%14" PRIu64 " %s", ev->icount, name);
+    fprintf(out, "%14" PRIu64 " %6" PRIu64 ".%09" PRIu64 " %s", ev->icount, vtime_ns / 1000000000u,
+            vtime_ns % 1000000000u, name);
     /* align the summaries; an empty RESET line gets no trailing blanks */
     int pad = 10 - (int)strlen(name);
     if (pad > 0 && !(ev->kind == RLOG_RESET && ev->len == 0))
@@ -158,36 +162,73 @@ static int finish(RlogReader *r, int rc, FILE *err)
     if (rc == 0)
         return 0;
     if (rlog_reader_truncated(r)) {
-        fprintf(err, "warning: %s\n", rlog_reader_error(r));
+        fprintf(err, "rrvm: warning: %s\n", rlog_reader_error(r));
         return 0;
     }
-    fprintf(err, "error: %s\n", rlog_reader_error(r));
-    return 1;
+    fprintf(err, "rrvm: %s\n", rlog_reader_error(r));
+    return 2;
 }
 
-static int dump_reader(RlogReader *r, FILE *out, FILE *err)
+static bool kind_selected(const RlogDumpFilter *f, uint32_t kind)
 {
+    if (f->nkinds == 0)
+        return !(f->no_idle && kind == RLOG_IDLE);
+    for (int i = 0; i < f->nkinds; i++)
+        if (f->kinds[i] == kind)
+            return true;
+    return false;
+}
+
+static int dump_reader(RlogReader *r, const RlogHeader *h, const RlogDumpFilter *f, FILE *out, FILE *err)
+{
+    static const RlogDumpFilter all = { .to = UINT64_MAX };
+    if (!f)
+        f = &all;
     RlogEvent ev;
     int rc;
-    while ((rc = rlog_next(r, &ev)) == 1)
-        print_event(out, &ev);
+    uint64_t idle_ns = 0, v;
+    unsigned shift = (unsigned)h->cfg.icount_shift;
+    while ((rc = rlog_next(r, &ev)) == 1) {
+        if (ev.icount > f->to)
+            break; /* icounts never decrease */
+        uint64_t vtime = (shift < 64 && ev.icount <= UINT64_MAX >> shift ? ev.icount << shift : UINT64_MAX) + idle_ns;
+        if (ev.icount >= f->from && kind_selected(f, ev.kind))
+            print_event(out, &ev, vtime);
+        if (ev.kind == RLOG_IDLE && rlog_u64_decode(ev.payload, ev.len, &v))
+            idle_ns += v;
+    }
+    if (rc == 1)
+        rc = 0; /* stopped at --to: what was asked for was read */
     return finish(r, rc, err);
 }
 
-static void print_header(const RlogHeader *h, uint64_t size, FILE *out)
+bool rlog_kind_from_name(const char *name, uint32_t *kind)
+{
+    for (uint32_t k = 1; k < 64; k++) {
+        if (rlog_kind_known(k) && strcasecmp(rlog_kind_name(k), name) == 0) {
+            *kind = k;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void print_header(const RlogHeader *h, const RlogReader *r, FILE *out)
 {
     const MachineConfig *c = &h->cfg;
     fprintf(out, "format:              version %u, written by rrvm %s\n", h->format_version,
             h->rrvm_version[0] ? h->rrvm_version : "(unknown)");
-    fprintf(out, "size:                %" PRIu64 " bytes\n", size);
+    fprintf(out, "size:                %" PRIu64 " bytes\n", rlog_reader_size(r));
     fprintf(out, "board:               %s\n", c->board_virt ? "virt" : "bare-metal");
     fprintf(out, "harts:               %d\n", c->nharts);
     fprintf(out, "RAM:                 %" PRIu64 " MiB (%" PRIu64 " bytes)\n", c->ram_size >> 20, c->ram_size);
     fprintf(out, "icount shift:        %d (1 instruction = %" PRIu64 " ns)\n", c->icount_shift,
             (uint64_t)1 << c->icount_shift);
     fprintf(out, "quantum:             %" PRIu64 " instructions\n", c->quantum);
-    fprintf(out, "RTC:                 %s, base %" PRIu64 " ns\n",
-            c->rtc_clock_host ? "clock=host (logged)" : "virtual", c->rtc_base_ns);
+    char date[64];
+    format_wall(c->rtc_base_ns, date, sizeof date);
+    fprintf(out, "RTC:                 %s, starts at %s (%" PRIu64 " ns)\n",
+            c->rtc_clock_host ? "clock=host (logged)" : "virtual", date, c->rtc_base_ns);
     fprintf(out, "append:              ");
     if (c->append)
         print_escaped(out, (const uint8_t *)c->append, strlen(c->append), 4096);
@@ -199,24 +240,45 @@ static void print_header(const RlogHeader *h, uint64_t size, FILE *out)
                 h->verify_strict ? "strict" : "lenient");
     else
         fprintf(out, "checkpoints:         none, verify %s\n", h->verify_strict ? "strict" : "lenient");
-    for (int i = 0; i < h->nkv; i++)
-        fprintf(out, "option:              %s = %s\n", h->kv[i][0], h->kv[i][1]);
+    for (int i = 0; i < h->nkv; i++) {
+        const char *k = h->kv[i][0], *v = h->kv[i][1];
+        char *end;
+        unsigned long long ns = strtoull(v, &end, 10);
+        if (strcmp(k, "record.date_ns") == 0 && *v && !*end) {
+            format_wall(ns, date, sizeof date);
+            fprintf(out, "recorded:            %s\n", date);
+        } else if (strcmp(k, "record.host") == 0) {
+            fprintf(out, "host:                %s\n", v);
+        } else if (strcmp(k, "record.cmdline") == 0) {
+            fprintf(out, "command line:        %s\n", v);
+        } else {
+            fprintf(out, "option:              %s = %s\n", k, v);
+        }
+    }
     fprintf(out, "images:              %d\n", h->nimages);
     for (int i = 0; i < h->nimages; i++) {
         char hex[33];
         rlog_hash_hex(h->images[i].hash, hex);
-        fprintf(out, "  %-8s %s, %" PRIu64 " bytes, xxh3-128 %s\n", h->images[i].role, h->images[i].path,
-                h->images[i].size, hex);
+        fprintf(out, "  %-8s %s, %" PRIu64 " bytes, xxh3-128 %s%s\n", h->images[i].role, h->images[i].path,
+                h->images[i].size, hex, rlog_reader_find_packed(r, h->images[i].hash) >= 0 ? ", packed" : "");
     }
+    uint64_t stored = 0;
+    for (int i = 0; i < rlog_reader_npacked(r); i++)
+        stored += rlog_reader_packed(r, i)->stored;
+    if (rlog_reader_npacked(r))
+        fprintf(out, "packed images:       %d (%" PRIu64 " bytes compressed): replays with nothing else\n",
+                rlog_reader_npacked(r), stored);
+    else
+        fprintf(out, "packed images:       none (the images are read from their paths; rrvm pack embeds them)\n");
 }
 
-static int info_reader(RlogReader *r, const RlogHeader *h, FILE *out, FILE *err)
+static int info_reader(RlogReader *r, const RlogHeader *h, const RlogDumpFilter *unused, FILE *out, FILE *err)
 {
-    print_header(h, rlog_reader_size(r), out);
+    print_header(h, r, out);
 
     KindStats *st = calloc(1, sizeof *st);
     if (!st) {
-        fprintf(err, "error: out of memory\n");
+        fprintf(err, "rrvm: out of memory\n");
         return 1;
     }
     RlogEvent ev;
@@ -287,26 +349,30 @@ static int info_reader(RlogReader *r, const RlogHeader *h, FILE *out, FILE *err)
     free(st);
     if (rc == 0)
         fprintf(out, "status:              complete\n");
+    else if (rlog_reader_truncated(r) && rlog_reader_writer_pid(r) > 0)
+        fprintf(out, "status:              in progress (being written by process %d)\n", rlog_reader_writer_pid(r));
+    else if (rlog_reader_truncated(r))
+        fprintf(out, "status:              incomplete (cut short: the recorder was killed or failed)\n");
     else
-        fprintf(out, "status:              %s\n", rlog_reader_truncated(r) ? "cut short" : "corrupt");
+        fprintf(out, "status:              corrupt\n");
     return finish(r, rc, err);
 }
 
-typedef int (*ReaderFn)(RlogReader *r, const RlogHeader *h, FILE *out, FILE *err);
+typedef int (*ReaderFn)(RlogReader *r, const RlogHeader *h, const RlogDumpFilter *f, FILE *out, FILE *err);
 
-static int run_on(RlogReader *r, RlogHeader *h, const char *err_msg, ReaderFn fn, FILE *out, FILE *err)
+static int run_on(RlogReader *r, RlogHeader *h, const char *err_msg, ReaderFn fn, const RlogDumpFilter *f,
+                  FILE *out, FILE *err)
 {
     if (!r) {
-        fprintf(err, "error: %s\n", err_msg);
-        return 1;
+        fprintf(err, "rrvm: %s\n", err_msg);
+        return 2;
     }
-    int status = fn(r, h, out, err);
+    int status = fn(r, h, f, out, err);
     rlog_reader_close(r);
     rlog_header_free(h);
     return status;
 }
 
-static int dump_fn(RlogReader *r, const RlogHeader *h, FILE *out, FILE *err) { return dump_reader(r, out, err); }
 
 int rlog_print_info(const char *path, FILE *out, FILE *err)
 {
@@ -315,15 +381,17 @@ int rlog_print_info(const char *path, FILE *out, FILE *err)
     RlogReader *r = rlog_reader_open(path, &h, msg, sizeof msg);
     if (r)
         fprintf(out, "recording:           %s\n", path);
-    return run_on(r, &h, msg, info_reader, out, err);
+    return run_on(r, &h, msg, info_reader, NULL, out, err);
 }
 
-int rlog_print_dump(const char *path, FILE *out, FILE *err)
+int rlog_print_dump(const char *path, FILE *out, FILE *err) { return rlog_print_dump_filtered(path, NULL, out, err); }
+
+int rlog_print_dump_filtered(const char *path, const RlogDumpFilter *f, FILE *out, FILE *err)
 {
     RlogHeader h;
     char msg[512];
     RlogReader *r = rlog_reader_open(path, &h, msg, sizeof msg);
-    return run_on(r, &h, msg, dump_fn, out, err);
+    return run_on(r, &h, msg, dump_reader, f, out, err);
 }
 
 int rlog_print_info_mem(const uint8_t *buf, size_t len, FILE *out, FILE *err)
@@ -331,7 +399,7 @@ int rlog_print_info_mem(const uint8_t *buf, size_t len, FILE *out, FILE *err)
     RlogHeader h;
     char msg[512];
     RlogReader *r = rlog_reader_open_mem(buf, len, &h, msg, sizeof msg);
-    return run_on(r, &h, msg, info_reader, out, err);
+    return run_on(r, &h, msg, info_reader, NULL, out, err);
 }
 
 int rlog_print_dump_mem(const uint8_t *buf, size_t len, FILE *out, FILE *err)
@@ -339,5 +407,5 @@ int rlog_print_dump_mem(const uint8_t *buf, size_t len, FILE *out, FILE *err)
     RlogHeader h;
     char msg[512];
     RlogReader *r = rlog_reader_open_mem(buf, len, &h, msg, sizeof msg);
-    return run_on(r, &h, msg, dump_fn, out, err);
+    return run_on(r, &h, msg, dump_reader, NULL, out, err);
 }

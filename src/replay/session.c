@@ -21,21 +21,24 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "host/hostsys.h"
 #include "host/signals.h"
 #include "machine/board.h"
 #include "machine/hart.h"
 #include "machine/loader.h"
+#include "pack.h"
 
 #define DEFAULT_CHECKPOINT_INTERVAL 10000000ull
 #define RECORD_SLICE 2000000ull       /* instructions between host polls */
-#define FLUSH_INTERVAL_NS 500000000ull /* log frames reach the disk this often */
-#define MAX_IMAGE_SIZE (4ull << 30)
+#define FLUSH_INTERVAL_NS 500000000ull /* log frames reach the disk this often, */
+#define FLUSH_INTERVAL_ICOUNT 100000000ull /* and at least this many instructions apart */
+#define MAX_IMAGE_SIZE RLOG_MAX_IMAGE
 
 static const char *const image_role[IMG_COUNT] = { "bios", "kernel", "initrd", "dtb" };
 
@@ -213,8 +216,8 @@ static bool load_images_for_run(Session *s)
     return true;
 }
 
-/* Replay: find each recorded image at its path or in --image-dir, and
- * refuse one whose contents differ. */
+/* Replay: find each recorded image packed in the recording, in
+ * --image-dir or at its path, and refuse one whose contents differ. */
 static bool load_images_for_replay(Session *s)
 {
     for (int k = 0; k < s->header.nimages; k++) {
@@ -227,37 +230,9 @@ static bool load_images_for_replay(Session *s)
             session_fail(s, STATUS_ERROR, "the recording uses a %s image, which this rrvm cannot load", ri->role);
             return false;
         }
-        char cand[2][1024];
-        int ncand = 0;
-        if (s->opt->image_dir) {
-            char tmp[4096];
-            snprintf(tmp, sizeof tmp, "%s", ri->path);
-            snprintf(cand[ncand++], sizeof cand[0], "%s/%s", s->opt->image_dir, basename(tmp));
-        }
-        snprintf(cand[ncand++], sizeof cand[0], "%s", ri->path);
-        char err[2048] = "";
-        bool found = false;
-        for (int c = 0; c < ncand && !found; c++) {
-            uint8_t *data;
-            size_t len;
-            if (!host_read_file(cand[c], MAX_IMAGE_SIZE, &data, &len, err, sizeof err))
-                continue;
-            uint8_t h[16];
-            rlog_hash128(data, len, h);
-            if (len != ri->size || memcmp(h, ri->hash, 16) != 0) {
-                char want[33], got[33];
-                rlog_hash_hex(ri->hash, want);
-                rlog_hash_hex(h, got);
-                (void)!snprintf(err, sizeof err, "%s does not match the recording's %s image (%zu bytes, hash %s; recorded %" PRIu64 " bytes, hash %s)",
-                         cand[c], ri->role, len, got, ri->size, want);
-                free(data);
-                continue;
-            }
-            s->image[idx] = data;
-            s->image_len[idx] = len;
-            found = true;
-        }
-        if (!found) {
+        char err[8192];
+        if (!rlog_find_image(s->reader, ri, s->opt->image_dir, &s->image[idx], &s->image_len[idx], err,
+                             sizeof err)) {
             session_fail(s, STATUS_ERROR, "replay: %s image: %s%s", ri->role, err,
                          s->opt->image_dir ? "" : " (use --image-dir DIR if the images moved)");
             return false;
@@ -281,8 +256,9 @@ static void maybe_flush(Session *s)
     if (s->mode != SESSION_RECORD)
         return;
     uint64_t now = host_monotonic_ns();
-    if (now - s->last_flush_ns >= FLUSH_INTERVAL_NS) {
+    if (now - s->last_flush_ns >= FLUSH_INTERVAL_NS || s->m->icount - s->last_flush_icount >= FLUSH_INTERVAL_ICOUNT) {
         s->last_flush_ns = now;
+        s->last_flush_icount = s->m->icount;
         if (!rlog_flush(s->writer))
             session_fail(s, 1, "%s: cannot write the recording: %s", s->opt->rr_path, rlog_writer_error(s->writer));
     }
@@ -499,8 +475,9 @@ static void run_replay(Session *s)
             break;
         }
         case RLOG_END:
-            if (replay_end(s, &ev) == 0)
-                return;
+            if (replay_end(s, &ev) == 0 && rlog_peek(s->reader, &ev) < 0)
+                /* a match is only a match when the END is the end */
+                session_fail(s, STATUS_ERROR, "%s", rlog_reader_error(s->reader));
             return;
         default:
             session_fail(s, STATUS_ERROR, "the recording has an event of unknown kind %u at icount %" PRIu64
@@ -511,6 +488,70 @@ static void run_replay(Session *s)
 }
 
 /* --- setup and teardown --- */
+
+/* Record: the output must not be one of the inputs (same inode), whatever
+ * path names it. */
+static bool output_is_an_input(Session *s, const char *out)
+{
+    struct stat so;
+    if (stat(out, &so) != 0)
+        return false;
+    for (int i = 0; i < IMG_COUNT; i++) {
+        struct stat si;
+        if (s->opt->image_path[i] && stat(s->opt->image_path[i], &si) == 0 && si.st_dev == so.st_dev &&
+            si.st_ino == so.st_ino) {
+            session_fail(s, STATUS_ERROR, "%s is the %s image: a recording must not overwrite its own input", out,
+                         image_role[i]);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Record: create the incomplete file, after every image loaded. */
+static bool open_recording(Session *s)
+{
+    char tmp[4200], err[1024];
+    rlog_incomplete_path(s->opt->rr_path, tmp, sizeof tmp);
+    if (output_is_an_input(s, s->opt->rr_path) || output_is_an_input(s, tmp))
+        return false;
+    s->writer = rlog_writer_create(s->opt->rr_path, &s->header, s->opt->force, err, sizeof err);
+    if (!s->writer) {
+        session_fail(s, STATUS_ERROR, "%s", err);
+        return false;
+    }
+    for (int i = 0; s->opt->pack && i < IMG_COUNT; i++) {
+        if (s->image[i] && !rlog_writer_pack_image(s->writer, s->image[i], s->image_len[i])) {
+            session_fail(s, 1, "%s", rlog_writer_error(s->writer));
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Record: a complete recording (END written) moves into place; otherwise
+ * the incomplete file stays for replay up to its last frame, unless the
+ * machine never started (nothing worth keeping). */
+static void close_recording(Session *s)
+{
+    char err[4400], tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s", rlog_writer_path(s->writer));
+    bool flushed = rlog_flush(s->writer);
+    s->log_bytes = rlog_writer_bytes(s->writer);
+    if (!s->failed && flushed) {
+        if (!rlog_writer_commit(s->writer, err, sizeof err))
+            session_fail(s, 1, "%s", err);
+    } else {
+        bool closed = rlog_writer_close(s->writer) && flushed;
+        if (!s->started)
+            unlink(tmp);
+        else if (!closed && !s->failed)
+            session_fail(s, 1, "%s: cannot write the recording", tmp);
+        else
+            fprintf(stderr, "rrvm: the recording so far is in %s (it replays up to its last frame)\n", tmp);
+    }
+    s->writer = NULL;
+}
 
 static bool setup_record_header(Session *s)
 {
@@ -524,7 +565,16 @@ static bool setup_record_header(Session *s)
     /* host-side: how the session treats a guest reset, which replay must repeat */
     if (s->opt->no_reboot && !rlog_header_set(h, "no-reboot", "on"))
         return false;
-    return true;
+    /* for `rrvm info`: when, where and how it was recorded (never read back
+     * into the machine) */
+    char v[256];
+    snprintf(v, sizeof v, "%" PRIu64, host_wallclock_ns());
+    bool ok = rlog_header_set(h, "record.date_ns", v);
+    if (host_hostname(v, sizeof v))
+        ok = rlog_header_set(h, "record.host", v) && ok;
+    if (s->opt->cmdline)
+        ok = rlog_header_set(h, "record.cmdline", s->opt->cmdline) && ok;
+    return ok;
 }
 
 static void print_stats(Session *s, uint64_t wall_ns)
@@ -574,14 +624,10 @@ int session_main(const SessionOptions *o)
             setup_record_header(s);
         if (!load_images_for_run(s))
             goto out;
-        if (s->mode == SESSION_RECORD) {
-            s->writer = rlog_writer_open(o->rr_path, &s->header, err, sizeof err);
-            if (!s->writer) {
-                session_fail(s, 1, "%s", err);
-                goto out;
-            }
+        if (s->mode == SESSION_RECORD && !open_recording(s))
+            goto out;
+        if (s->mode == SESSION_RECORD)
             fprintf(stderr, "rrvm: recording to %s\n", o->rr_path);
-        }
     }
     if (!host_console_open(&s->console, o->serial, s->mode != SESSION_REPLAY, err, sizeof err)) {
         session_fail(s, 1, "%s", err);
@@ -605,6 +651,7 @@ int session_main(const SessionOptions *o)
     }
 
     s->last_flush_ns = host_monotonic_ns();
+    s->started = true;
     if (s->mode == SESSION_REPLAY) {
         progress_start(&s->progress, o->rr_path, s->m->icount, !o->quiet);
         run_replay(s);
@@ -627,14 +674,8 @@ int session_main(const SessionOptions *o)
 out:
     progress_finish(&s->progress);
     host_console_close(&s->console);
-    if (s->writer) {
-        bool closed = rlog_flush(s->writer);
-        s->log_bytes = rlog_writer_bytes(s->writer);
-        closed = rlog_writer_close(s->writer) && closed;
-        s->writer = NULL;
-        if (!closed && !s->failed)
-            session_fail(s, 1, "%s: cannot write the recording", o->rr_path);
-    }
+    if (s->writer)
+        close_recording(s);
     if (s->mode == SESSION_RECORD && s->log_bytes)
         fprintf(stderr, "rrvm: recorded %" PRIu64 " instructions, %" PRIu64 " events, %" PRIu64 " bytes to %s\n",
                 s->m ? s->m->icount : 0, s->events_delivered, s->log_bytes, o->rr_path);

@@ -21,6 +21,9 @@ enum { IMG_BIOS = 0, IMG_KERNEL, IMG_INITRD, IMG_DTB, IMG_COUNT };
 typedef struct SessionOptions {
     SessionMode mode;
     const char *rr_path;        /* record: output; replay: input */
+    bool force;                 /* record: replace an existing rr_path */
+    bool pack;                  /* record: store the images in the recording */
+    const char *cmdline;        /* record: the command line, kept in the recording */
     const char *serial;         /* "stdio" (default), "none", "file:PATH" */
     const char *image_dir;      /* replay: where to look for moved images */
     const char *dump_dtb;       /* write the device tree here */

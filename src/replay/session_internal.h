@@ -32,6 +32,8 @@ typedef struct Session {
     bool cps_ready;
     uint64_t next_checkpoint;
     uint64_t last_flush_ns;
+    uint64_t last_flush_icount;
+    bool started; /* the machine was built and the run began */
     /* console input accepted from the host but not yet taken by the UART */
     uint8_t pending_in[4096];
     size_t pending_len;

@@ -1,9 +1,10 @@
 /*
  * fuzz_log.c - libFuzzer harness for the recording reader.
  *
- * Each input is a whole recording: it is opened from memory, every event is
- * read (checkpoint payloads are also parsed), and `rrvm dump`/`rrvm info`
- * formatting runs over it. The reader must never crash, hang, leak, or read
+ * Each input is a whole recording: it is opened from memory, its packed
+ * images are unpacked (those up to 1 MiB), every event is read (checkpoint
+ * payloads are also parsed), and `rrvm dump`/`rrvm info` formatting runs
+ * over it. The reader must never crash, hang, leak, or read
  * out of bounds, whatever the bytes.
  *
  * scripts/run-fuzz builds this file twice:
@@ -80,6 +81,7 @@ static size_t build_structured(const uint8_t *in, size_t n, uint8_t **out)
     put_le(buf + len, XXH64(buf, len, 0), 8);
     len += 8;
     size_t pos = 0;
+    uint64_t seq = 0;
     while (n - pos >= 4) {
         uint8_t count = in[pos], first = in[pos + 1];
         size_t ulen = (size_t)in[pos + 2] | (size_t)in[pos + 3] << 8;
@@ -87,14 +89,14 @@ static size_t build_structured(const uint8_t *in, size_t n, uint8_t **out)
         if (ulen > n - pos)
             ulen = n - pos;
         size_t bound = ZSTD_compressBound(ulen);
-        if (cap - len < 40 + bound) {
-            cap = len + 40 + bound + 1024;
+        if (cap - len < 48 + bound) {
+            cap = len + 48 + bound + 1024;
             buf = realloc(buf, cap);
             if (!buf)
                 abort();
         }
         uint8_t *fh = buf + len;
-        size_t clen = ZSTD_compress(fh + 40, bound, in + pos, ulen, 1);
+        size_t clen = ZSTD_compress(fh + 48, bound, in + pos, ulen, 1);
         if (ZSTD_isError(clen))
             abort();
         memcpy(fh, "RRVF", 4);
@@ -102,9 +104,10 @@ static size_t build_structured(const uint8_t *in, size_t n, uint8_t **out)
         put_le(fh + 8, ulen, 4);
         put_le(fh + 12, count, 4);
         put_le(fh + 16, first, 8);
-        put_le(fh + 24, XXH64(fh + 40, clen, 0), 8);
-        put_le(fh + 32, XXH64(fh, 32, 0), 8);
-        len += 40 + clen;
+        put_le(fh + 24, XXH64(fh + 48, clen, 0), 8);
+        put_le(fh + 32, seq++, 8);
+        put_le(fh + 40, XXH64(fh, 40, 0), 8);
+        len += 48 + clen;
         pos += ulen;
     }
     *out = buf;
@@ -118,6 +121,13 @@ static void read_all(const uint8_t *data, size_t size)
     RlogReader *r = rlog_reader_open_mem(data, size, &h, err, sizeof err);
     if (r) {
         (void)rlog_header_get(&h, "bios.path");
+        for (int i = 0; i < rlog_reader_npacked(r); i++) {
+            uint8_t *img;
+            size_t ilen;
+            if (rlog_reader_packed(r, i)->size <= (1u << 20) &&
+                rlog_reader_unpack(r, i, &img, &ilen, err, sizeof err))
+                free(img);
+        }
         RlogEvent ev;
         int rc;
         unsigned n = 0;
@@ -215,6 +225,14 @@ static void write_seed(const char *dir, int variant)
     if (!w) {
         fprintf(stderr, "%s\n", err);
         exit(1);
+    }
+    if (variant & 1) { /* packed images (the second twice: stored once) */
+        static uint8_t big[3000];
+        for (size_t i = 0; i < sizeof big; i++)
+            big[i] = (uint8_t)(i * 7 / 13);
+        rlog_writer_pack_image(w, "firmware", 8);
+        rlog_writer_pack_image(w, big, sizeof big);
+        rlog_writer_pack_image(w, big, sizeof big);
     }
     uint64_t icount = 0;
     uint8_t b8[8];

@@ -204,6 +204,7 @@ def test_killed_recording_replays_to_its_last_frame(guest, tmp_path):
         time.sleep(0.05)
     p.kill()
     p.wait()
+    rr = tmp_path / "killed.rr.incomplete"  # a recording is renamed into place only when complete
     assert rr.stat().st_size > 100
     rc, out, err = run(["replay", str(rr)], timeout=300)
     assert rc == 4, err[-2000:]

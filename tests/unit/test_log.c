@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -528,7 +529,7 @@ static void test_wrong_magic_and_version(void **state)
     copy[8] = 7;
     assert_null(rlog_reader_open_mem(copy, len, &h, err, sizeof err));
     assert_string_equal(err, "(recording in memory): recording format version 7 is not supported by this rrvm "
-                             "(supports 1)");
+                             "(supports 1 to 2)");
 
     /* the same through a file, where the message names the path */
     char *path = temp_path();
@@ -537,7 +538,7 @@ static void test_wrong_magic_and_version(void **state)
     fclose(f);
     assert_null(rlog_reader_open(path, &h, err, sizeof err));
     char want[300];
-    snprintf(want, sizeof want, "%s: recording format version 7 is not supported by this rrvm (supports 1)", path);
+    snprintf(want, sizeof want, "%s: recording format version 7 is not supported by this rrvm (supports 1 to 2)", path);
     assert_string_equal(err, want);
 
     /* empty file and missing file */
@@ -619,15 +620,16 @@ static Blob crafted(const uint8_t *events, size_t elen, uint32_t count, uint64_t
     uint8_t *c = malloc(bound);
     size_t clen = ZSTD_compress(c, bound, events, elen, 1);
     assert_false(ZSTD_isError(clen));
-    uint8_t fh[40];
+    uint8_t fh[48];
     memcpy(fh, "RRVF", 4);
     put32(fh + 4, clen_override >= 0 ? (uint32_t)clen_override : (uint32_t)clen);
     put32(fh + 8, (uint32_t)elen);
     put32(fh + 12, count);
     put64(fh + 16, first);
     put64(fh + 24, XXH64(c, clen, 0));
-    put64(fh + 32, XXH64(fh, 32, 0));
-    blob_add(&b, fh, 40);
+    put64(fh + 32, 0); /* the first frame */
+    put64(fh + 40, XXH64(fh, 40, 0));
+    blob_add(&b, fh, 48);
     blob_add(&b, c, clen);
     free(c);
     return b;
@@ -885,16 +887,390 @@ static void test_info_and_dump(void **state)
     free(out);
     free(err);
 
-    /* a corrupt one: status 1 */
+    /* a corrupt one: status 2, as replay's */
     buf[len - 3] ^= 1;
     out = capture(rlog_print_dump_mem, buf, len, &status, &err);
-    assert_int_equal(status, 1);
-    assert_non_null(strstr(err, "error: "));
+    assert_int_equal(status, 2);
+    assert_non_null(strstr(err, "rrvm: "));
     assert_non_null(strstr(err, "fails its checksum"));
     free(out);
     free(err);
     free(buf);
     free_events(evs, n);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* frame numbers (format 2), format 1, files that are not recordings,
+ * the writer's lock and its incomplete file */
+
+/* Read a buffer to its end: events read, and the error (or "(clean)"). */
+static Msg read_buf_error(const uint8_t *buf, size_t len, int *events_read, bool *truncated)
+{
+    Msg msg;
+    RlogHeader h;
+    char err[256];
+    RlogReader *r = rlog_reader_open_mem(buf, len, &h, err, sizeof err);
+    assert_non_null(r);
+    RlogEvent ev;
+    int rc, got = 0;
+    while ((rc = rlog_next(r, &ev)) == 1)
+        got++;
+    snprintf(msg.text, sizeof msg.text, "%s", rc < 0 ? rlog_reader_error(r) : "(clean)");
+    *events_read = got;
+    *truncated = rlog_reader_truncated(r);
+    rlog_reader_close(r);
+    rlog_header_free(&h);
+    return msg;
+}
+
+static void test_missing_or_swapped_frames_are_damage(void **state)
+{
+    TestEvent evs[16];
+    int n, nframes;
+    uint64_t frame_end[8];
+    size_t len;
+    uint8_t *buf = small_log(evs, &n, frame_end, &nframes, &len);
+    assert_int_equal(nframes, 4);
+    /* frames: [start, frame_end[0]) [.., frame_end[1]) [.., frame_end[2]) [.., len) */
+    RlogHeader h;
+    char err[256];
+    RlogReader *r = rlog_reader_open_mem(buf, len, &h, err, sizeof err);
+    RlogEvent ev;
+    assert_int_equal(rlog_next(r, &ev), 1);
+    size_t start = (size_t)ev.file_offset;
+    rlog_reader_close(r);
+    rlog_header_free(&h);
+    size_t f1 = (size_t)frame_end[0], f2 = (size_t)frame_end[1], f3 = (size_t)frame_end[2];
+
+    /* frame 1 deleted: its events never appear, and it is damage, not a cut */
+    Blob b = {0};
+    blob_add(&b, buf, f1);
+    blob_add(&b, buf + f2, len - f2);
+    int got;
+    bool cut;
+    Msg m = read_buf_error(b.p, b.len, &got, &cut);
+    assert_false(cut);
+    assert_int_equal(got, 2);
+    assert_non_null(strstr(m.text, "is frame number 2 where frame number 1 should be"));
+    assert_non_null(strstr(m.text, "missing or out of order"));
+    free(b.p);
+
+    /* frames 1 and 2 swapped */
+    b = (Blob){0};
+    blob_add(&b, buf, f1);
+    blob_add(&b, buf + f2, f3 - f2);
+    blob_add(&b, buf + f1, f2 - f1);
+    blob_add(&b, buf + f3, len - f3);
+    m = read_buf_error(b.p, b.len, &got, &cut);
+    assert_false(cut);
+    assert_int_equal(got, 2);
+    assert_non_null(strstr(m.text, "out of order"));
+    free(b.p);
+
+    /* frame 0 deleted */
+    b = (Blob){0};
+    blob_add(&b, buf, start);
+    blob_add(&b, buf + f1, len - f1);
+    m = read_buf_error(b.p, b.len, &got, &cut);
+    assert_false(cut);
+    assert_int_equal(got, 0);
+    assert_non_null(strstr(m.text, "where frame number 0 should be"));
+    free(b.p);
+
+    /* a frame repeated */
+    b = (Blob){0};
+    blob_add(&b, buf, f2);
+    blob_add(&b, buf + f1, len - f1);
+    m = read_buf_error(b.p, b.len, &got, &cut);
+    assert_false(cut);
+    assert_non_null(strstr(m.text, "out of order"));
+    free(b.p);
+
+    /* data after the END frame */
+    b = (Blob){0};
+    blob_add(&b, buf, len);
+    blob_add(&b, buf + f1, f2 - f1);
+    m = read_buf_error(b.p, b.len, &got, &cut);
+    assert_false(cut);
+    assert_int_equal(got, n);
+    assert_non_null(strstr(m.text, "follow the END event"));
+    free(b.p);
+    free(buf);
+    free_events(evs, n);
+}
+
+/* Rewrite a format-2 recording as format 1 (40-byte frame headers
+ * without a sequence number), as rrvm 0.1 wrote it. */
+static Blob as_format1(const uint8_t *buf, size_t len, size_t start)
+{
+    Blob b = {0};
+    blob_add(&b, buf, start);
+    put32(b.p + 8, 1);
+    put64(b.p + start - 8, XXH64(b.p, start - 8, 0));
+    for (size_t off = start; off < len;) {
+        uint32_t clen = (uint32_t)buf[off + 4] | (uint32_t)buf[off + 5] << 8 | (uint32_t)buf[off + 6] << 16 |
+                        (uint32_t)buf[off + 7] << 24;
+        uint8_t fh[40];
+        memcpy(fh, buf + off, 32);
+        put64(fh + 32, XXH64(fh, 32, 0));
+        blob_add(&b, fh, 40);
+        blob_add(&b, buf + off + 48, clen);
+        off += 48 + clen;
+    }
+    return b;
+}
+
+static void test_format1_is_still_read(void **state)
+{
+    TestEvent evs[16];
+    int n, nframes;
+    uint64_t frame_end[8];
+    size_t len;
+    uint8_t *buf = small_log(evs, &n, frame_end, &nframes, &len);
+    RlogHeader h;
+    char err[256];
+    RlogReader *r = rlog_reader_open_mem(buf, len, &h, err, sizeof err);
+    RlogEvent ev;
+    assert_int_equal(rlog_next(r, &ev), 1);
+    size_t start = (size_t)ev.file_offset;
+    rlog_reader_close(r);
+    rlog_header_free(&h);
+
+    Blob b = as_format1(buf, len, start);
+    assert_int_equal(b.len, len - 8 * (size_t)nframes);
+    r = rlog_reader_open_mem(b.p, b.len, &h, err, sizeof err);
+    assert_non_null(r);
+    assert_int_equal(h.format_version, 1);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(rlog_next(r, &ev), 1);
+        assert_true(event_equal(&ev, &evs[i]));
+    }
+    assert_int_equal(rlog_next(r, &ev), 0);
+    rlog_reader_close(r);
+    rlog_header_free(&h);
+    /* cut inside a format-1 frame: still a cut */
+    int got;
+    bool cut;
+    Msg m = read_buf_error(b.p, b.len - 5, &got, &cut);
+    assert_true(cut);
+    assert_non_null(strstr(m.text, "incomplete frame"));
+    free(b.p);
+    free(buf);
+    free_events(evs, n);
+}
+
+static void test_not_a_regular_file(void **state)
+{
+    RlogHeader h;
+    char err[512];
+    /* /dev/zero would be read forever; a FIFO would block forever */
+    assert_null(rlog_reader_open("/dev/zero", &h, err, sizeof err));
+    assert_string_equal(err, "/dev/zero: not a regular file (a recording is a file)");
+    char *path = temp_path();
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_null(rlog_reader_open(path, &h, err, sizeof err));
+    assert_non_null(strstr(err, "not a regular file"));
+    unlink(path);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_null(rlog_reader_open(path, &h, err, sizeof err));
+    assert_non_null(strstr(err, "not a regular file"));
+    rmdir(path);
+    /* a sparse file larger than any recording is refused before reading */
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(ftruncate(fileno(f), (off_t)RLOG_MAX_FILE + 1), 0);
+    fclose(f);
+    assert_null(rlog_reader_open(path, &h, err, sizeof err));
+    assert_non_null(strstr(err, "is more than a recording may have (16 GiB)"));
+    unlink(path);
+    free(path);
+}
+
+/* In a child process (fcntl locks are per process): what a second writer
+ * and a reader see of a file the parent is writing. */
+static void check_from_child(const char *path, pid_t writer)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        RlogHeader h;
+        make_header(&h);
+        char err[512], want[512];
+        int bad = 0;
+        snprintf(want, sizeof want, "%s is being written by process %d (another rrvm record)", path, (int)writer);
+        if (rlog_writer_open(path, &h, err, sizeof err) || strcmp(err, want) != 0)
+            bad |= 1;
+        rlog_header_free(&h);
+        RlogReader *r = rlog_reader_open(path, &h, err, sizeof err);
+        if (!r || rlog_reader_writer_pid(r) != (int)writer)
+            bad |= 2;
+        RlogEvent ev;
+        while (r && rlog_next(r, &ev) == 1)
+            ;
+        snprintf(want, sizeof want, "the recording is still being written by process %d", (int)writer);
+        if (!r || !rlog_reader_truncated(r) || !strstr(rlog_reader_error(r), want))
+            bad |= 4;
+        if (r) {
+            rlog_reader_close(r);
+            rlog_header_free(&h);
+        }
+        _exit(bad);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void test_writer_lock(void **state)
+{
+    char *path = temp_path();
+    RlogHeader h;
+    make_header(&h);
+    char err[512];
+    RlogWriter *w = rlog_writer_open(path, &h, err, sizeof err);
+    assert_non_null(w);
+    rlog_header_free(&h);
+    assert_true(rlog_write(w, 5, RLOG_IDLE, "\1\0\0\0\0\0\0\0", 8));
+    assert_true(rlog_flush(w));
+    check_from_child(path, getpid());
+    assert_true(rlog_writer_close(w));
+    /* closed: a reader sees a cut recording, not one in progress */
+    RlogReader *r = rlog_reader_open(path, &h, err, sizeof err);
+    assert_non_null(r);
+    assert_int_equal(rlog_reader_writer_pid(r), 0);
+    rlog_reader_close(r);
+    rlog_header_free(&h);
+    unlink(path);
+    free(path);
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+static void test_writer_create_and_commit(void **state)
+{
+    char *path = temp_path(), tmp[4200];
+    unlink(path);
+    rlog_incomplete_path(path, tmp, sizeof tmp);
+    RlogHeader h;
+    make_header(&h);
+    char err[512], want[4400];
+
+    /* the recording exists only as the incomplete file until committed */
+    RlogWriter *w = rlog_writer_create(path, &h, false, err, sizeof err);
+    assert_non_null(w);
+    assert_string_equal(rlog_writer_path(w), tmp);
+    assert_true(rlog_write(w, 7, RLOG_END, "0123456789012345678901234567", RLOG_END_PAYLOAD_LEN));
+    assert_true(exists(tmp) && !exists(path));
+    assert_true(rlog_writer_commit(w, err, sizeof err));
+    assert_true(exists(path) && !exists(tmp));
+    RlogHeader h2;
+    RlogReader *r = rlog_reader_open(path, &h2, err, sizeof err);
+    RlogEvent ev;
+    assert_int_equal(rlog_next(r, &ev), 1);
+    assert_int_equal(rlog_next(r, &ev), 0);
+    rlog_reader_close(r);
+    rlog_header_free(&h2);
+
+    /* an existing recording is never replaced without force */
+    assert_null(rlog_writer_create(path, &h, false, err, sizeof err));
+    snprintf(want, sizeof want, "%s already exists (use --force to replace it)", path);
+    assert_string_equal(err, want);
+    assert_false(exists(tmp));
+
+    /* with force it is, once the new one is complete */
+    w = rlog_writer_create(path, &h, true, err, sizeof err);
+    assert_non_null(w);
+    /* closed without a commit (a recorder that failed): the incomplete
+     * file stays, and the old recording is untouched */
+    assert_true(rlog_writer_close(w));
+    assert_true(exists(tmp) && exists(path));
+    unlink(path);
+    /* and a later recorder does not overwrite the incomplete one */
+    assert_null(rlog_writer_create(path, &h, false, err, sizeof err));
+    assert_non_null(strstr(err, "exists (a recording that was cut short"));
+    w = rlog_writer_create(path, &h, true, err, sizeof err);
+    assert_non_null(w);
+    assert_true(rlog_writer_commit(w, err, sizeof err));
+    assert_true(exists(path) && !exists(tmp));
+    unlink(path);
+    rlog_header_free(&h);
+    free(path);
+}
+
+static void test_packed_images(void **state)
+{
+    char *path = temp_path();
+    RlogHeader h;
+    make_header(&h);
+    char err[512];
+    static uint8_t img[100000];
+    for (size_t i = 0; i < sizeof img; i++)
+        img[i] = (uint8_t)(i % 251 ^ i / 1000);
+    RlogWriter *w = rlog_writer_open(path, &h, err, sizeof err);
+    assert_non_null(w);
+    assert_true(rlog_writer_pack_image(w, img, sizeof img));
+    assert_true(rlog_writer_pack_image(w, "K", 1));
+    assert_true(rlog_writer_pack_image(w, img, sizeof img)); /* the same contents: stored once */
+    assert_true(rlog_write(w, 3, RLOG_RANDOM, "abcd", 4));
+    assert_true(rlog_writer_close(w));
+    rlog_header_free(&h);
+    size_t len;
+    uint8_t *buf = read_file(path, &len);
+    assert_true(len < sizeof img / 2); /* compressed */
+
+    RlogReader *r = rlog_reader_open_mem(buf, len, &h, err, sizeof err);
+    assert_non_null(r);
+    assert_int_equal(rlog_reader_npacked(r), 2);
+    uint8_t hash[16];
+    rlog_hash128(img, sizeof img, hash);
+    assert_int_equal(rlog_reader_find_packed(r, hash), 0);
+    assert_int_equal(rlog_reader_packed(r, 0)->size, sizeof img);
+    assert_int_equal(rlog_reader_find_packed(r, h.images[1].hash), 1); /* the "kernel", "K" */
+    uint8_t *data;
+    size_t dlen;
+    assert_true(rlog_reader_unpack(r, 0, &data, &dlen, err, sizeof err));
+    assert_int_equal(dlen, sizeof img);
+    assert_memory_equal(data, img, sizeof img);
+    free(data);
+    RlogEvent ev;
+    assert_int_equal(rlog_next(r, &ev), 1);
+    assert_int_equal(ev.icount, 3);
+    rlog_reader_close(r);
+    rlog_header_free(&h);
+
+    /* damage inside the first image: events still read, the image is refused */
+    uint8_t *im = memmem(buf, len, "RRVI", 4);
+    assert_non_null(im);
+    size_t at = (size_t)(im - buf);
+    im[56 + 10] ^= 0x10;
+    r = rlog_reader_open_mem(buf, len, &h, err, sizeof err);
+    assert_non_null(r);
+    assert_false(rlog_reader_unpack(r, 0, &data, &dlen, err, sizeof err));
+    assert_null(data);
+    assert_non_null(strstr(err, "packed image at byte"));
+    assert_non_null(strstr(err, "fails its checksum"));
+    assert_int_equal(rlog_next(r, &ev), 1);
+    rlog_reader_close(r);
+    rlog_header_free(&h);
+    im[56 + 10] ^= 0x10;
+
+    /* a file cut inside its images: a cut header */
+    assert_null(rlog_reader_open_mem(buf, at + 60, &h, err, sizeof err));
+    assert_non_null(strstr(err, "cut inside its packed images"));
+    /* an image header that fails its checksum */
+    im[20] ^= 1;
+    assert_null(rlog_reader_open_mem(buf, len, &h, err, sizeof err));
+    assert_non_null(strstr(err, "fails its checksum (image header)"));
+    free(buf);
+    unlink(path);
+    free(path);
 }
 
 int main(void)
@@ -912,6 +1288,12 @@ int main(void)
         cmocka_unit_test(test_info_and_dump),
         cmocka_unit_test(test_kill9_keeps_complete_frames),
         cmocka_unit_test(test_long_path_message),
+        cmocka_unit_test(test_missing_or_swapped_frames_are_damage),
+        cmocka_unit_test(test_format1_is_still_read),
+        cmocka_unit_test(test_not_a_regular_file),
+        cmocka_unit_test(test_writer_lock),
+        cmocka_unit_test(test_writer_create_and_commit),
+        cmocka_unit_test(test_packed_images),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
