@@ -441,7 +441,7 @@ bool rlog_header_encode(const RlogHeader *h, SerWriter *w, char *err, size_t err
 
 bool rlog_header_decode(const uint8_t *body, size_t len, RlogHeader *h, const char **why)
 {
-    return header_decode(body, len, h, why);
+    return header_decode(body, len, RLOG_FORMAT_VERSION, h, why);
 }
 
 /* ------------------------------------------------------------------ */
