@@ -1,0 +1,63 @@
+"""A session costs what the guest touches, not what -m says; an -m the host
+cannot give is refused with a message instead of the OOM killer.
+
+Peak RSS is measured with GNU time's %M (a child forked by Python would also
+count Python's own pages). RSS does not depend on host speed; time is not
+asserted here (bench/run-startup-bench prints it)."""
+import os
+import subprocess
+
+from conftest import ROOT, RRVM, run
+
+TINY_S = """
+.globl _start
+_start:
+  li t0, 0x100000
+  li t1, 0x5555
+  sw t1, 0(t0)
+1: j 1b
+"""
+
+
+def tiny_elf(tmp_path):
+    src = tmp_path / "tiny.S"
+    src.write_text(TINY_S)
+    elf = tmp_path / "tiny.elf"
+    subprocess.run(["riscv64-unknown-elf-gcc", "-nostdlib", "-T", os.path.join(ROOT, "tests/guest/link.ld"),
+                    "-o", str(elf), str(src)], check=True)
+    return elf
+
+
+def peak_rss_kib(args):
+    p = subprocess.run(["/usr/bin/time", "-f", "maxrss_kib=%M", RRVM] + args, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    err = p.stderr.decode(errors="replace")
+    last = err.rstrip().splitlines()[-1]
+    assert last.startswith("maxrss_kib="), err
+    return p.returncode, int(last.split("=")[1]), err
+
+
+def test_8g_guest_costs_what_it_touches(tmp_path):
+    elf = tiny_elf(tmp_path)
+    rr = tmp_path / "tiny.rr"
+    machine = ["-seed", "1", "-m", "8G", "-bios", "none", "-kernel", str(elf), "--digest"]
+    digests = []
+    for args in (["run"] + machine, ["record", "-o", str(rr)] + machine, ["replay", str(rr), "--digest"]):
+        rc, kib, err = peak_rss_kib(args)
+        assert rc == 0, err
+        assert kib < 64 * 1024, f"{args[0]}: peak RSS {kib} KiB"
+        digests.append([l for l in err.splitlines() if l.startswith("digest: ")])
+    assert digests[0] == digests[1] == digests[2] and len(digests[0]) == 1
+    assert "matches" in err
+
+
+def test_ram_beyond_the_host_is_refused(tmp_path):
+    elf = tiny_elf(tmp_path)
+    host = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    too_big = f"{(host >> 30) + 2}G"
+    for mode in (["run"], ["record", "-o", str(tmp_path / "x.rr")]):
+        rc, out, err = run(mode + ["-m", too_big, "-bios", "none", "-kernel", str(elf)], timeout=60)
+        assert rc == 2, err
+        assert err.startswith("rrvm: ") and len(err.strip().splitlines()) == 1, err
+        assert f"-m {((host >> 30) + 2) * 1024}M" in err and f"({host >> 20} MiB)" in err, err
+        assert "physical RAM" in err
