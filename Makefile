@@ -100,11 +100,13 @@ bench: build/rrvm
 fuzz:
 	scripts/run-fuzz
 	scripts/run-fuzz-hart
+	scripts/run-fuzz-state
 
-# a short run of both fuzzers under ASan+UBSan, so every CI run fuzzes a bit
+# a short run of each fuzzer under ASan+UBSan, so every CI run fuzzes a bit
 fuzz-smoke:
 	FUZZ_SECONDS=20 scripts/run-fuzz
 	FUZZ_SECONDS=20 scripts/run-fuzz-hart
+	FUZZ_SECONDS=15 scripts/run-fuzz-state
 
 clean:
 	rm -rf build/obj build/asan build/tests build/guest-tests build/rrvm
