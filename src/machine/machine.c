@@ -271,14 +271,33 @@ void machine_mark_dirty(Machine *m, uint64_t paddr, uint64_t n)
         invalidate_code(m, paddr, n);
 }
 
+size_t machine_next_marked(const Machine *m, size_t from, uint8_t bits)
+{
+    size_t npages = m->ram_size >> PAGE_SHIFT, i = from;
+    const uint8_t *d = m->dirty_pages;
+    uint64_t mask = 0x0101010101010101ull * bits;
+    for (; i < npages && (i & 7); i++)
+        if (d[i] & bits)
+            return i;
+    for (; i + 8 <= npages; i += 8) {
+        uint64_t w;
+        memcpy(&w, d + i, 8);
+        if (w & mask)
+            break;
+    }
+    for (; i < npages; i++)
+        if (d[i] & bits)
+            return i;
+    return npages;
+}
+
 void machine_dirty_reset(Machine *m, uint8_t bits)
 {
     size_t npages = m->ram_size >> PAGE_SHIFT;
     bits &= (uint8_t)~DIRTY_WRITTEN; /* not a consumer's bit: see machine.h */
     /* write only marked bytes: the map of an untouched RAM stays unbacked */
-    for (size_t i = 0; i < npages; i++)
-        if (m->dirty_pages[i] & bits)
-            m->dirty_pages[i] &= (uint8_t)~bits;
+    for (size_t i = machine_next_marked(m, 0, bits); i < npages; i = machine_next_marked(m, i + 1, bits))
+        m->dirty_pages[i] &= (uint8_t)~bits;
     /* write TLB entries let stores bypass dirty marking: drop them all */
     for (int i = 0; i < m->nharts; i++)
         mmu_tlb_flush(m->harts[i]);
@@ -320,20 +339,18 @@ static void zero_pages(Machine *m, size_t first, size_t n)
     }
 }
 
-/* Zero every page marked written, in runs (one madvise per run). */
+/* Zero every marked page, in runs (one madvise per run). */
 static void zero_written_pages(Machine *m)
 {
+    /* any marked page, not only DIRTY_WRITTEN ones: code that writes RAM
+     * behind the machine's back may set only its own bit */
     size_t npages = m->ram_size >> PAGE_SHIFT;
-    for (size_t i = 0; i < npages;) {
-        if (!(m->dirty_pages[i] & DIRTY_WRITTEN)) {
-            i++;
-            continue;
-        }
+    for (size_t i = machine_next_marked(m, 0, DIRTY_ALL); i < npages;) {
         size_t j = i;
-        while (j < npages && (m->dirty_pages[j] & DIRTY_WRITTEN))
+        while (j < npages && m->dirty_pages[j])
             j++;
         zero_pages(m, i, j - i);
-        i = j;
+        i = machine_next_marked(m, j, DIRTY_ALL);
     }
 }
 
@@ -386,9 +403,9 @@ void machine_save(const Machine *m, SerWriter *w)
     size_t count_at = w->len;
     ser_put_u64(w, 0); /* patched below */
     uint64_t count = 0;
-    for (size_t i = 0; i < npages; i++) {
+    for (size_t i = machine_next_marked(m, 0, DIRTY_ALL); i < npages; i = machine_next_marked(m, i + 1, DIRTY_ALL)) {
         const uint8_t *p = m->ram + (i << PAGE_SHIFT);
-        if (!m->dirty_pages[i] || page_is_zero(p))
+        if (page_is_zero(p))
             continue;
         ser_put_u64(w, i);
         ser_put_bytes(w, p, PAGE_SIZE);
@@ -473,11 +490,7 @@ static void load_ram_list(Machine *m, SerReader *r, uint64_t count)
     (void)ser_get_u64(r);
     for (uint64_t k = 0; k <= count; k++) {
         size_t idx = k < count ? (size_t)ser_get_u64(r) : npages;
-        while (i < idx) {
-            if (!m->dirty_pages[i]) {
-                i++;
-                continue;
-            }
+        while ((i = machine_next_marked(m, i, DIRTY_ALL)) < idx) {
             size_t j = i;
             while (j < idx && m->dirty_pages[j])
                 j++;

@@ -206,6 +206,10 @@ void machine_mark_dirty(Machine *m, uint64_t paddr, uint64_t n);
 /* Start a new dirty interval for the consumers in `bits`: clear those bits
  * of dirty_pages, drop every write TLB. */
 void machine_dirty_reset(Machine *m, uint8_t bits);
+/* The first RAM page index >= from whose dirty byte has any of `bits`, or
+ * the number of RAM pages if none: how code that must visit written pages
+ * skips the untouched ones (8 bytes of the map at a time). */
+size_t machine_next_marked(const Machine *m, size_t from, uint8_t bits);
 
 /* Interrupt line from a device to the PLIC (or ignored on boards without). */
 void machine_set_irq(Machine *m, int irq, bool level);

@@ -328,9 +328,7 @@ bool checkpoint_init(CheckpointState *cs, Machine *m)
         return false;
     }
     /* unmarked pages are zero, which the calloc'd tables already say */
-    for (size_t i = 0; i < cs->npages; i++) {
-        if (!m->dirty_pages[i])
-            continue;
+    for (size_t i = machine_next_marked(m, 0, DIRTY_ALL); i < cs->npages; i = machine_next_marked(m, i + 1, DIRTY_ALL)) {
         cs->page_hash[i] = page_hash_of(m, i) ^ cs->zero_hash;
         cs->rec_page_hash[i] = cs->page_hash[i];
     }
@@ -389,9 +387,8 @@ void checkpoint_capture(Machine *m, CheckpointState *cs, SerWriter *out)
     /* RAM: re-hash the pages written since the last capture */
     tmp.len = 0;
     uint64_t nchanged = 0, next = 0;
-    for (size_t i = 0; i < cs->npages; i++) {
-        if (!(m->dirty_pages[i] & DIRTY_DIGEST))
-            continue;
+    for (size_t i = machine_next_marked(m, 0, DIRTY_DIGEST); i < cs->npages;
+         i = machine_next_marked(m, i + 1, DIRTY_DIGEST)) {
         uint64_t hash = page_hash_of(m, i);
         if ((hash ^ cs->zero_hash) == cs->page_hash[i])
             continue;
@@ -632,9 +629,8 @@ uint64_t checkpoint_machine_digest_iter(const Machine *m, CheckpointDeviceIter f
      * out like an untouched one, so the digest depends on contents only */
     uint64_t npages = m->ram_size >> PAGE_SHIFT, zero_hash = zero_page_hash();
     XXH3_64bits_update(st, &npages, sizeof npages);
-    for (uint64_t i = 0; i < npages; i++) {
-        if (!m->dirty_pages[i])
-            continue;
+    for (uint64_t i = machine_next_marked(m, 0, DIRTY_ALL); i < npages;
+         i = machine_next_marked(m, (size_t)i + 1, DIRTY_ALL)) {
         uint64_t ph[2] = {i, page_hash_of(m, (size_t)i)};
         if (ph[1] != zero_hash)
             XXH3_64bits_update(st, ph, sizeof ph);
