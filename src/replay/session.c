@@ -569,9 +569,11 @@ int session_main(const SessionOptions *o)
             return STATUS_ERROR;
         }
         cfg = s->header.cfg;
-        if (!load_images_for_replay(s))
+        if (!check_host_ram(s, &cfg) || !load_images_for_replay(s))
             goto out;
     } else {
+        if (!check_host_ram(s, &cfg))
+            goto out;
         if (s->mode == SESSION_RECORD)
             setup_record_header(s);
         if (!load_images_for_run(s))
@@ -584,7 +586,7 @@ int session_main(const SessionOptions *o)
             }
         }
     }
-    if (startup_interrupted(s, "reading the images") || !check_host_ram(s, &cfg))
+    if (startup_interrupted(s, "reading the images"))
         goto out;
     if (!host_console_open(&s->console, o->serial, s->mode != SESSION_REPLAY, err, sizeof err)) {
         session_fail(s, 1, "%s", err);

@@ -55,9 +55,11 @@ def test_ram_beyond_the_host_is_refused(tmp_path):
     elf = tiny_elf(tmp_path)
     host = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     too_big = f"{(host >> 30) + 2}G"
-    for mode in (["run"], ["record", "-o", str(tmp_path / "x.rr")]):
+    rr = tmp_path / "x.rr"
+    for mode in (["run"], ["record", "-o", str(rr)]):
         rc, out, err = run(mode + ["-m", too_big, "-bios", "none", "-kernel", str(elf)], timeout=60)
         assert rc == 2, err
         assert err.startswith("rrvm: ") and len(err.strip().splitlines()) == 1, err
         assert f"-m {((host >> 30) + 2) * 1024}M" in err and f"({host >> 20} MiB)" in err, err
         assert "physical RAM" in err
+    assert not rr.exists()  # refused before the recording is created
