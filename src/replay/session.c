@@ -457,6 +457,11 @@ static void run_replay(Session *s)
                 return;
             }
             if (stop == MSTOP_RESET) {
+                /* record writes a checkpoint due at this icount before it
+                 * resets: verify it first (reset_requested stays set, so
+                 * the next machine_run stops here again for the reset) */
+                if (ev.kind == RLOG_CHECKPOINT && ev.icount == m->icount)
+                    continue;
                 if (!handle_reset(s))
                     return;
                 continue;
