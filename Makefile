@@ -110,6 +110,7 @@ fuzz:
 	scripts/run-fuzz-hart
 	scripts/run-fuzz-snapshot
 	scripts/run-fuzz-loader
+	scripts/run-fuzz-state
 
 # a short run of every fuzzer under ASan+UBSan, so every CI run fuzzes a bit
 fuzz-smoke:
@@ -117,6 +118,7 @@ fuzz-smoke:
 	FUZZ_SECONDS=20 scripts/run-fuzz-hart
 	FUZZ_SECONDS=15 scripts/run-fuzz-snapshot
 	FUZZ_SECONDS=15 scripts/run-fuzz-loader
+	FUZZ_SECONDS=15 scripts/run-fuzz-state
 
 clean:
 	rm -rf build/obj build/asan build/tests build/guest-tests build/rrvm

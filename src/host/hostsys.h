@@ -12,6 +12,8 @@
 
 uint64_t host_wallclock_ns(void);
 uint64_t host_monotonic_ns(void);
+/* The host's physical RAM in bytes (0 if unknown). */
+uint64_t host_physical_ram_bytes(void);
 void host_random_bytes(uint8_t *buf, size_t n);
 /* Read a whole file (at most max_size bytes). Returns false with a message. */
 bool host_read_file(const char *path, uint64_t max_size, uint8_t **data, size_t *len, char *err, size_t errlen);

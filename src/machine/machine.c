@@ -11,6 +11,11 @@
  *    chose to stop: stopping and resuming is invisible to the guest.
  *  - A hart's LR/SC reservation is dropped when its turn ends, which breaks
  *    every reservation that another hart's stores could have invalidated.
+ *  - Nothing here visits every RAM page's contents: a page whose dirty byte
+ *    is 0 is zero (DIRTY_WRITTEN), so reset, save and load look only at
+ *    marked pages and cost what the guest touched, whatever -m says.
+ *  - machine_load is all or nothing: the core state is rolled back from a
+ *    copy saved first, and RAM is only written once the whole blob parsed.
  */
 #include "machine.h"
 
@@ -58,7 +63,7 @@ Machine *machine_new(const MachineConfig *cfg, const MachineHostIf *host)
         machine_free(m);
         return NULL;
     }
-    memset(m->dirty_pages, DIRTY_ALL, npages);
+    /* no page is marked: RAM is all zero, and untouched pages stay untouched */
     m->nharts = cfg->nharts;
     for (int i = 0; i < m->nharts; i++) {
         m->harts[i] = hart_new(m, (uint64_t)i);
@@ -270,10 +275,32 @@ void machine_mark_dirty(Machine *m, uint64_t paddr, uint64_t n)
         invalidate_code(m, paddr, n);
 }
 
+size_t machine_next_marked(const Machine *m, size_t from, uint8_t bits)
+{
+    size_t npages = m->ram_size >> PAGE_SHIFT, i = from;
+    const uint8_t *d = m->dirty_pages;
+    uint64_t mask = 0x0101010101010101ull * bits;
+    for (; i < npages && (i & 7); i++)
+        if (d[i] & bits)
+            return i;
+    for (; i + 8 <= npages; i += 8) {
+        uint64_t w;
+        memcpy(&w, d + i, 8);
+        if (w & mask)
+            break;
+    }
+    for (; i < npages; i++)
+        if (d[i] & bits)
+            return i;
+    return npages;
+}
+
 void machine_dirty_reset(Machine *m, uint8_t bits)
 {
     size_t npages = m->ram_size >> PAGE_SHIFT;
-    for (size_t i = 0; i < npages; i++)
+    bits &= (uint8_t)~DIRTY_WRITTEN; /* not a consumer's bit: see machine.h */
+    /* write only marked bytes: the map of an untouched RAM stays unbacked */
+    for (size_t i = machine_next_marked(m, 0, bits); i < npages; i = machine_next_marked(m, i + 1, bits))
         m->dirty_pages[i] &= (uint8_t)~bits;
     /* write TLB entries let stores bypass dirty marking: drop them all */
     for (int i = 0; i < m->nharts; i++)
@@ -286,11 +313,76 @@ void machine_set_irq(Machine *m, int irq, bool level)
         plic_set_irq(m->plic, irq, level);
 }
 
+/* --- RAM pages: zeroing and the nonzero-page list --- */
+
+static bool page_is_zero(const uint8_t *p)
+{
+    const uint64_t *w = (const uint64_t *)p;
+    for (size_t i = 0; i < PAGE_SIZE / 8; i++)
+        if (w[i])
+            return false;
+    return true;
+}
+
+/* Give pages [first, first+n) back to the host as zero pages. The content
+ * changed, so every consumer sees them dirty; DIRTY_WRITTEN is cleared
+ * because they are known to be zero again. */
+static void zero_pages(Machine *m, size_t first, size_t n)
+{
+    uint8_t *p = m->ram + (first << PAGE_SHIFT);
+    size_t len = n << PAGE_SHIFT;
+    /* MADV_DONTNEED on a private anonymous mapping reads back as zeros and
+     * frees the memory; fall back to memset where the host refuses (a host
+     * page larger than ours) */
+    if (madvise(p, len, MADV_DONTNEED) != 0)
+        memset(p, 0, len);
+    for (size_t i = first; i < first + n; i++) {
+        m->dirty_pages[i] = (uint8_t)(DIRTY_ALL & ~DIRTY_WRITTEN);
+        if (m->code_pages[i])
+            bcache_invalidate_page(m, RAM_BASE + ((uint64_t)i << PAGE_SHIFT));
+    }
+}
+
+/* Zero every marked page, in runs (one madvise per run). */
+static void zero_written_pages(Machine *m)
+{
+    /* any marked page, not only DIRTY_WRITTEN ones: code that writes RAM
+     * behind the machine's back may set only its own bit */
+    size_t npages = m->ram_size >> PAGE_SHIFT;
+    for (size_t i = machine_next_marked(m, 0, DIRTY_ALL); i < npages;) {
+        size_t j = i;
+        while (j < npages && m->dirty_pages[j])
+            j++;
+        zero_pages(m, i, j - i);
+        i = machine_next_marked(m, j, DIRTY_ALL);
+    }
+}
+
+void machine_reset(Machine *m)
+{
+    zero_written_pages(m);
+    bcache_flush(m);
+    for (int i = 0; i < m->nharts; i++)
+        hart_reset(m->harts[i], RAM_BASE);
+    board_reset_devices(m);
+    /* schedule and exit state as machine_new leaves them */
+    m->cur_hart = 0;
+    m->quantum_left = m->cfg.quantum;
+    m->exit_requested = false;
+    m->exit_code = 0;
+    m->reset_requested = false;
+    m->timers_changed = false;
+    m->halt_reason = NULL;
+}
+
 /* --- state --- */
+
+/* Version 2: RAM is a list of nonzero pages (version 1 held all of it). */
+#define MACH_STATE_VERSION 2
 
 void machine_save_core(const Machine *m, SerWriter *w)
 {
-    ser_put_tag(w, "MACH", 1);
+    ser_put_tag(w, "MACH", MACH_STATE_VERSION);
     ser_put_u64(w, m->ram_size);
     ser_put_u32(w, (uint32_t)m->nharts);
     ser_put_u64(w, m->icount);
@@ -305,15 +397,36 @@ void machine_save_core(const Machine *m, SerWriter *w)
     board_save_devices(m, w);
 }
 
+/* RAM: u64 count, then count x (u64 page index, PAGE_SIZE bytes), indices
+ * strictly increasing. Only marked pages can be nonzero; zero ones are
+ * left out, so the blob of a machine is a function of its contents. */
 void machine_save(const Machine *m, SerWriter *w)
 {
     machine_save_core(m, w);
-    ser_put_bytes(w, m->ram, m->ram_size);
+    size_t npages = m->ram_size >> PAGE_SHIFT;
+    size_t count_at = w->len;
+    ser_put_u64(w, 0); /* patched below */
+    uint64_t count = 0;
+    for (size_t i = machine_next_marked(m, 0, DIRTY_ALL); i < npages; i = machine_next_marked(m, i + 1, DIRTY_ALL)) {
+        const uint8_t *p = m->ram + (i << PAGE_SHIFT);
+        if (page_is_zero(p))
+            continue;
+        ser_put_u64(w, i);
+        ser_put_bytes(w, p, PAGE_SIZE);
+        count++;
+    }
+    if (!w->oom)
+        for (int b = 0; b < 8; b++)
+            w->buf[count_at + (size_t)b] = (uint8_t)(count >> (8 * b));
 }
 
-bool machine_load_core(Machine *m, SerReader *r)
+/* Load the core without any care for failure: the caller rolls back. */
+static bool load_core_unguarded(Machine *m, SerReader *r)
 {
-    ser_get_tag(r, "MACH");
+    if (ser_get_tag(r, "MACH") != MACH_STATE_VERSION && ser_ok(r))
+        ser_fail(r, "machine state has an unknown version");
+    if (!ser_ok(r))
+        return false;
     if (ser_get_u64(r) != m->ram_size || ser_get_u32(r) != (uint32_t)m->nharts) {
         ser_fail(r, "state was saved from a machine with different RAM size or hart count");
         return false;
@@ -322,29 +435,114 @@ bool machine_load_core(Machine *m, SerReader *r)
     m->idle_ns = ser_get_u64(r);
     uint32_t cur = ser_get_u32(r);
     m->quantum_left = ser_get_u64(r);
-    m->exit_requested = ser_get_u8(r);
+    uint8_t exit_requested = ser_get_u8(r);
     m->exit_code = (int)ser_get_u32(r);
-    m->reset_requested = ser_get_u8(r);
+    uint8_t reset_requested = ser_get_u8(r);
+    if (exit_requested > 1 || reset_requested > 1)
+        ser_fail(r, "machine state has a bad boolean");
     if (cur >= (uint32_t)m->nharts || m->quantum_left == 0 || m->quantum_left > m->cfg.quantum)
         ser_fail(r, "machine state has an invalid schedule");
-    m->cur_hart = (int)cur;
+    m->exit_requested = exit_requested;
+    m->reset_requested = reset_requested;
+    m->cur_hart = ser_ok(r) ? (int)cur : 0;
     for (int i = 0; i < m->nharts && ser_ok(r); i++)
         hart_load(m->harts[i], r);
     if (ser_ok(r))
         board_load_devices(m, r);
+    return ser_ok(r);
+}
+
+static void flush_caches(Machine *m)
+{
     /* decoded blocks and TLBs are caches of state that just changed */
     bcache_flush(m);
-    memset(m->code_pages, 0, m->ram_size >> PAGE_SHIFT);
     for (int i = 0; i < m->nharts; i++)
         mmu_tlb_flush(m->harts[i]);
-    return ser_ok(r);
+}
+
+/* Check the RAM page list at r's position without changing anything; on
+ * success *count is its length and r is unchanged. */
+static bool check_ram_list(const Machine *m, SerReader *r, uint64_t *count)
+{
+    SerReader peek = *r;
+    uint64_t n = ser_get_u64(&peek), npages = m->ram_size >> PAGE_SHIFT;
+    uint64_t left = peek.len - peek.pos;
+    if (ser_ok(&peek) && (n > npages || n > left / (8 + PAGE_SIZE)))
+        ser_fail(&peek, n > npages ? "RAM page list is longer than RAM" : "RAM page list is cut short");
+    uint64_t next = 0;
+    for (uint64_t k = 0; k < n && ser_ok(&peek); k++) {
+        uint64_t idx = ser_get_u64(&peek);
+        if (idx < next || idx >= npages)
+            ser_fail(&peek, "RAM page list has an index out of order or out of range");
+        peek.pos += PAGE_SIZE; /* in bounds: checked against `left` above */
+        next = idx + 1;
+    }
+    if (!ser_ok(&peek)) {
+        ser_fail(r, peek.err);
+        return false;
+    }
+    *count = n;
+    return true;
+}
+
+/* Apply a checked page list: listed pages are copied in, every other
+ * marked page is zeroed; a page unmarked here and absent from the list is
+ * zero on both sides and is not touched. */
+static void load_ram_list(Machine *m, SerReader *r, uint64_t count)
+{
+    size_t npages = m->ram_size >> PAGE_SHIFT, i = 0;
+    (void)ser_get_u64(r);
+    for (uint64_t k = 0; k <= count; k++) {
+        size_t idx = k < count ? (size_t)ser_get_u64(r) : npages;
+        while ((i = machine_next_marked(m, i, DIRTY_ALL)) < idx) {
+            size_t j = i;
+            while (j < idx && m->dirty_pages[j])
+                j++;
+            zero_pages(m, i, j - i);
+            i = j;
+        }
+        if (k == count)
+            break;
+        ser_get_bytes(r, m->ram + (idx << PAGE_SHIFT), PAGE_SIZE);
+        m->dirty_pages[idx] = DIRTY_ALL;
+        i = idx + 1;
+    }
+    assert(ser_ok(r));
+}
+
+/* Load the core, and the RAM list when `with_ram`; all or nothing. */
+static bool load_atomic(Machine *m, SerReader *r, bool with_ram)
+{
+    SerWriter backup;
+    ser_writer_init(&backup);
+    machine_save_core(m, &backup);
+    if (backup.oom) {
+        ser_writer_free(&backup);
+        ser_fail(r, "out of memory");
+        return false;
+    }
+    uint64_t count = 0;
+    bool ok = load_core_unguarded(m, r) && (!with_ram || check_ram_list(m, r, &count));
+    if (!ok) {
+        SerReader back;
+        ser_reader_init(&back, backup.buf, backup.len);
+        bool restored = load_core_unguarded(m, &back);
+        assert(restored && back.pos == back.len); /* our own save always loads */
+        (void)restored;
+    } else if (with_ram) {
+        load_ram_list(m, r, count);
+    }
+    ser_writer_free(&backup);
+    flush_caches(m);
+    return ok;
+}
+
+bool machine_load_core(Machine *m, SerReader *r)
+{
+    return load_atomic(m, r, false);
 }
 
 bool machine_load(Machine *m, SerReader *r)
 {
-    if (!machine_load_core(m, r))
-        return false;
-    ser_get_bytes(r, m->ram, m->ram_size);
-    memset(m->dirty_pages, DIRTY_ALL, m->ram_size >> PAGE_SHIFT);
-    return ser_ok(r);
+    return load_atomic(m, r, true);
 }

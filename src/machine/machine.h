@@ -34,6 +34,12 @@
 /* consumers of the dirty-page map (bits of m->dirty_pages[]) */
 #define DIRTY_DIGEST 0x01     /* checkpoint digests (replay/checkpoint.c) */
 #define DIRTY_TIMETRAVEL 0x02 /* in-memory checkpoints for seeking */
+/* Not a consumer: sticky "this page may be nonzero". Set with every other
+ * bit by every write, never cleared by machine_dirty_reset; cleared only
+ * where the machine itself zeroes the page (machine_reset, machine_load).
+ * So a page whose dirty byte is 0 is all zero, and work that must look at
+ * RAM (saving, digests) visits only the pages the guest touched. */
+#define DIRTY_WRITTEN 0x80
 #define DIRTY_ALL 0xff
 
 /* bits of m->pt_pages[] (mmu.c keeps them) */
@@ -108,7 +114,9 @@ struct Machine {
      * since that consumer last reset it (write-TLB fill, slow-path store,
      * device or loader write all set DIRTY_ALL). machine_dirty_reset(m, bits)
      * clears those bits and drops write TLBs so that the next write to any
-     * page marks it again. Consumers never see each other's resets. */
+     * page marks it again. Consumers never see each other's resets.
+     * Invariant: dirty_pages[i] == 0 implies page i is all zero (see
+     * DIRTY_WRITTEN); a fresh machine has no page marked. */
     uint8_t *dirty_pages;
     /* one byte per 4 KiB RAM page, PT_* bits: which pages cached
      * translations were read from (see mmu.c) */
@@ -156,6 +164,13 @@ struct Machine {
  * harts in reset state) but loads nothing; see board.h for loading. */
 Machine *machine_new(const MachineConfig *cfg, const MachineHostIf *host);
 void machine_free(Machine *m);
+/* Guest-requested reset, in place (the Machine pointer stays valid): every
+ * hart and device back to its reset state, every written RAM page back to
+ * zero (marked dirty for every consumer), schedule and exit flags as in a
+ * fresh machine, caches dropped. icount and idle_ns go on. The caller then
+ * loads the boot images again (board_load), exactly as after machine_new, so
+ * the result is the state a fresh machine with this icount would have. */
+void machine_reset(Machine *m);
 int machine_add_mmio(Machine *m, const MmioRegion *r);
 const MmioRegion *machine_find_mmio(const Machine *m, uint64_t paddr);
 
@@ -198,13 +213,24 @@ void machine_mark_dirty(Machine *m, uint64_t paddr, uint64_t n);
 /* Start a new dirty interval for the consumers in `bits`: clear those bits
  * of dirty_pages, drop every write TLB. */
 void machine_dirty_reset(Machine *m, uint8_t bits);
+/* The first RAM page index >= from whose dirty byte has any of `bits`, or
+ * the number of RAM pages if none: how code that must visit written pages
+ * skips the untouched ones (8 bytes of the map at a time). */
+size_t machine_next_marked(const Machine *m, size_t from, uint8_t bits);
 
 /* Interrupt line from a device to the PLIC (or ignored on boards without). */
 void machine_set_irq(Machine *m, int irq, bool level);
 
 /* State. Save/load cover harts, RAM, devices, virtual time, schedule.
  * The _core variants leave RAM out (in-memory checkpoints keep RAM as page
- * deltas of their own); loading flushes every cache (decoded blocks, TLBs). */
+ * deltas of their own); loading flushes every cache (decoded blocks, TLBs).
+ * machine_save writes RAM as the list of nonzero pages (found through the
+ * dirty map, so its cost follows what the guest touched, not -m).
+ * Loading is all or nothing: on any error (cut, damaged or foreign blob)
+ * it returns false with the reason in r->err and the machine exactly as it
+ * was (machine_save output byte-identical). machine_load changes only the
+ * RAM pages that differ in kind (written on either side) and marks them
+ * dirty for every consumer. */
 void machine_save(const Machine *m, SerWriter *w);
 bool machine_load(Machine *m, SerReader *r);
 void machine_save_core(const Machine *m, SerWriter *w);

@@ -7,6 +7,12 @@
  * flattened into a fixed, named list of 64-bit values: the payload carries
  * the raw values so a report can say "a0 (x10) recorded 0x5 replayed 0x6".
  *
+ * Page hashes are kept XORed with the zero page's hash, so the zero page is
+ * stored as 0: the tables start calloc'd and untouched, and only pages the
+ * machine marks written (m->dirty_pages, see DIRTY_WRITTEN) are ever hashed
+ * or stored. Cost follows what the guest touched, not -m (the root hash
+ * still streams the whole table: 8 bytes per page, no RAM read).
+ *
  * Verification captures the replayed state with the same code that
  * captured the recorded one, parses both payloads with the same parser, and
  * compares the parsed forms: there is one encoder and one decoder.
@@ -272,12 +278,48 @@ static bool parse_payload(const uint8_t *payload, size_t len, CkptView *v, const
 }
 
 /* ------------------------------------------------------------------ */
+/* page hashes */
+
+static uint64_t zero_page_hash(void)
+{
+    static const uint8_t zero_page[PAGE_SIZE];
+    return XXH3_64bits(zero_page, sizeof zero_page);
+}
+
+static uint64_t page_hash_of(const Machine *m, size_t i)
+{
+    return XXH3_64bits(m->ram + (i << PAGE_SHIFT), PAGE_SIZE);
+}
+
+/* XXH3_64 over the real page hashes (table entries XOR zero_hash), as if
+ * over one array of npages uint64_t: the payload's root. */
+static uint64_t root_hash(const uint64_t *table, size_t npages, uint64_t zero_hash)
+{
+    enum { CHUNK = 512 };
+    uint64_t buf[CHUNK];
+    XXH3_state_t *st = XXH3_createState();
+    if (!st)
+        abort(); /* 600 bytes: failing here means the host is out of memory */
+    XXH3_64bits_reset(st);
+    for (size_t i = 0; i < npages; i += CHUNK) {
+        size_t n = npages - i < CHUNK ? npages - i : CHUNK;
+        for (size_t k = 0; k < n; k++)
+            buf[k] = table[i + k] ^ zero_hash;
+        XXH3_64bits_update(st, buf, n * sizeof *buf);
+    }
+    uint64_t root = XXH3_64bits_digest(st);
+    XXH3_freeState(st);
+    return root;
+}
+
+/* ------------------------------------------------------------------ */
 /* capture */
 
 bool checkpoint_init(CheckpointState *cs, Machine *m)
 {
     memset(cs, 0, sizeof *cs);
     cs->npages = (size_t)(m->ram_size >> PAGE_SHIFT);
+    cs->zero_hash = zero_page_hash();
     size_t n = cs->npages ? cs->npages : 1;
     cs->page_hash = calloc(n, sizeof *cs->page_hash);
     cs->rec_page_hash = calloc(n, sizeof *cs->rec_page_hash);
@@ -285,9 +327,11 @@ bool checkpoint_init(CheckpointState *cs, Machine *m)
         checkpoint_free(cs);
         return false;
     }
-    for (size_t i = 0; i < cs->npages; i++)
-        cs->page_hash[i] = XXH3_64bits(m->ram + (i << PAGE_SHIFT), PAGE_SIZE);
-    memcpy(cs->rec_page_hash, cs->page_hash, cs->npages * sizeof *cs->page_hash);
+    /* unmarked pages are zero, which the calloc'd tables already say */
+    for (size_t i = machine_next_marked(m, 0, DIRTY_ALL); i < cs->npages; i = machine_next_marked(m, i + 1, DIRTY_ALL)) {
+        cs->page_hash[i] = page_hash_of(m, i) ^ cs->zero_hash;
+        cs->rec_page_hash[i] = cs->page_hash[i];
+    }
     machine_dirty_reset(m, DIRTY_DIGEST);
     return true;
 }
@@ -343,13 +387,12 @@ void checkpoint_capture(Machine *m, CheckpointState *cs, SerWriter *out)
     /* RAM: re-hash the pages written since the last capture */
     tmp.len = 0;
     uint64_t nchanged = 0, next = 0;
-    for (size_t i = 0; i < cs->npages; i++) {
-        if (!(m->dirty_pages[i] & DIRTY_DIGEST))
+    for (size_t i = machine_next_marked(m, 0, DIRTY_DIGEST); i < cs->npages;
+         i = machine_next_marked(m, i + 1, DIRTY_DIGEST)) {
+        uint64_t hash = page_hash_of(m, i);
+        if ((hash ^ cs->zero_hash) == cs->page_hash[i])
             continue;
-        uint64_t hash = XXH3_64bits(m->ram + (i << PAGE_SHIFT), PAGE_SIZE);
-        if (hash == cs->page_hash[i])
-            continue;
-        cs->page_hash[i] = hash;
+        cs->page_hash[i] = hash ^ cs->zero_hash;
         varint_put(&tmp, i - next);
         ser_put_u64(&tmp, hash);
         next = i + 1;
@@ -358,7 +401,7 @@ void checkpoint_capture(Machine *m, CheckpointState *cs, SerWriter *out)
     varint_put(out, cs->npages);
     varint_put(out, nchanged);
     ser_put_bytes(out, tmp.buf, tmp.len);
-    ser_put_u64(out, XXH3_64bits(cs->page_hash, cs->npages * sizeof *cs->page_hash));
+    ser_put_u64(out, root_hash(cs->page_hash, cs->npages, cs->zero_hash));
     ser_writer_free(&tmp);
     machine_dirty_reset(m, DIRTY_DIGEST);
 }
@@ -395,7 +438,7 @@ static void rep(Report *r, const char *fmt, ...)
 static void set_rec_page(void *ctx, uint64_t page, uint64_t hash)
 {
     CheckpointState *cs = ctx;
-    cs->rec_page_hash[page] = hash;
+    cs->rec_page_hash[page] = hash ^ cs->zero_hash;
 }
 
 static void report_ram(Report *r, const CheckpointState *cs)
@@ -516,7 +559,7 @@ bool checkpoint_verify(Machine *m, CheckpointState *cs, const uint8_t *payload, 
     }
     /* advance the mirror of the recorded page hashes */
     walk_changes(rec->changes, rec->changes_end, rec->nchanged, rec->npages, set_rec_page, cs, &why);
-    bool chain_ok = XXH3_64bits(cs->rec_page_hash, cs->npages * sizeof *cs->rec_page_hash) == rec->ram_root;
+    bool chain_ok = root_hash(cs->rec_page_hash, cs->npages, cs->zero_hash) == rec->ram_root;
     same = compare_views(rec, rpl, cs, chain_ok, &r);
     if (same && cap)
         report[0] = 0;
@@ -581,7 +624,17 @@ uint64_t checkpoint_machine_digest_iter(const Machine *m, CheckpointDeviceIter f
         hart_fields(m->harts[h], v);
         XXH3_64bits_update(st, v, sizeof v);
     }
-    XXH3_64bits_update(st, m->ram, m->ram_size);
+    /* RAM as (page index, page hash) for every nonzero page: only marked
+     * pages can be nonzero, and a marked page that is zero again is left
+     * out like an untouched one, so the digest depends on contents only */
+    uint64_t npages = m->ram_size >> PAGE_SHIFT, zero_hash = zero_page_hash();
+    XXH3_64bits_update(st, &npages, sizeof npages);
+    for (uint64_t i = machine_next_marked(m, 0, DIRTY_ALL); i < npages;
+         i = machine_next_marked(m, (size_t)i + 1, DIRTY_ALL)) {
+        uint64_t ph[2] = {i, page_hash_of(m, (size_t)i)};
+        if (ph[1] != zero_hash)
+            XXH3_64bits_update(st, ph, sizeof ph);
+    }
     foreach_device(m, digest_device, st);
     uint64_t d = XXH3_64bits_digest(st);
     XXH3_freeState(st);

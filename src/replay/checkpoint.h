@@ -9,10 +9,13 @@
  * since the previous checkpoint, plus a root hash over all page hashes.
  *
  * Invariants:
- *  - cs->page_hash[i] is the XXH3_64 of RAM page i as of the last
- *    checkpoint_init/capture, and every page written since has its
- *    m->dirty_pages byte set (the machine guarantees the latter; capture
- *    re-hashes exactly those pages and then clears the dirty bytes).
+ *  - cs->page_hash[i] ^ cs->zero_hash is the XXH3_64 of RAM page i as of
+ *    the last checkpoint_init/capture (so a zero page is stored as 0 and
+ *    the tables of an untouched RAM stay unbacked), and every page written
+ *    since has its DIRTY_DIGEST bit set (the machine guarantees the latter;
+ *    capture re-hashes exactly those pages and then clears the bits).
+ *  - Nothing here reads a page whose m->dirty_pages byte is 0: such a page
+ *    is zero (DIRTY_WRITTEN in machine.h), whose hash is known in advance.
  *  - On the replay side cs->rec_page_hash mirrors the recorded side's page
  *    hashes, advanced by each verified payload; so recorded and replayed RAM
  *    can be compared page by page without the recording holding all pages.
@@ -35,16 +38,17 @@ typedef void (*CheckpointDeviceFn)(void *ctx, const char *name, const uint8_t *p
 typedef void (*CheckpointDeviceIter)(const Machine *m, CheckpointDeviceFn fn, void *ctx);
 
 typedef struct CheckpointState {
-    uint64_t *page_hash;     /* per RAM page, XXH3_64, as of the last capture */
-    uint64_t *rec_page_hash; /* replay side: the recording's page hashes */
+    uint64_t *page_hash;     /* per RAM page, XXH3_64 ^ zero_hash, as of the last capture */
+    uint64_t *rec_page_hash; /* replay side: the recording's page hashes, ^ zero_hash */
+    uint64_t zero_hash;      /* XXH3_64 of a zero page */
     size_t npages;
     /* how device states are enumerated: board_foreach_device_state, unless
      * a unit test substitutes its own */
     CheckpointDeviceIter foreach_device;
 } CheckpointState;
 
-/* Hash every RAM page (the baseline both sides share) and start a new dirty
- * interval. False on out of memory. */
+/* Hash every written RAM page (the baseline both sides share; unwritten
+ * pages are zero) and start a new dirty interval. False on out of memory. */
 bool checkpoint_init(CheckpointState *cs, Machine *m);
 void checkpoint_free(CheckpointState *cs);
 
@@ -64,8 +68,9 @@ bool checkpoint_verify(Machine *m, CheckpointState *cs, const uint8_t *payload, 
  * false (with a reason in out) if malformed. */
 bool checkpoint_summary(const uint8_t *payload, size_t len, char *out, size_t cap);
 
-/* XXH3_64 over all hart state, all RAM and all device state: the `--digest`
- * of a run and the digest in the END event. */
+/* XXH3_64 over the schedule, all hart state, the (index, XXH3_64) of every
+ * nonzero RAM page and all device state: the `--digest` of a run and the
+ * digest in the END event. Reads only the pages the guest wrote. */
 uint64_t checkpoint_machine_digest(const Machine *m);
 /* Same with another device enumeration (unit tests). */
 uint64_t checkpoint_machine_digest_iter(const Machine *m, CheckpointDeviceIter foreach_device);

@@ -19,6 +19,7 @@
  */
 #include "session_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -138,26 +139,43 @@ bool session_take(Session *s, uint32_t kind, RlogEvent *ev)
     return true;
 }
 
-/* --- machine construction (also used for guest-requested reset) --- */
+/* --- machine construction and guest-requested reset --- */
 
-static bool build_machine(Session *s, const MachineConfig *cfg, uint64_t icount, uint64_t idle_ns)
+/* Start-up phases can take a while on a big guest: a SIGINT/SIGTERM that
+ * arrives meanwhile ends the session before the next phase starts. */
+static bool startup_interrupted(Session *s, const char *phase)
 {
-    MachineHostIf host = {
-        .opaque = s,
-        .wallclock_ns = gate_clock_wall_ns,
-        .random_bytes = gate_random_bytes,
-        .console_write = gate_console_write,
-    };
-    if (s->m)
-        machine_free(s->m);
-    s->m = machine_new(cfg, &host);
-    if (!s->m) {
-        session_fail(s, 1, "cannot create the machine (-m %" PRIu64 "M, -smp %d): invalid configuration or out of memory",
-                     cfg->ram_size >> 20, cfg->nharts);
-        return false;
+    int sig = host_signal_take();
+    if (sig)
+        session_fail(s, 130, "interrupted by signal %d while %s", sig, phase);
+    return sig != 0;
+}
+
+/* -m beyond the host's physical RAM would only end in the OOM killer,
+ * without a word: refuse it where the run's RAM is chosen (run, record), and
+ * only warn in replay, which must honour the recording's size (the guest
+ * may touch far less than it has). A host fact, so checked here, never in
+ * the machine. */
+static bool check_host_ram(Session *s, const MachineConfig *cfg)
+{
+    uint64_t host = host_physical_ram_bytes();
+    if (!host || cfg->ram_size <= host)
+        return true;
+    if (s->mode == SESSION_REPLAY) {
+        fprintf(stderr, "rrvm: warning: the recording's guest has %" PRIu64 " MiB of RAM (-m), more than this "
+                        "host's %" PRIu64 " MiB; the replay fails if the guest touches more than the host can give\n",
+                cfg->ram_size >> 20, host >> 20);
+        return true;
     }
-    s->m->icount = icount;
-    s->m->idle_ns = idle_ns;
+    session_fail(s, STATUS_ERROR, "-m %" PRIu64 "M is more than this host's physical RAM (%" PRIu64 " MiB)",
+                 cfg->ram_size >> 20, host >> 20);
+    return false;
+}
+
+/* Load the boot images into a machine that is new or just reset, and take
+ * the digest baseline both record and replay start from. */
+static bool boot_machine(Session *s)
+{
     BootImages img = {
         .bios = { s->image[IMG_BIOS], s->image_len[IMG_BIOS] },
         .kernel = { s->image[IMG_KERNEL], s->image_len[IMG_KERNEL] },
@@ -173,8 +191,11 @@ static bool build_machine(Session *s, const MachineConfig *cfg, uint64_t icount,
         return false;
     if (s->cps_ready)
         checkpoint_free(&s->cps);
-    checkpoint_init(&s->cps, s->m);
-    s->cps_ready = true;
+    s->cps_ready = checkpoint_init(&s->cps, s->m);
+    if (!s->cps_ready) {
+        session_fail(s, 1, "out of memory for the checkpoint page hashes");
+        return false;
+    }
     return true;
 }
 
@@ -188,6 +209,24 @@ static void describe_image(const Session *s, int i)
     if (i == IMG_KERNEL && strcmp(fmt, "raw") == 0)
         fprintf(stderr, "rrvm: warning: the kernel has neither an ELF nor a Linux Image header; "
                         "it is loaded as raw code\n");
+}
+
+static bool build_machine(Session *s, const MachineConfig *cfg)
+{
+    MachineHostIf host = {
+        .opaque = s,
+        .wallclock_ns = gate_clock_wall_ns,
+        .random_bytes = gate_random_bytes,
+        .console_write = gate_console_write,
+    };
+    assert(!s->m);
+    s->m = machine_new(cfg, &host);
+    if (!s->m) {
+        session_fail(s, 1, "cannot create the machine (-m %" PRIu64 "M, -smp %d): invalid configuration or out of memory",
+                     cfg->ram_size >> 20, cfg->nharts);
+        return false;
+    }
+    return !startup_interrupted(s, "creating the machine") && boot_machine(s);
 }
 
 static bool load_images_for_run(Session *s)
@@ -264,13 +303,12 @@ static void maybe_flush(Session *s)
     }
 }
 
+/* In place: the Machine pointer survives, so anything holding it (a
+ * debugger, a monitor, a checkpoint store) stays valid. */
 static bool handle_reset(Session *s)
 {
-    MachineConfig cfg = s->m->cfg;
-    cfg.append = cfg.append ? strdup(cfg.append) : NULL;
-    bool ok = build_machine(s, &cfg, s->m->icount, s->m->idle_ns);
-    free(cfg.append);
-    return ok;
+    machine_reset(s->m);
+    return boot_machine(s);
 }
 
 /* --- live and record --- */
@@ -421,6 +459,11 @@ static void run_replay(Session *s)
                 return;
             }
             if (stop == MSTOP_RESET) {
+                /* record writes a checkpoint due at this icount before it
+                 * resets: verify it first (reset_requested stays set, so
+                 * the next machine_run stops here again for the reset) */
+                if (ev.kind == RLOG_CHECKPOINT && ev.icount == m->icount)
+                    continue;
                 if (!s->no_reboot && !handle_reset(s))
                     return;
                 continue; /* -no-reboot: the END event is due here */
@@ -616,10 +659,12 @@ int session_main(const SessionOptions *o)
         }
         cfg = s->header.cfg;
         s->no_reboot = rlog_header_get(&s->header, "no-reboot") != NULL;
-        if (!load_images_for_replay(s))
+        if (!check_host_ram(s, &cfg) || !load_images_for_replay(s))
             goto out;
     } else {
         s->no_reboot = o->no_reboot;
+        if (!check_host_ram(s, &cfg))
+            goto out;
         if (s->mode == SESSION_RECORD)
             setup_record_header(s);
         if (!load_images_for_run(s))
@@ -629,13 +674,15 @@ int session_main(const SessionOptions *o)
         if (s->mode == SESSION_RECORD)
             fprintf(stderr, "rrvm: recording to %s\n", o->rr_path);
     }
+    if (startup_interrupted(s, "reading the images"))
+        goto out;
     if (!host_console_open(&s->console, o->serial, s->mode != SESSION_REPLAY, err, sizeof err)) {
         session_fail(s, 1, "%s", err);
         goto out;
     }
     if (s->mode == SESSION_REPLAY)
         host_console_open_escapes(&s->console);
-    if (!build_machine(s, &cfg, 0, 0))
+    if (!build_machine(s, &cfg) || startup_interrupted(s, "loading the machine"))
         goto out;
     if (o->dump_dtb) {
         size_t len;

@@ -14,7 +14,7 @@
  *  - with -DFUZZ_SEED_GENERATOR, a plain program writing valid recordings
  *    into a seed corpus directory.
  *
- * Only the replay code is linked, not the machine: the two machine
+ * Only the replay code is linked, not the machine: the machine
  * functions checkpoint.c refers to are given minimal definitions below
  * (checkpoint_capture/verify, which use them, are not reachable from
  * recording bytes alone).
@@ -32,6 +32,12 @@
 #include "replay/log.h"
 
 void machine_dirty_reset(Machine *m, uint8_t bits) { for (size_t i = 0; i < m->ram_size >> 12; i++) m->dirty_pages[i] &= (uint8_t)~bits; }
+size_t machine_next_marked(const Machine *m, size_t from, uint8_t bits)
+{
+    while (from < m->ram_size >> 12 && !(m->dirty_pages[from] & bits))
+        from++;
+    return from;
+}
 
 void board_foreach_device_state(const Machine *m, void (*fn)(void *, const char *, const uint8_t *, size_t),
                                 void *ctx)

@@ -34,7 +34,7 @@ def test_version():
     ("record", ["-o FILE.rr", "--checkpoint-interval", "--verify=strict|lenient", "-m SIZE"], ["--image-dir"]),
     ("replay", ["--image-dir", "--on-divergence", "--quiet", "recording holds the machine configuration"],
      ["-m SIZE", "-kernel", "-o FILE.rr"]),
-    ("info", ["rrvm info FILE.rr"], ["-kernel"]),
+    ("info", ["rrvm info [FILE.rr]"], ["-kernel"]),
 ])
 def test_per_command_help(cmd, wanted, unwanted):
     rc, out1, err = run(["help", cmd])
