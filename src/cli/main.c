@@ -28,6 +28,11 @@ static void usage(FILE *f)
           "       rrvm record -o FILE.rr [machine options] [--checkpoint-interval N] [--verify=strict]\n"
           "       rrvm replay FILE.rr [--image-dir DIR] [-serial SPEC] [--on-divergence=stop|continue]\n"
           "                           [--digest] [--stats]\n"
+          "                           [--stop-at N [--snapshot-out S.snap] [--go-live [-o G.rr]]]\n"
+          "                           [--goto N1,N2,... [--goto-timing]] [--checkpoint-memory SIZE]\n"
+          "                           [--from S.snap] [--snapshot-dir DIR]\n"
+          "       rrvm run -loadvm S.snap | rrvm record --from S.snap -o FILE.rr   continue from a snapshot\n"
+          "       (run and record also take --stop-at N and --snapshot-out S.snap)\n"
           "       rrvm info FILE.rr      configuration, images, events by source, sizes\n"
           "       rrvm dump FILE.rr      one line per event\n"
           "\n"
@@ -138,8 +143,92 @@ static bool parse_icount(const char *arg, MachineConfig *cfg, char *err, size_t 
     return true;
 }
 
+/* --- time travel and snapshot options (small and self-contained) --- */
+
+typedef struct TimeTravelArgs {
+    uint64_t *gotos;
+    size_t ngotos;
+    bool bad;
+} TimeTravelArgs;
+
+static bool parse_icount_arg(const char *opt, const char *v, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtoull(v, &end, 0);
+    if (errno || end == v || *end || v[0] == '-') {
+        fprintf(stderr, "rrvm: %s takes an instruction count, not '%s'\n", opt, v);
+        return false;
+    }
+    return true;
+}
+
+static bool parse_goto_list(const char *v, TimeTravelArgs *tt)
+{
+    char *copy = strdup(v);
+    size_t n = 1;
+    for (const char *p = v; *p; p++)
+        n += *p == ',';
+    tt->gotos = calloc(n, sizeof *tt->gotos);
+    bool ok = copy && tt->gotos;
+    for (char *tok = ok ? strtok(copy, ",") : NULL; tok && ok; tok = strtok(NULL, ","))
+        ok = parse_icount_arg("--goto", tok, &tt->gotos[tt->ngotos++]);
+    free(copy);
+    return ok && tt->ngotos > 0;
+}
+
+/* Returns 1 when argv[*i] was one of these options (tt->bad on error). */
+static int parse_time_travel_option(SessionOptions *o, TimeTravelArgs *tt, int argc, char **argv, int *i,
+                                    SessionMode mode)
+{
+    const char *a = argv[*i];
+    bool replay = mode == SESSION_REPLAY;
+    bool takes_arg = strcmp(a, "--stop-at") == 0 || strcmp(a, "--snapshot-out") == 0 ||
+                     (replay && (strcmp(a, "--goto") == 0 || strcmp(a, "--checkpoint-memory") == 0 ||
+                                 strcmp(a, "--snapshot-dir") == 0 || strcmp(a, "-o") == 0)) ||
+                     (strcmp(a, "--from") == 0 && mode != SESSION_RUN) ||
+                     (strcmp(a, "-loadvm") == 0 && mode != SESSION_REPLAY);
+    bool flag = replay && (strcmp(a, "--go-live") == 0 || strcmp(a, "--goto-timing") == 0);
+    if (!takes_arg && !flag)
+        return 0;
+    if (takes_arg && *i + 1 >= argc) {
+        fprintf(stderr, "rrvm: option %s needs an argument\n", a);
+        tt->bad = true;
+        return 1;
+    }
+    const char *v = takes_arg ? argv[++*i] : NULL;
+    if (strcmp(a, "--stop-at") == 0) {
+        o->stop_at_set = true;
+        tt->bad = !parse_icount_arg(a, v, &o->stop_at);
+    } else if (strcmp(a, "--snapshot-out") == 0) {
+        o->snapshot_out = v;
+    } else if (strcmp(a, "--goto") == 0) {
+        tt->bad = !parse_goto_list(v, tt);
+        o->goto_list = tt->gotos;
+        o->goto_count = tt->ngotos;
+        o->time_travel = true;
+    } else if (strcmp(a, "--checkpoint-memory") == 0) {
+        if (!parse_size(v, &o->checkpoint_memory)) {
+            fprintf(stderr, "rrvm: --checkpoint-memory %s: not a size (e.g. 512M, 2G)\n", v);
+            tt->bad = true;
+        }
+    } else if (strcmp(a, "--snapshot-dir") == 0) {
+        o->snapshot_dir = v;
+    } else if (strcmp(a, "-o") == 0) {
+        o->go_live_out = v;
+    } else if (strcmp(a, "--from") == 0 || strcmp(a, "-loadvm") == 0) {
+        o->from_snapshot = v;
+    } else if (strcmp(a, "--go-live") == 0) {
+        o->go_live = true;
+    } else if (strcmp(a, "--goto-timing") == 0) {
+        o->goto_timing = true;
+    }
+    return 1;
+}
+
 static int cmd_machine(SessionMode mode, int argc, char **argv)
 {
+    TimeTravelArgs tt = { 0 };
     SessionOptions o;
     memset(&o, 0, sizeof o);
     o.mode = mode;
@@ -215,6 +304,10 @@ static int cmd_machine(SessionMode mode, int argc, char **argv)
                 return 2;
             }
             o.perturb_what = end + 1;
+            machine_opt = false;
+        } else if (parse_time_travel_option(&o, &tt, argc, argv, &i, mode) != 0) {
+            if (tt.bad)
+                return 2;
             machine_opt = false;
         } else if (strcmp(a, "-o") == 0 && mode == SESSION_RECORD) {
             NEED_ARG();
@@ -312,9 +405,26 @@ static int cmd_machine(SessionMode mode, int argc, char **argv)
         }
     }
     (void)bios_given;
+    if (o.go_live && !o.stop_at_set) {
+        fprintf(stderr, "rrvm replay: --go-live needs --stop-at N (where to leave the recording)\n");
+        return 2;
+    }
+    if (o.go_live_out && !o.go_live) {
+        fprintf(stderr, "rrvm replay: -o is for --go-live (record what follows into a new recording)\n");
+        return 2;
+    }
+    if (o.goto_count && (o.stop_at_set || o.go_live)) {
+        fprintf(stderr, "rrvm replay: --goto does not combine with --stop-at or --go-live\n");
+        return 2;
+    }
     if (mode == SESSION_RECORD && !o.rr_path) {
         fprintf(stderr, "rrvm record: where to? use -o FILE.rr\n");
         return 2;
+    }
+    if (mode != SESSION_REPLAY && o.from_snapshot) {
+        int status = session_main(&o); /* the snapshot holds the machine */
+        free(tt.gotos);
+        return status;
     }
     if (mode != SESSION_REPLAY) {
         if (!o.image_path[IMG_KERNEL] && !o.image_path[IMG_BIOS] && bios_none) {
@@ -328,7 +438,9 @@ static int cmd_machine(SessionMode mode, int argc, char **argv)
             return 2;
         }
     }
-    return session_main(&o);
+    int status = session_main(&o);
+    free(tt.gotos);
+    return status;
 }
 
 int main(int argc, char **argv)

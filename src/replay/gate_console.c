@@ -14,7 +14,8 @@
 void gate_console_write(void *opaque, const uint8_t *buf, size_t n)
 {
     Session *s = opaque;
-    host_console_write(&s->console, buf, n);
+    if (!session_console_muted(s))
+        host_console_write(&s->console, buf, n);
 }
 
 void gate_console_poll(Session *s)
