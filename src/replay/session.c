@@ -405,6 +405,8 @@ static void take_checkpoint(Session *s)
 
 static void schedule_auto_checkpoint(Session *s)
 {
+    if (!s->ck_every)
+        return;
     s->next_auto_ck = (s->m->icount / s->ck_every + 1) * s->ck_every;
 }
 
@@ -971,7 +973,10 @@ static bool snapshot_prepare(Session *s, const char *path, MachineConfig *cfg)
 static bool snapshot_finish(Session *s, MachineConfig *cfg)
 {
     const SnapshotInfo *info = &s->snap_info;
-    if (!build_machine(s, cfg, 0, 0) || !load_snapshot_state(s, s->snap_state, s->snap_state_len, s->snap_path))
+    s->building_for_snapshot = true;
+    bool built = build_machine(s, cfg, 0, 0);
+    s->building_for_snapshot = false;
+    if (!built || !load_snapshot_state(s, s->snap_state, s->snap_state_len, s->snap_path))
         return false;
     if (s->mode == SESSION_REPLAY && !rlog_header_get(&s->header, "snapshot")) {
         if (!rlog_reader_seek(s->reader, &info->log_pos) || !resume_at(s, info->session, info->session_len))

@@ -72,6 +72,7 @@ struct Session {
     bool at_target;         /* the last advance stopped at its target */
     /* the snapshot being opened (between snapshot_prepare and _finish) */
     bool snap_loaded;
+    bool building_for_snapshot; /* gate_random gives zeros, logs nothing */
     SnapshotInfo snap_info;
     uint8_t *snap_state;
     size_t snap_state_len;
