@@ -14,8 +14,17 @@
  * checkpoint digest differs, the log is cut - ends the replay with a precise
  * report; replay never waits for an event that cannot come.
  *
- * Invariant: stopping machine_run() at extra places (record's slices,
- * replay's event icounts) is invisible to the guest; see machine.h.
+ * Time travel (replay): in-memory checkpoints (ckstore) hold the machine
+ * and the replay's position (SessPos); session_seek restores the nearest
+ * one at or before the target and replays forward. Snapshots hold the same
+ * on disk; a session can start from one (-loadvm, --from) and a replay can
+ * go live (--go-live).
+ *
+ * Invariants: stopping machine_run() at extra places (record's slices,
+ * replay's event icounts, targets, checkpoints) is invisible to the guest;
+ * see machine.h. A checkpoint or a stop at icount N is taken before the
+ * events at N are applied (consumed_here is false), so "the state at N"
+ * has one meaning whatever path reached it.
  */
 #include "session_internal.h"
 
