@@ -76,6 +76,9 @@ build/guest-tests/%.elf: tests/guest/%.c $(GUEST_LIB) tests/guest/link.ld
 
 guest-tests: $(GUEST_ELF)
 
+# test_session replays bare-metal guest tests in process
+unit-test: $(GUEST_ELF)
+
 unit-test: $(UNIT_BIN) $(AUNIT_BIN)
 	@set -e; for t in $(UNIT_BIN) $(AUNIT_BIN); do echo "== $$t"; $$t; done
 

@@ -346,7 +346,9 @@ static SessionStop live_advance(Session *s, uint64_t target)
 
 /* --- time travel: in-memory checkpoints of a replay --- */
 
-#define DEFAULT_CK_EVERY 50000000ull /* automatic checkpoints while replaying */
+/* automatic checkpoints while replaying: a seek then replays at most this
+ * far (about 0.2 s at 100 MIPS); dirty-page deltas keep them cheap */
+#define DEFAULT_CK_EVERY 20000000ull
 #define SEEK_MIN_GAP 100000ull       /* near-target checkpoints stop halving here */
 #define SESSPOS_VERSION 1
 
@@ -773,7 +775,9 @@ SessionStop session_seek(Session *s, uint64_t target)
     }
     SessionTarget t = { SESSION_TO_ICOUNT, target, 0 };
     SessionStop st = session_advance(s, &t);
-    if (st == SESSION_STOP_TARGET)
+    /* one at the target too, unless one is close behind it already (steps
+     * backwards would never use it) */
+    if (st == SESSION_STOP_TARGET && (!ckstore_find(s->ckstore, target, &ck) || target - ck >= SEEK_MIN_GAP))
         take_checkpoint(s);
     return st;
 }
