@@ -108,6 +108,7 @@ fuzz:
 fuzz-smoke:
 	FUZZ_SECONDS=20 scripts/run-fuzz
 	FUZZ_SECONDS=20 scripts/run-fuzz-hart
+	FUZZ_SECONDS=15 scripts/run-fuzz-sesspos
 
 clean:
 	rm -rf build/obj build/asan build/tests build/guest-tests build/rrvm

@@ -350,53 +350,37 @@ static SessionStop live_advance(Session *s, uint64_t target)
  * far (about 0.2 s at 100 MIPS); dirty-page deltas keep them cheap */
 #define DEFAULT_CK_EVERY 20000000ull
 #define SEEK_MIN_GAP 100000ull       /* near-target checkpoints stop halving here */
-#define SESSPOS_VERSION 1
-
-/* The replay's own state saved with each checkpoint (SessPos): where the
- * log is and the counters that go with it. */
+/* The replay's own state saved with each checkpoint (SessPos). */
 static void sesspos_save(const Session *s, SerWriter *w)
 {
-    RlogPos p = rlog_reader_tell(s->reader);
-    ser_put_tag(w, "SPOS", SESSPOS_VERSION);
-    ser_put_u64(w, p.frame_offset);
-    ser_put_u64(w, p.event_index);
-    ser_put_u64(w, p.last_icount);
-    ser_put_u64(w, s->events_delivered);
-    ser_put_u64(w, s->idle_skipped_ns);
-    ser_put_u32(w, (uint32_t)s->shutdown_cause);
-    ser_put_u8(w, s->perturbed);
-    ser_put_u32(w, (uint32_t)s->fail_status);
-    ser_put_u64(w, s->last_match_icount);
-    ser_put_u32(w, s->last_event_kind);
-    ser_put_u64(w, s->last_event_icount);
+    SessPos p = {
+        .log = rlog_reader_tell(s->reader),
+        .events_delivered = s->events_delivered,
+        .idle_skipped_ns = s->idle_skipped_ns,
+        .shutdown_cause = (uint32_t)s->shutdown_cause,
+        .perturbed = s->perturbed,
+        .fail_status = (uint32_t)s->fail_status,
+        .last_match_icount = s->last_match_icount,
+        .last_event_kind = s->last_event_kind,
+        .last_event_icount = s->last_event_icount,
+    };
+    sesspos_encode(&p, w);
 }
 
-static bool sesspos_load(Session *s, const void *blob, size_t len, RlogPos *p)
+static bool sesspos_load(Session *s, const void *blob, size_t len, RlogPos *pos)
 {
-    SerReader r;
-    ser_reader_init(&r, blob, len);
-    if (ser_get_tag(&r, "SPOS") != SESSPOS_VERSION)
-        ser_fail(&r, "session position of another version");
-    p->frame_offset = ser_get_u64(&r);
-    p->event_index = ser_get_u64(&r);
-    p->last_icount = ser_get_u64(&r);
-    uint64_t events = ser_get_u64(&r), idle = ser_get_u64(&r);
-    uint32_t cause = ser_get_u32(&r);
-    bool perturbed = ser_get_u8(&r);
-    uint32_t fail_status = ser_get_u32(&r);
-    uint64_t last_match = ser_get_u64(&r);
-    uint32_t ev_kind = ser_get_u32(&r);
-    uint64_t ev_icount = ser_get_u64(&r);
-    if (!ser_ok(&r))
+    SessPos p;
+    if (!sesspos_decode(blob, len, &p))
         return false;
-    s->events_delivered = events;
-    s->idle_skipped_ns = idle;
-    s->shutdown_cause = (int)cause;
-    s->perturbed = perturbed;
-    s->fail_status = (int)fail_status;
-    s->last_match_icount = last_match;
-    s->last_event_kind = ev_kind;
-    s->last_event_icount = ev_icount;
+    *pos = p.log;
+    s->events_delivered = p.events_delivered;
+    s->idle_skipped_ns = p.idle_skipped_ns;
+    s->shutdown_cause = (int)p.shutdown_cause;
+    s->perturbed = p.perturbed;
+    s->fail_status = (int)p.fail_status;
+    s->last_match_icount = p.last_match_icount;
+    s->last_event_kind = p.last_event_kind;
+    s->last_event_icount = p.last_event_icount;
     return true;
 }
 

@@ -81,6 +81,23 @@ struct Session {
     const char *go_live_path; /* --go-live -o: the new recording */
 };
 
+/* The replay's position, saved with in-memory checkpoints and snapshots
+ * (sesspos.c). */
+typedef struct SessPos {
+    RlogPos log;
+    uint64_t events_delivered;
+    uint64_t idle_skipped_ns;
+    uint32_t shutdown_cause;
+    bool perturbed;
+    uint32_t fail_status; /* 0, or 3 after --on-divergence=continue */
+    uint64_t last_match_icount;
+    uint32_t last_event_kind; /* 0: none yet */
+    uint64_t last_event_icount;
+} SessPos;
+void sesspos_encode(const SessPos *p, SerWriter *w);
+/* False when buf is not a SessPos this rrvm can have written. */
+bool sesspos_decode(const void *buf, size_t len, SessPos *p);
+
 /* Stop the session with an error: prints nothing yet; session_main reports. */
 void session_fail(Session *s, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The log disagrees with the machine: a divergence. */
