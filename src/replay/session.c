@@ -347,8 +347,8 @@ static SessionStop live_advance(Session *s, uint64_t target)
 /* --- time travel: in-memory checkpoints of a replay --- */
 
 /* automatic checkpoints while replaying: a seek then replays at most this
- * far (about 0.2 s at 100 MIPS); dirty-page deltas keep them cheap */
-#define DEFAULT_CK_EVERY 20000000ull
+ * far (about 0.1 s at 100 MIPS); dirty-page deltas keep them cheap */
+#define DEFAULT_CK_EVERY 10000000ull
 #define SEEK_MIN_GAP 100000ull       /* near-target checkpoints stop halving here */
 /* The replay's own state saved with each checkpoint (SessPos). */
 static void sesspos_save(const Session *s, SerWriter *w)
