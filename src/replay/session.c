@@ -42,13 +42,14 @@
 #include "machine/hart.h"
 #include "snapshot.h"
 
+#include <xxhash.h>
+
 #define RRVM_VERSION "0.1.0"
 #define DEFAULT_CHECKPOINT_INTERVAL 10000000ull
 #define RECORD_SLICE 2000000ull       /* instructions between host polls */
 #define FLUSH_INTERVAL_NS 500000000ull /* log frames reach the disk this often */
 #define MAX_IMAGE_SIZE (4ull << 30)
 #define MAX_SNAPSHOT_SIZE (64ull << 30)
-#define RECORDING_ID_BYTES 65536 /* the recording identity covers this prefix */
 
 static const char *const image_role[IMG_COUNT] = { "bios", "kernel", "initrd", "dtb" };
 
@@ -547,6 +548,19 @@ static void replay_checkpoint(Session *s, const RlogEvent *ev)
     }
 }
 
+/* A guest reset during a replay rebuilds the machine: its RAM is new, so
+ * in-memory checkpoints must copy every page at the next take (a page the
+ * old machine had written and the new one has not is not marked dirty). */
+static bool replay_reset(Session *s)
+{
+    if (!handle_reset(s))
+        return false;
+    if (s->ckstore)
+        for (size_t i = 0; i < (size_t)(s->m->ram_size >> 12); i++)
+            s->m->dirty_pages[i] |= DIRTY_TIMETRAVEL;
+    return true;
+}
+
 /* Apply the asynchronous event `ev` (already taken) at m->icount. */
 static void replay_apply(Session *s, const RlogEvent *ev)
 {
@@ -561,7 +575,7 @@ static void replay_apply(Session *s, const RlogEvent *ev)
         gate_shutdown_replay(s, ev);
         break;
     case RLOG_RESET:
-        handle_reset(s);
+        replay_reset(s);
         break;
     case RLOG_CHECKPOINT:
         replay_checkpoint(s, ev);
@@ -617,7 +631,7 @@ static bool replay_run(Session *s, const RlogEvent *ev, uint64_t limit, uint64_t
         return false;
     }
     if (stop == MSTOP_RESET)
-        return handle_reset(s);
+        return replay_reset(s);
     if (stop == MSTOP_LIMIT && is_sync_kind(ev->kind)) {
         RlogEvent again;
         if (rlog_peek(s->reader, &again) == 1 && again.file_offset == ev->file_offset &&
@@ -789,26 +803,31 @@ uint64_t session_recording_total(Session *s)
 
 /* --- snapshots --- */
 
-/* A recording's identity: XXH3-128 of its first 64 KiB (the header and the
- * beginning of the first frame), so a snapshot taken while replaying it can
- * be matched to it. */
+/* A recording's identity: XXH3-128 of the whole file (recordings are small
+ * and immutable once written; hashing runs at memory speed), so a snapshot
+ * taken while replaying it is matched to exactly that recording. */
 static bool recording_identity(const char *path, uint8_t id[16], char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return false;
+    XXH3_state_t *st = XXH3_createState();
+    uint8_t *buf = malloc(1 << 20);
+    bool ok = f && st && buf && XXH3_128bits_reset(st) == XXH_OK;
+    size_t n;
+    while (ok && (n = fread(buf, 1, 1 << 20, f)) > 0)
+        ok = XXH3_128bits_update(st, buf, n) == XXH_OK;
+    ok = ok && !ferror(f);
+    if (ok) {
+        XXH128_canonical_t c;
+        XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
+        memcpy(id, c.digest, 16);
+    } else {
+        snprintf(err, errlen, "%s: cannot read: %s", path, f ? "read error or out of memory" : strerror(errno));
     }
-    uint8_t *buf = malloc(RECORDING_ID_BYTES);
-    size_t n = buf ? fread(buf, 1, RECORDING_ID_BYTES, f) : 0;
-    fclose(f);
-    if (!buf) {
-        snprintf(err, errlen, "out of memory");
-        return false;
-    }
-    rlog_hash128(buf, n, id);
+    if (f)
+        fclose(f);
+    XXH3_freeState(st);
     free(buf);
-    return true;
+    return ok;
 }
 
 bool session_write_snapshot(Session *s, const char *path)
@@ -878,6 +897,7 @@ static bool load_snapshot_state(Session *s, const uint8_t *state, size_t len, co
     }
     s->start_icount = s->m->icount;
     s->high_water = s->m->icount;
+    s->last_match_icount = s->m->icount; /* the start state is the recorded one */
     return true;
 }
 
