@@ -226,9 +226,8 @@ static int parse_time_travel_option(SessionOptions *o, TimeTravelArgs *tt, int a
     return 1;
 }
 
-static int cmd_machine(SessionMode mode, int argc, char **argv)
+static int machine_command(SessionMode mode, int argc, char **argv, TimeTravelArgs *tt)
 {
-    TimeTravelArgs tt = { 0 };
     SessionOptions o;
     memset(&o, 0, sizeof o);
     o.mode = mode;
@@ -305,8 +304,8 @@ static int cmd_machine(SessionMode mode, int argc, char **argv)
             }
             o.perturb_what = end + 1;
             machine_opt = false;
-        } else if (parse_time_travel_option(&o, &tt, argc, argv, &i, mode) != 0) {
-            if (tt.bad)
+        } else if (parse_time_travel_option(&o, tt, argc, argv, &i, mode) != 0) {
+            if (tt->bad)
                 return 2;
             machine_opt = false;
         } else if (strcmp(a, "-o") == 0 && mode == SESSION_RECORD) {
@@ -422,9 +421,7 @@ static int cmd_machine(SessionMode mode, int argc, char **argv)
         return 2;
     }
     if (mode != SESSION_REPLAY && o.from_snapshot) {
-        int status = session_main(&o); /* the snapshot holds the machine */
-        free(tt.gotos);
-        return status;
+        return session_main(&o); /* the snapshot holds the machine */
     }
     if (mode != SESSION_REPLAY) {
         if (!o.image_path[IMG_KERNEL] && !o.image_path[IMG_BIOS] && bios_none) {
@@ -438,7 +435,13 @@ static int cmd_machine(SessionMode mode, int argc, char **argv)
             return 2;
         }
     }
-    int status = session_main(&o);
+    return session_main(&o);
+}
+
+static int cmd_machine(SessionMode mode, int argc, char **argv)
+{
+    TimeTravelArgs tt = { 0 };
+    int status = machine_command(mode, argc, argv, &tt);
     free(tt.gotos);
     return status;
 }

@@ -235,3 +235,18 @@ def test_goto_across_guest_resets(tmp_path):
     assert [n for n, _ in got] == targets
     for n, d in got:
         assert stop_at_digest(rr, n) == d, f"icount {n}"
+
+
+def test_time_travel_options_refused_cleanly(tmp_path):
+    from conftest import RRVM_ASAN, no_sanitizer_report
+    rr = tmp_path / "vm.rr"
+    rc, _, err = run(["record", "-o", str(rr), "-serial", "none"] + BARE)
+    assert rc == 0, err
+    for args, msg in ((["--goto", "5,abc"], "--goto takes an instruction count"),
+                      (["--stop-at", "-3"], "--stop-at takes an instruction count"),
+                      (["--go-live"], "--go-live needs --stop-at"),
+                      (["-o", str(tmp_path / "x.rr")], "-o is for --go-live"),
+                      (["--goto", "5", "--stop-at", "9"], "does not combine"),
+                      (["--checkpoint-memory", "lots", "--goto", "5"], "--checkpoint-memory lots")):
+        rc, _, err = run(["replay", str(rr)] + args, binary=RRVM_ASAN)
+        assert rc == 2 and msg in err and no_sanitizer_report(err), (args, err)
