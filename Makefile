@@ -76,6 +76,9 @@ build/guest-tests/%.elf: tests/guest/%.c $(GUEST_LIB) tests/guest/link.ld
 
 guest-tests: $(GUEST_ELF)
 
+# test_session replays bare-metal guest tests in process
+unit-test: $(GUEST_ELF)
+
 unit-test: $(UNIT_BIN) $(AUNIT_BIN)
 	@set -e; for t in $(UNIT_BIN) $(AUNIT_BIN); do echo "== $$t"; $$t; done
 
@@ -119,6 +122,7 @@ fuzz-smoke:
 	FUZZ_SECONDS=15 scripts/run-fuzz-snapshot
 	FUZZ_SECONDS=15 scripts/run-fuzz-loader
 	FUZZ_SECONDS=15 scripts/run-fuzz-state
+	FUZZ_SECONDS=15 scripts/run-fuzz-sesspos
 
 clean:
 	rm -rf build/obj build/asan build/tests build/guest-tests build/rrvm

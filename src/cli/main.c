@@ -52,6 +52,7 @@ typedef struct Parse {
     bool bios_none;
     bool rtc_base_given;
     char rr_path_buf[4096]; /* the recording's path when rrvm chose it */
+    uint64_t *gotos;        /* --goto list, owned */
     char err[512];
 } Parse;
 
@@ -394,7 +395,15 @@ static bool opt_digest(Parse *p, const char *arg) { (void)arg; p->o.print_digest
 static bool opt_stats(Parse *p, const char *arg) { (void)arg; p->o.print_stats = true; return true; }
 static bool opt_quiet(Parse *p, const char *arg) { (void)arg; p->o.quiet = true; return true; }
 static bool opt_dump_dtb(Parse *p, const char *arg) { p->o.dump_dtb = arg; return true; }
-static bool opt_output(Parse *p, const char *arg) { p->o.rr_path = arg; return true; }
+/* -o: record's output; in a replay, where --go-live records what follows */
+static bool opt_output(Parse *p, const char *arg)
+{
+    if (p->cmd == C_REPLAY)
+        p->o.go_live_out = arg;
+    else
+        p->o.rr_path = arg;
+    return true;
+}
 static bool opt_force(Parse *p, const char *arg) { (void)arg; p->o.force = true; return true; }
 static bool opt_pack(Parse *p, const char *arg) { (void)arg; p->o.pack = true; return true; }
 
@@ -450,6 +459,59 @@ static bool opt_test_perturb(Parse *p, const char *arg)
     return true;
 }
 
+/* --- time travel and snapshots --- */
+
+static bool parse_icount_arg(Parse *p, const char *opt, const char *v, uint64_t *out)
+{
+    if (!parse_count(v, out))
+        return fail(p, "%s takes an instruction count, not '%s'", opt, v);
+    return true;
+}
+
+static bool opt_stop_at(Parse *p, const char *arg)
+{
+    p->o.stop_at_set = true;
+    return parse_icount_arg(p, "--stop-at", arg, &p->o.stop_at);
+}
+
+static bool opt_goto(Parse *p, const char *arg)
+{
+    size_t n = 1;
+    for (const char *c = arg; *c; c++)
+        n += *c == ',';
+    free(p->gotos);
+    p->gotos = calloc(n, sizeof *p->gotos);
+    char *copy = strdup(arg);
+    if (!p->gotos || !copy) {
+        free(copy);
+        return fail(p, "out of memory");
+    }
+    size_t k = 0;
+    bool ok = true;
+    for (char *tok = strtok(copy, ","); tok && ok; tok = strtok(NULL, ","))
+        ok = parse_icount_arg(p, "--goto", tok, &p->gotos[k++]);
+    free(copy);
+    if (ok && k == 0)
+        ok = fail(p, "--goto takes a list of instruction counts, e.g. 1000,500,2000");
+    p->o.goto_list = p->gotos;
+    p->o.goto_count = k;
+    p->o.time_travel = true;
+    return ok;
+}
+
+static bool opt_goto_timing(Parse *p, const char *arg) { (void)arg; p->o.goto_timing = true; return true; }
+static bool opt_snapshot_out(Parse *p, const char *arg) { p->o.snapshot_out = arg; return true; }
+static bool opt_snapshot_dir(Parse *p, const char *arg) { p->o.snapshot_dir = arg; return true; }
+static bool opt_from_snapshot(Parse *p, const char *arg) { p->o.from_snapshot = arg; return true; }
+static bool opt_go_live(Parse *p, const char *arg) { (void)arg; p->o.go_live = true; return true; }
+
+static bool opt_checkpoint_memory(Parse *p, const char *arg)
+{
+    if (!parse_size(arg, &p->o.checkpoint_memory))
+        return fail(p, "--checkpoint-memory %s: not a size (e.g. 512M, 2G)", arg);
+    return true;
+}
+
 static const OptDef option_table[] = {
     /* machine */
     {"-M", "virt|bare[,PROP=V]", C_ALL, true, opt_machine,
@@ -486,7 +548,7 @@ static const OptDef option_table[] = {
     {"-serial", "stdio|none|file:PATH", C_ALL, false, opt_serial,
      "console backend (default stdio; Ctrl-A x quits, Ctrl-A b sends a break,\n"
      "Ctrl-A h helps)"},
-    {"-o", "FILE.rr", C_RECORD, false, opt_output,
+    {"-o", "FILE.rr", C_RECORD | C_REPLAY, false, opt_output,
      "where to write the recording (default: $RRVM_DIR or ~/.local/share/rrvm/NAME-N.rr, with a\n"
      "'latest' link); an existing file is not replaced without --force"},
     {"--force", NULL, C_RECORD, false, opt_force, "replace an existing recording once the new one is complete"},
@@ -498,6 +560,21 @@ static const OptDef option_table[] = {
     {"--image-dir", "DIR", C_REPLAY, false, opt_image_dir, "look for the recording's images here first"},
     {"--on-divergence", "stop|continue", C_REPLAY, false, opt_on_divergence,
      "after a checkpoint mismatch: stop (default) or report and go on"},
+    {"--stop-at", "N", C_ALL, false, opt_stop_at, "stop at icount N (replay: before the input events due there)"},
+    {"--snapshot-out", "S.snap", C_ALL, false, opt_snapshot_out, "write a snapshot at --stop-at, or at the end"},
+    {"-loadvm", "S.snap", C_LIVE, false, opt_from_snapshot,
+     "continue from a snapshot (it holds the machine: no machine options)"},
+    {"--from", "S.snap", C_RECORD | C_REPLAY, false, opt_from_snapshot,
+     "record: start from a snapshot; replay: start at a snapshot taken from\nthis recording"},
+    {"--goto", "N1,N2,...", C_REPLAY, false, opt_goto,
+     "visit these icounts in order (backwards too); print 'icount N digest H'"},
+    {"--goto-timing", NULL, C_REPLAY, false, opt_goto_timing, NULL},
+    {"--checkpoint-memory", "SIZE", C_REPLAY, false, opt_checkpoint_memory,
+     "memory for in-memory checkpoints (default min(1/8 of RAM, 2G))"},
+    {"--snapshot-dir", "DIR", C_REPLAY, false, opt_snapshot_dir,
+     "where to find the snapshot a recording starts from"},
+    {"--go-live", NULL, C_REPLAY, false, opt_go_live,
+     "after --stop-at N, continue live (host input connected); with -o G.rr\nrecord what follows"},
     {"--test-perturb", "ICOUNT:WHAT", C_REPLAY, false, opt_test_perturb, NULL},
     {"--dump-dtb", "FILE", C_ALL, false, opt_dump_dtb, "write the device tree the guest gets"},
     {"--digest", NULL, C_ALL, false, opt_digest, "print 'digest: <hex>' of the final machine state on stderr"},
@@ -724,8 +801,28 @@ static int parse_args(Parse *p, const CmdDef *c, int argc, char **argv)
 static int finish_args(Parse *p)
 {
     SessionOptions *o = &p->o;
+    if (o->go_live && !o->stop_at_set)
+        return usage_error("replay: --go-live needs --stop-at N (where to leave the recording)");
+    if (o->go_live_out && !o->go_live)
+        return usage_error("replay: -o is for --go-live (record what follows into a new recording)");
+    if (o->goto_count && (o->stop_at_set || o->go_live))
+        return usage_error("replay: --goto does not combine with --stop-at or --go-live");
     if (p->cmd == C_REPLAY)
         return -1;
+    if (o->from_snapshot) {
+        /* the snapshot holds the machine and names its images */
+        if (o->image_path[IMG_KERNEL] || o->image_path[IMG_INITRD] || o->image_path[IMG_DTB] ||
+            o->image_path[IMG_BIOS] || p->bios_none)
+            return usage_error("%s: a snapshot holds the machine: give no images with -loadvm/--from",
+                               cmd_name(p->cmd));
+        if (p->cmd == C_RECORD && !o->rr_path) {
+            char err[4600];
+            if (!recordings_new_output(o->from_snapshot, p->rr_path_buf, sizeof p->rr_path_buf, err, sizeof err))
+                return usage_error("record: %s", err);
+            o->rr_path = p->rr_path_buf;
+        }
+        return -1;
+    }
     if (o->seed_set && !p->rtc_base_given)
         o->cfg.rtc_base_ns = SEEDED_RTC_BASE_NS;
     if (!p->bios_none && !o->image_path[IMG_BIOS])
@@ -763,12 +860,13 @@ static int cmd_machine(const CmdDef *c, int argc, char **argv)
     int status = parse_args(&p, c, argc, argv);
     if (status < 0)
         status = finish_args(&p);
-    if (status >= 0)
-        return status;
-    char *cmdline = p.cmd == C_RECORD ? recordings_cmdline("record", argc, argv) : NULL;
-    p.o.cmdline = cmdline;
-    status = session_main(&p.o);
-    free(cmdline);
+    if (status < 0) {
+        char *cmdline = p.cmd == C_RECORD ? recordings_cmdline("record", argc, argv) : NULL;
+        p.o.cmdline = cmdline;
+        status = session_main(&p.o);
+        free(cmdline);
+    }
+    free(p.gotos);
     return status;
 }
 

@@ -15,6 +15,8 @@
 void gate_console_write(void *opaque, const uint8_t *buf, size_t n)
 {
     Session *s = opaque;
+    if (session_console_muted(s))
+        return;
     progress_before_output(&s->progress, buf, n);
     host_console_write(&s->console, buf, n);
 }

@@ -14,14 +14,24 @@
  * checkpoint digest differs, the log is cut - ends the replay with a precise
  * report; replay never waits for an event that cannot come.
  *
- * Invariant: stopping machine_run() at extra places (record's slices,
- * replay's event icounts) is invisible to the guest; see machine.h.
+ * Time travel (replay): in-memory checkpoints (ckstore) hold the machine
+ * and the replay's position (SessPos); session_seek restores the nearest
+ * one at or before the target and replays forward. Snapshots hold the same
+ * on disk; a session can start from one (-loadvm, --from) and a replay can
+ * go live (--go-live).
+ *
+ * Invariants: stopping machine_run() at extra places (record's slices,
+ * replay's event icounts, targets, checkpoints) is invisible to the guest;
+ * see machine.h. A checkpoint or a stop at icount N is taken before the
+ * events at N are applied (consumed_here is false), so "the state at N"
+ * has one meaning whatever path reached it.
  */
 #include "session_internal.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +44,16 @@
 #include "machine/hart.h"
 #include "machine/loader.h"
 #include "pack.h"
+#include "snapshot.h"
+
+#include <xxhash.h>
 
 #define DEFAULT_CHECKPOINT_INTERVAL 10000000ull
 #define RECORD_SLICE 2000000ull       /* instructions between host polls */
 #define FLUSH_INTERVAL_NS 500000000ull /* log frames reach the disk this often, */
 #define FLUSH_INTERVAL_ICOUNT 100000000ull /* and at least this many instructions apart */
 #define MAX_IMAGE_SIZE RLOG_MAX_IMAGE
+#define MAX_SNAPSHOT_SIZE (64ull << 30)
 
 static const char *const image_role[IMG_COUNT] = { "bios", "kernel", "initrd", "dtb" };
 
@@ -243,8 +257,7 @@ static bool load_images_for_run(Session *s)
         describe_image(s, i);
         /* absolute paths, so a replay started elsewhere finds the images */
         char *abs = realpath(o->image_path[i], NULL);
-        bool added = s->mode != SESSION_RECORD ||
-                     rlog_header_add_image(&s->header, image_role[i], abs ? abs : o->image_path[i], s->image[i],
+        bool added = rlog_header_add_image(&s->header, image_role[i], abs ? abs : o->image_path[i], s->image[i],
                                            s->image_len[i]);
         free(abs);
         if (!added) {
@@ -311,37 +324,174 @@ static bool handle_reset(Session *s)
     return boot_machine(s);
 }
 
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+static SessionStop stop_of_failure(const Session *s)
+{
+    if (s->interrupted)
+        return SESSION_STOP_INTERRUPTED;
+    return s->fail_status == STATUS_DIVERGED ? SESSION_STOP_DIVERGED : SESSION_STOP_ERROR;
+}
+
 /* --- live and record --- */
 
-static void run_live(Session *s)
+static uint64_t record_interval(const Session *s)
 {
-    uint64_t interval = s->opt->checkpoint_interval ? s->opt->checkpoint_interval : DEFAULT_CHECKPOINT_INTERVAL;
-    s->next_checkpoint = s->m->icount + interval;
+    return s->header.checkpoint_interval ? s->header.checkpoint_interval : DEFAULT_CHECKPOINT_INTERVAL;
+}
+
+/* Run (or record) until m->icount == target, the guest exits or the host
+ * asks to stop. Host inputs are polled between slices. */
+static SessionStop live_advance(Session *s, uint64_t target)
+{
     for (;;) {
-        uint64_t limit = s->m->icount + RECORD_SLICE;
+        if (s->failed)
+            return stop_of_failure(s);
+        if (s->ended)
+            return SESSION_STOP_EXIT;
+        if (s->m->icount >= target)
+            return SESSION_STOP_TARGET;
+        uint64_t limit = min_u64(s->m->icount + RECORD_SLICE, target);
         if (s->mode == SESSION_RECORD && limit > s->next_checkpoint)
             limit = s->next_checkpoint;
         MachineStop stop = machine_run(s->m, limit);
         if (s->failed)
-            return;
+            continue;
         if (s->mode == SESSION_RECORD && s->m->icount >= s->next_checkpoint) {
             write_checkpoint(s);
-            s->next_checkpoint = s->m->icount + interval;
+            s->next_checkpoint = s->m->icount + record_interval(s);
         }
         maybe_flush(s);
-        if (stop == MSTOP_EXIT)
-            return;
-        if (stop == MSTOP_RESET && (s->no_reboot || !handle_reset(s)))
-            return;
+        if (stop == MSTOP_EXIT) {
+            s->ended = true;
+            continue;
+        }
+        if (stop == MSTOP_RESET && s->no_reboot) {
+            s->ended = true; /* -no-reboot: a guest reset ends the run */
+            continue;
+        }
+        if (stop == MSTOP_RESET && !handle_reset(s))
+            continue;
         gate_shutdown_poll(s);
-        if (s->shutdown_cause)
-            return;
+        if (s->shutdown_cause) {
+            s->ended = true;
+            continue;
+        }
         gate_console_poll(s);
         if (stop == MSTOP_IDLE)
             gate_idle_wait(s);
-        if (s->failed)
-            return;
     }
+}
+
+/* --- time travel: in-memory checkpoints of a replay --- */
+
+/* automatic checkpoints while replaying: a seek then replays at most this
+ * far (about 0.1 s at 100 MIPS); dirty-page deltas keep them cheap */
+#define DEFAULT_CK_EVERY 10000000ull
+#define SEEK_MIN_GAP 100000ull       /* near-target checkpoints stop halving here */
+/* The replay's own state saved with each checkpoint (SessPos). */
+static void sesspos_save(const Session *s, SerWriter *w)
+{
+    SessPos p = {
+        .log = rlog_reader_tell(s->reader),
+        .events_delivered = s->events_delivered,
+        .idle_skipped_ns = s->idle_skipped_ns,
+        .shutdown_cause = (uint32_t)s->shutdown_cause,
+        .perturbed = s->perturbed,
+        .fail_status = (uint32_t)s->fail_status,
+        .last_match_icount = s->last_match_icount,
+        .last_event_kind = s->last_event_kind,
+        .last_event_icount = s->last_event_icount,
+    };
+    sesspos_encode(&p, w);
+}
+
+static bool sesspos_load(Session *s, const void *blob, size_t len, RlogPos *pos)
+{
+    SessPos p;
+    if (!sesspos_decode(blob, len, &p))
+        return false;
+    *pos = p.log;
+    s->events_delivered = p.events_delivered;
+    s->idle_skipped_ns = p.idle_skipped_ns;
+    s->shutdown_cause = (int)p.shutdown_cause;
+    s->perturbed = p.perturbed;
+    s->fail_status = (int)p.fail_status;
+    s->last_match_icount = p.last_match_icount;
+    s->last_event_kind = p.last_event_kind;
+    s->last_event_icount = p.last_event_icount;
+    return true;
+}
+
+/* Checkpoints are taken only before the events at m->icount are applied,
+ * so a checkpoint at N holds "the state at N" (see session.h). */
+static void take_checkpoint(Session *s)
+{
+    if (!s->ckstore || s->consumed_here || s->failed)
+        return;
+    SerWriter w;
+    ser_writer_init(&w);
+    sesspos_save(s, &w);
+    if (w.oom || !ckstore_take(s->ckstore, s->m, w.buf, w.len))
+        session_fail(s, 1, "out of memory for in-memory checkpoints (lower --checkpoint-memory)");
+    ser_writer_free(&w);
+}
+
+static void schedule_auto_checkpoint(Session *s)
+{
+    if (!s->ck_every)
+        return;
+    s->next_auto_ck = (s->m->icount / s->ck_every + 1) * s->ck_every;
+}
+
+/* Continue from the position a snapshot or checkpoint saved (SessPos). */
+static bool resume_at(Session *s, const void *blob, size_t len)
+{
+    RlogPos pos;
+    if (!sesspos_load(s, blob, len, &pos) || !rlog_reader_seek(s->reader, &pos)) {
+        session_fail(s, STATUS_ERROR, "cannot return to the recording's position at icount %" PRIu64, s->m->icount);
+        return false;
+    }
+    s->consumed_here = false;
+    s->ended = false;
+    s->cps_resync = true;
+    s->m->halt_reason = NULL;
+    schedule_auto_checkpoint(s);
+    return true;
+}
+
+static bool restore_checkpoint(Session *s, uint64_t target)
+{
+    const void *extra;
+    size_t len;
+    if (!ckstore_restore(s->ckstore, s->m, target, &extra, &len))
+        return false;
+    return resume_at(s, extra, len);
+}
+
+/* After a restore, cps.page_hash and cps.rec_page_hash describe another
+ * point in time. The replay side is re-hashed in full; the recorded side's
+ * mirror is set equal to it. Verification then compares the full replayed
+ * RAM root hash with the recorded root, which is exact: a match means RAM
+ * matches (modulo hash collisions); a mismatch is reported, only the page
+ * list may be less precise than on a straight replay. */
+static void checkpoint_resync(Session *s)
+{
+    Machine *m = s->m;
+    size_t n = (size_t)(m->ram_size >> 12);
+    for (size_t i = 0; i < n; i++)
+        m->dirty_pages[i] |= DIRTY_DIGEST;
+    SerWriter w;
+    ser_writer_init(&w);
+    checkpoint_capture(m, &s->cps, &w);
+    ser_writer_free(&w);
+    memcpy(s->cps.rec_page_hash, s->cps.page_hash, s->cps.npages * sizeof *s->cps.page_hash);
+    s->cps_resync = false;
+}
+
+bool session_console_muted(const Session *s)
+{
+    return s->mode == SESSION_REPLAY && s->m && s->m->icount < s->high_water;
 }
 
 /* --- replay --- */
@@ -381,6 +531,18 @@ static int replay_end(Session *s, const RlogEvent *ev)
         session_fail(s, STATUS_ERROR, "malformed END event");
         return -1;
     }
+    /* The recording ended with an exit this replay has not reached yet: a
+     * halt that retires nothing (trap storm) happens inside the next
+     * instruction, which the run up to this icount did not start. Start it;
+     * it must stop the machine without retiring. */
+    if (!s->m->exit_requested && !s->shutdown_cause && end.icount == s->m->icount) {
+        MachineStop stop = machine_run(s->m, s->m->icount + 1);
+        if (stop != MSTOP_EXIT || s->m->icount != end.icount) {
+            session_diverged(s, "the recording exited (code %d) at icount %" PRIu64 ", the replay goes on",
+                             end.exit_code, end.icount);
+            return -1;
+        }
+    }
     uint64_t digest = checkpoint_machine_digest(s->m);
     if (end.icount != s->m->icount || end.digest != digest) {
         session_diverged(s, "end of recording: recorded final icount %" PRIu64 " digest %016" PRIx64
@@ -397,137 +559,579 @@ static int replay_end(Session *s, const RlogEvent *ev)
     return 0;
 }
 
-static void run_replay(Session *s)
+static void replay_checkpoint(Session *s, const RlogEvent *ev)
 {
-    Machine *m;
-    bool perturbed = s->opt->perturb_what == NULL;
-    for (;;) {
-        m = s->m;
-        if (s->failed)
+    Machine *m = s->m;
+    if (s->cps_resync)
+        checkpoint_resync(s);
+    char report[8192];
+    if (checkpoint_verify(m, &s->cps, ev->payload, ev->len, report, sizeof report)) {
+        s->last_match_icount = m->icount;
+        return;
+    }
+    /* the window: the state last matched at A and differs at B, so the
+     * first instruction or event that went wrong is in (A, B] */
+    char window[512];
+    int n = snprintf(window, sizeof window, "state last matched at icount %" PRIu64 " and differs at icount %" PRIu64
+                     ": the divergence happened in that window", s->last_match_icount, m->icount);
+    if (s->header.verify_strict && s->last_event_kind && n > 0 && (size_t)n < sizeof window)
+        snprintf(window + n, sizeof window - (size_t)n, "; the last input event before it: %s at icount %" PRIu64,
+                 rlog_kind_name(s->last_event_kind), s->last_event_icount);
+    if (s->opt->on_divergence_continue) {
+        fprintf(stderr, "rrvm: replay diverged at icount %" PRIu64 " (%s):\n%s\n", m->icount, window, report);
+        s->fail_status = STATUS_DIVERGED;
+    } else {
+        session_fail(s, STATUS_DIVERGED, "replay diverged: checkpoint at icount %" PRIu64 " differs (%s):\n%s",
+                     m->icount, window, report);
+    }
+}
+
+/* A guest reset during a replay rebuilds the machine: its RAM is new, so
+ * in-memory checkpoints must copy every page at the next take (a page the
+ * old machine had written and the new one has not is not marked dirty). */
+/* A guest reset in a replay. It happens in place (machine_reset marks every
+ * page it zeroes, and the loader every page it writes, dirty for all
+ * consumers), so the checkpoint store's view of RAM stays exact. */
+static bool replay_reset(Session *s)
+{
+    return handle_reset(s);
+}
+
+/* Apply the asynchronous event `ev` (already taken) at m->icount. */
+static void replay_apply(Session *s, const RlogEvent *ev)
+{
+    if (is_input_kind(ev->kind))
+        s->events_delivered++;
+    switch (ev->kind) {
+    case RLOG_UART_RX:
+        gate_console_deliver(s, ev);
+        break;
+    case RLOG_UART_BREAK:
+        gate_console_break_replay(s, ev);
+        break;
+    case RLOG_IDLE:
+        gate_idle_replay(s, ev);
+        break;
+    case RLOG_SHUTDOWN:
+        gate_shutdown_replay(s, ev);
+        break;
+    case RLOG_RESET:
+        replay_reset(s);
+        break;
+    case RLOG_CHECKPOINT:
+        replay_checkpoint(s, ev);
+        return; /* not an input: the last input event stays */
+    case RLOG_END: {
+        RlogEvent after;
+        if (replay_end(s, ev) != 0)
             return;
+        if (rlog_peek(s->reader, &after) < 0) /* a match is only a match when the END is the end */
+            session_fail(s, STATUS_ERROR, "%s", rlog_reader_error(s->reader));
+        else
+            s->ended = true;
+        return;
+    }
+    default:
+        session_fail(s, STATUS_ERROR, "the recording has an event of unknown kind %u at icount %" PRIu64
+                                      " (made by a newer rrvm?)", ev->kind, ev->icount);
+        return;
+    }
+    s->last_event_kind = ev->kind;
+    s->last_event_icount = ev->icount;
+}
+
+/* Run the machine towards `limit` (the next event's icount), without
+ * passing `target`, an automatic checkpoint, the perturbation point or the
+ * high-water mark (where console output turns on again). False when the
+ * replay must stop (diverged, failed). */
+static bool replay_run(Session *s, const RlogEvent *ev, uint64_t limit, uint64_t target)
+{
+    Machine *m = s->m;
+    uint64_t stop_at = min_u64(limit, m->icount + RECORD_SLICE);
+    if (target > m->icount)
+        stop_at = min_u64(stop_at, target);
+    if (s->ckstore && s->next_auto_ck > m->icount)
+        stop_at = min_u64(stop_at, s->next_auto_ck);
+    if (s->high_water > m->icount)
+        stop_at = min_u64(stop_at, s->high_water);
+    if (!s->perturbed && s->opt->perturb_what && s->opt->perturb_icount > m->icount)
+        stop_at = min_u64(stop_at, s->opt->perturb_icount);
+    uint64_t before = m->icount;
+    MachineStop stop = machine_run(m, stop_at);
+    progress_update(&s->progress, m->icount);
+    if (m->icount != before)
+        s->consumed_here = false;
+    if (m->icount > s->high_water)
+        s->high_water = m->icount;
+    host_console_flush(&s->console);
+    if (s->failed)
+        return false;
+    if (stop == MSTOP_LIMIT && m->icount < limit)
+        return true;
+    if (stop == MSTOP_IDLE) {
+        session_diverged(s, "every hart is idle, but the recording's next event is %s at icount %" PRIu64,
+                         rlog_kind_name(ev->kind), ev->icount);
+        return false;
+    }
+    if (stop == MSTOP_EXIT && !(ev->kind == RLOG_END && ev->icount == m->icount)) {
+        session_diverged(s, "the guest exited (code %d), but the recording continues with %s at icount %" PRIu64,
+                         m->exit_code, rlog_kind_name(ev->kind), ev->icount);
+        return false;
+    }
+    if (stop == MSTOP_RESET) {
+        /* record writes a checkpoint due at this icount before it resets:
+         * verify it first (reset_requested stays set, so the next
+         * machine_run stops here again for the reset); with -no-reboot
+         * the END event is due here */
+        if ((ev->kind == RLOG_CHECKPOINT && ev->icount == m->icount) || s->no_reboot)
+            return true;
+        return replay_reset(s);
+    }
+    if (stop == MSTOP_LIMIT && is_sync_kind(ev->kind)) {
+        RlogEvent again;
+        if (rlog_peek(s->reader, &again) == 1 && again.file_offset == ev->file_offset &&
+            again.icount == ev->icount && again.kind == ev->kind) {
+            session_diverged(s, "the recording has %s at icount %" PRIu64 ", but the guest did not ask for it",
+                             rlog_kind_name(ev->kind), ev->icount);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Replay until m->icount == target (before the events there are applied)
+ * or, with to_event, until one input event has been applied. */
+static SessionStop replay_advance(Session *s, uint64_t target, bool to_event)
+{
+    for (;;) {
+        Machine *m = s->m;
+        if (s->failed)
+            return stop_of_failure(s);
+        if (s->ended)
+            return SESSION_STOP_END;
         RlogEvent ev;
         int r = rlog_peek(s->reader, &ev);
         if (r < 0) {
             /* run up to the last complete event, then say why it ended */
             describe_log_end(s);
-            return;
+            continue;
         }
         if (r == 0) {
             session_fail(s, STATUS_ERROR, "the recording ends without an END event at icount %" PRIu64, m->icount);
-            return;
+            continue;
         }
-        uint64_t limit = is_sync_kind(ev.kind) ? ev.icount + 1 : ev.icount;
-        if (!perturbed && s->opt->perturb_icount <= limit) {
-            if (m->icount < s->opt->perturb_icount) {
-                machine_run(m, s->opt->perturb_icount);
-                host_console_flush(&s->console);
-                continue;
-            }
+        if (!s->perturbed && s->opt->perturb_what && m->icount >= s->opt->perturb_icount) {
             apply_perturbation(s);
-            perturbed = true;
+            s->perturbed = true;
         }
+        if (s->ckstore && m->icount >= s->next_auto_ck && !s->consumed_here) {
+            take_checkpoint(s);
+            schedule_auto_checkpoint(s);
+        }
+        if (m->icount == target && !s->consumed_here)
+            return SESSION_STOP_TARGET;
         int sig = host_signal_take();
         if (sig || gate_console_replay_quit(s)) {
             char where[128];
             progress_where(&s->progress, m->icount, where, sizeof where);
+            s->interrupted = true;
             if (sig)
                 session_fail(s, 130, "replay interrupted by signal %d at %s", sig, where);
             else
                 session_fail(s, 130, "replay stopped by Ctrl-A x at %s", where);
-            return;
+            continue;
         }
+        uint64_t limit = is_sync_kind(ev.kind) ? ev.icount + 1 : ev.icount;
         if (m->icount < limit) {
-            /* run in slices so that a signal can stop a long replay */
-            uint64_t slice_end = m->icount + RECORD_SLICE;
-            MachineStop stop = machine_run(m, limit < slice_end ? limit : slice_end);
-            progress_update(&s->progress, m->icount);
-            if (stop == MSTOP_LIMIT && m->icount < limit) {
-                host_console_flush(&s->console);
-                continue;
-            }
-            host_console_flush(&s->console);
-            if (s->failed)
-                return;
-            if (stop == MSTOP_IDLE) {
-                session_diverged(s, "every hart is idle, but the recording's next event is %s at icount %" PRIu64,
-                                 rlog_kind_name(ev.kind), ev.icount);
-                return;
-            }
-            if (stop == MSTOP_EXIT && !(ev.kind == RLOG_END && ev.icount == m->icount)) {
-                session_diverged(s, "the guest exited (code %d), but the recording continues with %s at icount %" PRIu64,
-                                 m->exit_code, rlog_kind_name(ev.kind), ev.icount);
-                return;
-            }
-            if (stop == MSTOP_RESET) {
-                /* record writes a checkpoint due at this icount before it
-                 * resets: verify it first (reset_requested stays set, so
-                 * the next machine_run stops here again for the reset) */
-                if (ev.kind == RLOG_CHECKPOINT && ev.icount == m->icount)
-                    continue;
-                if (!s->no_reboot && !handle_reset(s))
-                    return;
-                continue; /* -no-reboot: the END event is due here */
-            }
-            if (stop == MSTOP_LIMIT && is_sync_kind(ev.kind)) {
-                RlogEvent again;
-                if (rlog_peek(s->reader, &again) == 1 && again.file_offset == ev.file_offset &&
-                    again.icount == ev.icount && again.kind == ev.kind) {
-                    session_diverged(s, "the recording has %s at icount %" PRIu64 ", but the guest did not ask for it",
-                                     rlog_kind_name(ev.kind), ev.icount);
-                    return;
-                }
-            }
+            replay_run(s, &ev, limit, target);
             continue;
         }
         if (m->icount > ev.icount) {
             session_diverged(s, "the recording's %s event at icount %" PRIu64 " was not consumed",
                              rlog_kind_name(ev.kind), ev.icount);
-            return;
+            continue;
         }
         rlog_next(s->reader, &ev);
-        if (is_input_kind(ev.kind))
-            s->events_delivered++;
-        switch (ev.kind) {
-        case RLOG_UART_RX:
-            gate_console_deliver(s, &ev);
-            break;
-        case RLOG_UART_BREAK:
-            gate_console_break_replay(s, &ev);
-            break;
-        case RLOG_IDLE:
-            gate_idle_replay(s, &ev);
-            break;
-        case RLOG_SHUTDOWN:
-            gate_shutdown_replay(s, &ev);
-            break;
-        case RLOG_RESET:
-            handle_reset(s);
-            break;
-        case RLOG_CHECKPOINT: {
-            char report[8192];
-            if (!checkpoint_verify(m, &s->cps, ev.payload, ev.len, report, sizeof report)) {
-                if (s->opt->on_divergence_continue) {
-                    fprintf(stderr, "rrvm: replay diverged at icount %" PRIu64 ":\n%s\n", m->icount, report);
-                    s->fail_status = STATUS_DIVERGED;
-                } else {
-                    session_fail(s, STATUS_DIVERGED, "replay diverged: checkpoint at icount %" PRIu64 " differs:\n%s",
-                                 m->icount, report);
-                    return;
-                }
-            }
-            break;
+        s->consumed_here = true;
+        replay_apply(s, &ev);
+        if (to_event && ev.kind != RLOG_CHECKPOINT && !s->failed && !s->ended)
+            return SESSION_STOP_TARGET;
+    }
+}
+
+/* --- the resumable session API --- */
+
+SessionStop session_advance(Session *s, const SessionTarget *t)
+{
+    Machine *m = s->m;
+    if (s->failed)
+        return stop_of_failure(s);
+    uint64_t target = UINT64_MAX;
+    switch (t->kind) {
+    case SESSION_TO_ICOUNT:
+        if (t->icount < m->icount || (t->icount == m->icount && (s->consumed_here || s->mode != SESSION_REPLAY)))
+            return SESSION_STOP_TARGET; /* never backwards: that is session_seek */
+        target = t->icount;
+        break;
+    case SESSION_TO_STEP: {
+        if (t->hart < 0 || t->hart >= m->nharts) {
+            session_fail(s, STATUS_ERROR, "no hart %d", t->hart);
+            return SESSION_STOP_ERROR;
         }
-        case RLOG_END:
-            if (replay_end(s, &ev) == 0 && rlog_peek(s->reader, &ev) < 0)
-                /* a match is only a match when the END is the end */
-                session_fail(s, STATUS_ERROR, "%s", rlog_reader_error(s->reader));
-            return;
-        default:
-            session_fail(s, STATUS_ERROR, "the recording has an event of unknown kind %u at icount %" PRIu64
-                                          " (made by a newer rrvm?)", ev.kind, ev.icount);
-            return;
+        /* one instruction at a time until that hart has retired one */
+        for (uint64_t i = 0; i <= (uint64_t)m->nharts * m->cfg.quantum; i++) {
+            const Hart *h = s->m->harts[t->hart];
+            uint64_t instret = h->instret, pc = h->pc;
+            SessionTarget one = { SESSION_TO_ICOUNT, s->m->icount + 1, 0 };
+            SessionStop st = session_advance(s, &one);
+            h = s->m->harts[t->hart];
+            if (st != SESSION_STOP_TARGET || h->instret != instret || h->pc != pc)
+                return st;
+        }
+        return SESSION_STOP_TARGET;
+    }
+    case SESSION_TO_EVENT:
+    case SESSION_TO_END:
+        break;
+    }
+    SessionStop st;
+    if (s->mode == SESSION_REPLAY)
+        st = replay_advance(s, target, t->kind == SESSION_TO_EVENT);
+    else
+        st = live_advance(s, target);
+    s->at_target = st == SESSION_STOP_TARGET;
+    return st;
+}
+
+SessionStop session_seek(Session *s, uint64_t target)
+{
+    if (s->failed)
+        return stop_of_failure(s);
+    if (s->mode != SESSION_REPLAY || !s->ckstore) {
+        session_fail(s, STATUS_ERROR, "seeking needs a replay with in-memory checkpoints");
+        return SESSION_STOP_ERROR;
+    }
+    bool forward = target > s->m->icount || (target == s->m->icount && !s->consumed_here);
+    uint64_t ck;
+    bool have = ckstore_find(s->ckstore, target, &ck);
+    if (have && (!forward || ck > s->m->icount)) {
+        if (!restore_checkpoint(s, target))
+            return stop_of_failure(s);
+    } else if (!forward) {
+        session_fail(s, STATUS_ERROR, "cannot seek to icount %" PRIu64 ": no checkpoint at or before it", target);
+        return SESSION_STOP_ERROR;
+    }
+    /* approach the target halving the distance, leaving checkpoints behind,
+     * so that further small steps backwards start close by */
+    uint64_t dist = target - s->m->icount;
+    for (uint64_t gap = dist / 2; gap >= SEEK_MIN_GAP; gap /= 2) {
+        SessionTarget t = { SESSION_TO_ICOUNT, target - gap, 0 };
+        SessionStop st = session_advance(s, &t);
+        if (st != SESSION_STOP_TARGET)
+            return st;
+        take_checkpoint(s);
+    }
+    SessionTarget t = { SESSION_TO_ICOUNT, target, 0 };
+    SessionStop st = session_advance(s, &t);
+    /* one at the target too, unless one is close behind it already (steps
+     * backwards would never use it) */
+    if (st == SESSION_STOP_TARGET && (!ckstore_find(s->ckstore, target, &ck) || target - ck >= SEEK_MIN_GAP))
+        take_checkpoint(s);
+    return st;
+}
+
+uint64_t session_icount(const Session *s) { return s->m->icount; }
+Machine *session_machine(Session *s) { return s->m; }
+SessionMode session_mode(const Session *s) { return s->mode; }
+
+uint64_t session_recording_total(Session *s)
+{
+    if (s->rec_total || s->mode != SESSION_REPLAY || !s->reader)
+        return s->rec_total;
+    RlogPos here = rlog_reader_tell(s->reader);
+    RlogEvent ev;
+    while (rlog_next(s->reader, &ev) == 1) {
+        RlogEnd end;
+        if (ev.kind == RLOG_END && rlog_end_decode(ev.payload, ev.len, &end))
+            s->rec_total = end.icount;
+    }
+    if (!s->rec_total)
+        s->rec_total = rlog_reader_last_icount(s->reader);
+    rlog_reader_seek(s->reader, &here);
+    return s->rec_total;
+}
+
+/* --- snapshots --- */
+
+/* A recording's identity: XXH3-128 of the whole file (recordings are small
+ * and immutable once written; hashing runs at memory speed), so a snapshot
+ * taken while replaying it is matched to exactly that recording. */
+static bool recording_identity(const char *path, uint8_t id[16], char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    XXH3_state_t *st = XXH3_createState();
+    uint8_t *buf = malloc(1 << 20);
+    bool ok = f && st && buf && XXH3_128bits_reset(st) == XXH_OK;
+    size_t n;
+    while (ok && (n = fread(buf, 1, 1 << 20, f)) > 0)
+        ok = XXH3_128bits_update(st, buf, n) == XXH_OK;
+    ok = ok && !ferror(f);
+    if (ok) {
+        XXH128_canonical_t c;
+        XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
+        memcpy(id, c.digest, 16);
+    } else {
+        snprintf(err, errlen, "%s: cannot read: %s", path, f ? "read error or out of memory" : strerror(errno));
+    }
+    if (f)
+        fclose(f);
+    XXH3_freeState(st);
+    free(buf);
+    return ok;
+}
+
+bool session_write_snapshot(Session *s, const char *path)
+{
+    SnapshotInfo info;
+    memset(&info, 0, sizeof info);
+    info.format_version = SNAPSHOT_FORMAT_VERSION;
+    info.icount = s->m->icount;
+    info.header = s->header; /* borrowed, not freed here */
+    SerWriter pos, state;
+    ser_writer_init(&pos);
+    ser_writer_init(&state);
+    if (s->mode == SESSION_REPLAY && s->reader) {
+        info.from_replay = true;
+        memcpy(info.recording_id, s->recording_id, 16);
+        info.log_pos = rlog_reader_tell(s->reader);
+        sesspos_save(s, &pos);
+        info.session = pos.buf;
+        info.session_len = pos.len;
+    }
+    machine_save(s->m, &state);
+    char err[1024] = "out of memory";
+    bool ok = !state.oom && !pos.oom && snapshot_write(path, &info, state.buf, state.len, err, sizeof err);
+    ser_writer_free(&pos);
+    ser_writer_free(&state);
+    if (!ok)
+        session_fail(s, 1, "--snapshot-out: %s", err);
+    else
+        fprintf(stderr, "rrvm: snapshot at icount %" PRIu64 " written to %s\n", s->m->icount, path);
+    return ok;
+}
+
+/* Read a snapshot file and its content hash. */
+static bool read_snapshot(Session *s, const char *path, SnapshotInfo *info, uint8_t **state, size_t *state_len,
+                          uint8_t hash[16])
+{
+    uint8_t *buf;
+    size_t len;
+    char err[1024];
+    if (!host_read_file(path, MAX_SNAPSHOT_SIZE, &buf, &len, err, sizeof err)) {
+        session_fail(s, STATUS_ERROR, "snapshot %s", err);
+        return false;
+    }
+    rlog_hash128(buf, len, hash);
+    bool ok = snapshot_read_mem(buf, len, path, info, state, state_len, err, sizeof err);
+    free(buf);
+    if (!ok)
+        session_fail(s, STATUS_ERROR, "%s", err);
+    return ok;
+}
+
+/* Put the snapshot's machine state into the (freshly built) machine and
+ * start a new digest baseline, as the recording side did. */
+static bool load_snapshot_state(Session *s, const uint8_t *state, size_t len, const char *path)
+{
+    SerReader r;
+    ser_reader_init(&r, state, len);
+    if (!machine_load(s->m, &r) || r.pos != r.len) {
+        session_fail(s, STATUS_ERROR, "%s: the machine state does not load: %s", path, r.err ? r.err : "trailing bytes");
+        return false;
+    }
+    checkpoint_free(&s->cps);
+    if (!checkpoint_init(&s->cps, s->m)) {
+        s->cps_ready = false;
+        session_fail(s, 1, "out of memory");
+        return false;
+    }
+    s->start_icount = s->m->icount;
+    s->high_water = s->m->icount;
+    s->last_match_icount = s->m->icount; /* the start state is the recorded one */
+    return true;
+}
+
+/* Replay of a recording that starts from a snapshot: find it by the path
+ * recorded, in --snapshot-dir or next to the recording, checked by hash. */
+static bool find_recording_snapshot(Session *s, char *out, size_t outlen)
+{
+    const char *want = rlog_header_get(&s->header, "snapshot");
+    const char *rpath = rlog_header_get(&s->header, "snapshot_path");
+    if (!want)
+        return false;
+    char base[4096], dir[4096], cand[3][4096];
+    snprintf(base, sizeof base, "%s", rpath ? rpath : "");
+    snprintf(dir, sizeof dir, "%s", s->opt->rr_path);
+    const char *b = basename(base);
+    int n = 0;
+    if (s->opt->snapshot_dir)
+        snprintf(cand[n++], sizeof cand[0], "%s/%s", s->opt->snapshot_dir, b);
+    if (rpath)
+        snprintf(cand[n++], sizeof cand[0], "%s", rpath);
+    snprintf(cand[n++], sizeof cand[0], "%s/%s", dirname(dir), b);
+    for (int i = 0; i < n; i++) {
+        uint8_t *buf;
+        size_t len;
+        char err[256];
+        if (!host_read_file(cand[i], MAX_SNAPSHOT_SIZE, &buf, &len, err, sizeof err))
+            continue;
+        uint8_t h[16];
+        char hex[33];
+        rlog_hash128(buf, len, h);
+        free(buf);
+        rlog_hash_hex(h, hex);
+        if (strcmp(hex, want) == 0) {
+            snprintf(out, outlen, "%s", cand[i]);
+            return true;
         }
     }
+    session_fail(s, STATUS_ERROR, "the recording starts from snapshot %s (hash %s), which was not found%s",
+                 rpath ? rpath : "?", want, s->opt->snapshot_dir ? "" : " (use --snapshot-dir DIR)");
+    return false;
+}
+
+/* The snapshot a session starts from, in two steps around opening the
+ * log and the console: snapshot_prepare reads it (the header - config,
+ * images - comes from it for run/record), snapshot_finish builds the
+ * machine and loads the state; replay --from also resumes the log where
+ * the snapshot was taken. */
+static bool snapshot_prepare(Session *s, const char *path, MachineConfig *cfg)
+{
+    uint8_t hash[16];
+    SnapshotInfo *info = &s->snap_info;
+    s->snap_path = path;
+    if (!read_snapshot(s, path, info, &s->snap_state, &s->snap_state_len, hash))
+        return false;
+    s->snap_loaded = true;
+    if (s->mode == SESSION_REPLAY && !rlog_header_get(&s->header, "snapshot")) {
+        /* replay F.rr --from S.snap: S must come from F */
+        if (!info->from_replay || memcmp(info->recording_id, s->recording_id, 16) != 0) {
+            session_fail(s, STATUS_ERROR, "%s was not taken while replaying %s (%s); refusing it", path,
+                         s->opt->rr_path, info->from_replay ? "it comes from another recording" : "it comes from a live run");
+            return false;
+        }
+    } else if (s->mode != SESSION_REPLAY) {
+        /* run/record from a snapshot: its header describes the machine */
+        rlog_header_free(&s->header);
+        s->header = info->header;
+        memset(&info->header, 0, sizeof info->header);
+        s->header.format_version = RLOG_FORMAT_VERSION;
+        snprintf(s->header.rrvm_version, sizeof s->header.rrvm_version, "%s", RRVM_VERSION);
+        s->header.verify_strict = s->opt->verify_strict;
+        if (s->opt->checkpoint_interval)
+            s->header.checkpoint_interval = s->opt->checkpoint_interval;
+        if (!s->header.checkpoint_interval)
+            s->header.checkpoint_interval = DEFAULT_CHECKPOINT_INTERVAL;
+        char hex[33];
+        rlog_hash_hex(hash, hex);
+        char *abs = realpath(path, NULL);
+        bool set = rlog_header_set(&s->header, "snapshot", hex) &&
+                   rlog_header_set(&s->header, "snapshot_path", abs ? abs : path);
+        free(abs);
+        if (!set) {
+            session_fail(s, 1, "too many options for one recording");
+            return false;
+        }
+    }
+    *cfg = s->header.cfg;
+    return load_images_for_replay(s);
+}
+
+static bool snapshot_finish(Session *s, MachineConfig *cfg)
+{
+    const SnapshotInfo *info = &s->snap_info;
+    s->building_for_snapshot = true;
+    bool built = build_machine(s, cfg);
+    s->building_for_snapshot = false;
+    if (!built || !load_snapshot_state(s, s->snap_state, s->snap_state_len, s->snap_path))
+        return false;
+    if (s->mode == SESSION_REPLAY && !rlog_header_get(&s->header, "snapshot")) {
+        if (!rlog_reader_seek(s->reader, &info->log_pos) || !resume_at(s, info->session, info->session_len))
+            return false;
+    }
+    return true;
+}
+
+static void snapshot_release(Session *s)
+{
+    if (s->snap_loaded)
+        snapshot_info_free(&s->snap_info);
+    s->snap_loaded = false;
+    free(s->snap_state);
+    s->snap_state = NULL;
+}
+
+bool session_go_live(Session *s, const char *rr_out)
+{
+    if (s->mode != SESSION_REPLAY || s->failed)
+        return false;
+    char err[1024];
+    if (rr_out) {
+        /* the new recording starts from a snapshot of this state, kept next to it */
+        char snap[4096];
+        snprintf(snap, sizeof snap, "%s.snap", rr_out);
+        if (!session_write_snapshot(s, snap))
+            return false;
+        uint8_t *buf, h[16];
+        size_t len;
+        if (!host_read_file(snap, MAX_SNAPSHOT_SIZE, &buf, &len, err, sizeof err)) {
+            session_fail(s, 1, "%s", err);
+            return false;
+        }
+        rlog_hash128(buf, len, h);
+        free(buf);
+        char hex[33];
+        rlog_hash_hex(h, hex);
+        char *abs = realpath(snap, NULL);
+        bool set = rlog_header_set(&s->header, "snapshot", hex) &&
+                   rlog_header_set(&s->header, "snapshot_path", abs ? abs : snap);
+        free(abs);
+        s->header.verify_strict = false;
+        if (!s->header.checkpoint_interval)
+            s->header.checkpoint_interval = DEFAULT_CHECKPOINT_INTERVAL;
+        s->writer = set ? rlog_writer_create(rr_out, &s->header, s->opt->force, err, sizeof err) : NULL;
+        if (!s->writer) {
+            session_fail(s, 1, "%s", set ? err : "too many options for one recording");
+            return false;
+        }
+        s->go_live_path = rr_out;
+    }
+    rlog_reader_close(s->reader);
+    s->reader = NULL;
+    ckstore_free(s->ckstore);
+    s->ckstore = NULL;
+    s->mode = rr_out ? SESSION_RECORD : SESSION_RUN;
+    s->high_water = 0;
+    s->shutdown_cause = 0;
+    host_console_close(&s->console);
+    if (!host_console_open(&s->console, s->opt->serial, true, err, sizeof err)) {
+        session_fail(s, 1, "%s", err);
+        return false;
+    }
+    /* a new digest baseline, as the replay of the new recording will take
+     * after loading the snapshot */
+    checkpoint_free(&s->cps);
+    if (!checkpoint_init(&s->cps, s->m)) {
+        s->cps_ready = false;
+        session_fail(s, 1, "out of memory");
+        return false;
+    }
+    s->next_checkpoint = s->m->icount + (s->header.checkpoint_interval ? s->header.checkpoint_interval
+                                                                        : DEFAULT_CHECKPOINT_INTERVAL);
+    s->last_flush_ns = host_monotonic_ns();
+    fprintf(stderr, "rrvm: going live at icount %" PRIu64 "%s%s\n", s->m->icount, rr_out ? ", recording to " : "",
+            rr_out ? rr_out : "");
+    return true;
 }
 
 /* --- setup and teardown --- */
@@ -635,78 +1239,151 @@ static void print_stats(Session *s, uint64_t wall_ns)
         fprintf(stderr, "log bytes: %" PRIu64 "\n", s->log_bytes);
 }
 
-int session_main(const SessionOptions *o)
+/* Default budget of in-memory checkpoints: 1/8 of host RAM, at most 2 GiB. */
+static uint64_t default_checkpoint_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    uint64_t ram = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : (4ull << 30);
+    return min_u64(ram / 8, 2ull << 30);
+}
+
+static bool dump_dtb(Session *s)
+{
+    size_t len;
+    const uint8_t *dtb = board_dtb(s->m, &len);
+    FILE *f = dtb ? fopen(s->opt->dump_dtb, "wb") : NULL;
+    if (!f || fwrite(dtb, 1, len, f) != len) {
+        session_fail(s, 1, "--dump-dtb %s: cannot write: %s", s->opt->dump_dtb, dtb ? strerror(errno) : "no device tree");
+        if (f)
+            fclose(f);
+        return false;
+    }
+    fclose(f);
+    return true;
+}
+
+/* Replay: the recording (and the snapshot it starts from, if any). */
+static bool open_replay(Session *s, MachineConfig *cfg)
+{
+    const SessionOptions *o = s->opt;
+    char err[1024];
+    s->reader = rlog_reader_open(o->rr_path, &s->header, err, sizeof err);
+    if (!s->reader) {
+        session_fail(s, STATUS_ERROR, "%s", err);
+        return false;
+    }
+    if (!recording_identity(o->rr_path, s->recording_id, err, sizeof err)) {
+        session_fail(s, STATUS_ERROR, "%s", err);
+        return false;
+    }
+    *cfg = s->header.cfg;
+    s->no_reboot = rlog_header_get(&s->header, "no-reboot") != NULL;
+    if (!check_host_ram(s, cfg))
+        return false;
+    if (rlog_header_get(&s->header, "snapshot")) {
+        /* the recording starts from a snapshot (record --from, --go-live -o) */
+        char snap[4096];
+        if (o->from_snapshot) {
+            session_fail(s, STATUS_ERROR, "--from: this recording already starts from a snapshot");
+            return false;
+        }
+        if (!find_recording_snapshot(s, snap, sizeof snap))
+            return false;
+        s->snap_path_buf = strdup(snap);
+        return s->snap_path_buf && snapshot_prepare(s, s->snap_path_buf, cfg);
+    }
+    if (o->from_snapshot)
+        return snapshot_prepare(s, o->from_snapshot, cfg);
+    return load_images_for_replay(s);
+}
+
+/* Run/record: images from the command line or a snapshot; the log. */
+static bool open_live(Session *s, MachineConfig *cfg)
+{
+    const SessionOptions *o = s->opt;
+    s->no_reboot = o->no_reboot;
+    if (!o->from_snapshot && !check_host_ram(s, cfg))
+        return false;
+    if (!setup_record_header(s)) {
+        session_fail(s, 1, "too many host options for one recording header");
+        return false;
+    }
+    if (o->from_snapshot ? !snapshot_prepare(s, o->from_snapshot, cfg) : !load_images_for_run(s))
+        return false;
+    if (o->from_snapshot && !check_host_ram(s, cfg))
+        return false;
+    if (s->mode == SESSION_RECORD) {
+        if (!open_recording(s))
+            return false;
+        fprintf(stderr, "rrvm: recording to %s\n", o->rr_path);
+    }
+    return true;
+}
+
+Session *session_open(const SessionOptions *o, int *status)
 {
     Session *s = calloc(1, sizeof *s);
     if (!s) {
         fprintf(stderr, "rrvm: out of memory\n");
-        return 1;
+        *status = 1;
+        return NULL;
     }
     s->opt = o;
     s->mode = o->mode;
-    char err[1024];
-    int status = 0;
-    uint64_t t0 = host_monotonic_ns();
+    s->t0_ns = host_monotonic_ns();
     host_signals_install();
-
+    char err[1024];
     MachineConfig cfg = o->cfg;
-    if (s->mode == SESSION_REPLAY) {
-        s->reader = rlog_reader_open(o->rr_path, &s->header, err, sizeof err);
-        if (!s->reader) {
-            fprintf(stderr, "rrvm: %s\n", err);
-            free(s);
-            return STATUS_ERROR;
-        }
-        cfg = s->header.cfg;
-        s->no_reboot = rlog_header_get(&s->header, "no-reboot") != NULL;
-        if (!check_host_ram(s, &cfg) || !load_images_for_replay(s))
-            goto out;
-    } else {
-        s->no_reboot = o->no_reboot;
-        if (!check_host_ram(s, &cfg))
-            goto out;
-        if (s->mode == SESSION_RECORD)
-            setup_record_header(s);
-        if (!load_images_for_run(s))
-            goto out;
-        if (s->mode == SESSION_RECORD && !open_recording(s))
-            goto out;
-        if (s->mode == SESSION_RECORD)
-            fprintf(stderr, "rrvm: recording to %s\n", o->rr_path);
-    }
-    if (startup_interrupted(s, "reading the images"))
-        goto out;
-    if (!host_console_open(&s->console, o->serial, s->mode != SESSION_REPLAY, err, sizeof err)) {
+    bool ok = s->mode == SESSION_REPLAY ? open_replay(s, &cfg) : open_live(s, &cfg);
+    if (ok && !host_console_open(&s->console, o->serial, s->mode != SESSION_REPLAY, err, sizeof err)) {
         session_fail(s, 1, "%s", err);
-        goto out;
+        ok = false;
     }
-    if (s->mode == SESSION_REPLAY)
+    if (ok && s->mode == SESSION_REPLAY)
         host_console_open_escapes(&s->console);
-    if (!build_machine(s, &cfg) || startup_interrupted(s, "loading the machine"))
-        goto out;
-    if (o->dump_dtb) {
-        size_t len;
-        const uint8_t *dtb = board_dtb(s->m, &len);
-        FILE *f = dtb ? fopen(o->dump_dtb, "wb") : NULL;
-        if (!f || fwrite(dtb, 1, len, f) != len) {
-            session_fail(s, 1, "--dump-dtb %s: cannot write: %s", o->dump_dtb, dtb ? strerror(errno) : "no device tree");
-            if (f)
-                fclose(f);
-            goto out;
+    if (ok && startup_interrupted(s, "reading the images"))
+        ok = false;
+    if (ok)
+        ok = s->snap_loaded ? snapshot_finish(s, &cfg) : build_machine(s, &cfg);
+    snapshot_release(s);
+    if (ok && o->dump_dtb)
+        ok = dump_dtb(s);
+    if (ok && s->mode != SESSION_REPLAY)
+        s->next_checkpoint = s->m->icount + record_interval(s);
+    if (ok && s->mode == SESSION_REPLAY && o->time_travel) {
+        uint64_t budget = o->checkpoint_memory ? o->checkpoint_memory : default_checkpoint_memory();
+        s->ckstore = ckstore_new(s->m, budget);
+        s->ck_every = DEFAULT_CK_EVERY;
+        if (!s->ckstore) {
+            session_fail(s, 1, "out of memory");
+            ok = false;
+        } else {
+            take_checkpoint(s); /* the start: every later icount is reachable */
+            schedule_auto_checkpoint(s);
         }
-        fclose(f);
     }
-
     s->last_flush_ns = host_monotonic_ns();
-    s->started = true;
-    if (s->mode == SESSION_REPLAY) {
+    s->started = ok;
+    if (ok && s->mode == SESSION_REPLAY)
         progress_start(&s->progress, o->rr_path, s->m->icount, !o->quiet);
-        run_replay(s);
+    if (!ok || s->failed) {
+        *status = session_close(s);
+        return NULL;
     }
-    else
-        run_live(s);
+    return s;
+}
 
-    if (s->mode == SESSION_RECORD && !s->failed) {
+int session_close(Session *s)
+{
+    const SessionOptions *o = s->opt;
+    int status = 0;
+    if (s->mode == SESSION_RECORD && s->writer && !s->failed) {
+        if (s->at_target && !s->shutdown_cause) {
+            /* stopped at --stop-at: say so in the recording, as a monitor stop */
+            uint8_t c = RLOG_SHUTDOWN_MONITOR;
+            session_log(s, RLOG_SHUTDOWN, &c, 1);
+            s->shutdown_cause = c;
+        }
         RlogEnd end = {
             .icount = s->m->icount,
             .vtime_ns = machine_vtime_ns(s->m),
@@ -717,38 +1394,96 @@ int session_main(const SessionOptions *o)
         rlog_end_encode(&end, p);
         session_log(s, RLOG_END, p, sizeof p);
     }
-
-out:
     progress_finish(&s->progress);
     host_console_close(&s->console);
+    const char *out_path = s->go_live_path ? s->go_live_path : o->rr_path;
     if (s->writer)
         close_recording(s);
     if (s->mode == SESSION_RECORD && s->log_bytes)
         fprintf(stderr, "rrvm: recorded %" PRIu64 " instructions, %" PRIu64 " events, %" PRIu64 " bytes to %s\n",
-                s->m ? s->m->icount : 0, s->events_delivered, s->log_bytes, o->rr_path);
+                s->m ? s->m->icount : 0, s->events_delivered, s->log_bytes, out_path);
     if (s->failed) {
         fprintf(stderr, "rrvm: %s\n", s->fail_msg);
         status = s->fail_status ? s->fail_status : 1;
     } else if (s->m) {
-        status = s->shutdown_cause ? 0 : s->m->exit_code;
+        status = s->shutdown_cause || s->at_target ? 0 : s->m->exit_code;
         if (s->mode == SESSION_REPLAY && s->fail_status)
             status = s->fail_status;
     }
     if (s->m && s->m->halt_reason)
         fprintf(stderr, "rrvm: machine halted at icount %" PRIu64 " (hart pc 0x%" PRIx64 "): %s; exit status %d\n",
                 s->m->icount, s->m->harts[s->m->cur_hart]->pc, s->m->halt_reason, s->m->exit_code);
-    if (s->m && (o->print_digest))
+    if (s->m && o->print_digest)
         fprintf(stderr, "digest: %016" PRIx64 "\n", checkpoint_machine_digest(s->m));
-    if (s->m && o->print_stats)
-        print_stats(s, host_monotonic_ns() - t0);
+    if (s->m && o->print_stats) {
+        print_stats(s, host_monotonic_ns() - s->t0_ns);
+        if (s->ckstore) {
+            CkStoreStats st;
+            ckstore_stats(s->ckstore, &st);
+            fprintf(stderr, "checkpoints: %" PRIu64 " holding %.1f MiB of %.1f MiB budget\n", st.count,
+                    (double)st.bytes / (1 << 20), (double)st.budget / (1 << 20));
+        }
+    }
     if (s->reader)
         rlog_reader_close(s->reader);
+    ckstore_free(s->ckstore);
     if (s->cps_ready)
         checkpoint_free(&s->cps);
     rlog_header_free(&s->header);
     machine_free(s->m);
     for (int i = 0; i < IMG_COUNT; i++)
         free(s->image[i]);
+    snapshot_release(s);
+    free(s->snap_path_buf);
     free(s);
     return status;
+}
+
+/* --goto A,B,C: visit each icount in order; the digest at N does not
+ * depend on the path that reached N. */
+static void visit_goto_list(Session *s)
+{
+    const SessionOptions *o = s->opt;
+    for (size_t i = 0; i < o->goto_count && !s->failed; i++) {
+        uint64_t t0 = host_monotonic_ns();
+        SessionStop st = session_seek(s, o->goto_list[i]);
+        uint64_t dt = host_monotonic_ns() - t0;
+        if (st != SESSION_STOP_TARGET) {
+            if (!s->failed)
+                session_fail(s, STATUS_ERROR, "--goto %" PRIu64 ": the recording ends at icount %" PRIu64,
+                             o->goto_list[i], s->m->icount);
+            return;
+        }
+        fprintf(stderr, "icount %" PRIu64 " digest %016" PRIx64, s->m->icount, checkpoint_machine_digest(s->m));
+        if (o->goto_timing)
+            fprintf(stderr, " time %.3f ms", (double)dt / 1e6);
+        fputc('\n', stderr);
+    }
+}
+
+int session_main(const SessionOptions *o)
+{
+    int status;
+    Session *s = session_open(o, &status);
+    if (!s)
+        return status;
+    if (o->goto_count) {
+        visit_goto_list(s);
+    } else {
+        SessionTarget t = { o->stop_at_set ? SESSION_TO_ICOUNT : SESSION_TO_END, o->stop_at, 0 };
+        SessionStop st = session_advance(s, &t);
+        if (o->stop_at_set && st == SESSION_STOP_END)
+            session_fail(s, STATUS_ERROR, "--stop-at %" PRIu64 ": the recording ends at icount %" PRIu64,
+                         o->stop_at, s->m->icount);
+        if (st == SESSION_STOP_TARGET && o->stop_at_set && o->snapshot_out)
+            session_write_snapshot(s, o->snapshot_out);
+        if (st == SESSION_STOP_TARGET && o->go_live && session_go_live(s, o->go_live_out)) {
+            SessionTarget end = { SESSION_TO_END, 0, 0 };
+            session_advance(s, &end);
+            s->at_target = false;
+        }
+    }
+    if (o->snapshot_out && !o->stop_at_set && !s->failed)
+        session_write_snapshot(s, o->snapshot_out);
+    return session_close(s);
 }

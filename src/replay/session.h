@@ -3,6 +3,18 @@
  * record (`rrvm record`) or replay (`rrvm replay`). The session owns the
  * machine, the host backends and the log, and it is the only place where
  * host inputs reach the machine (through the gates in gate_*.c).
+ *
+ * The session is resumable: session_open builds it, session_advance runs it
+ * to a target and returns why it stopped, session_seek (replay) moves to any
+ * icount backwards or forwards, session_close reports and frees. This is
+ * the API of the debug layer (gdb stub, monitor); session_main is a driver
+ * for the command line on top of it.
+ *
+ * Invariant: "the state at icount N" of a replay is the state when N
+ * instructions have retired and none of the recording's asynchronous
+ * events at N (input, idle time, checkpoint) has been applied yet; a seek,
+ * a --stop-at and an in-memory checkpoint all mean that state, so a digest
+ * at N does not depend on the path that reached N.
  */
 #ifndef RRVM_SESSION_H
 #define RRVM_SESSION_H
@@ -45,7 +57,67 @@ typedef struct SessionOptions {
      * "mstatus", "ram:0x80001000") to exercise divergence reports */
     uint64_t perturb_icount;
     const char *perturb_what;
+    /* time travel (replay), stopping and snapshots (all modes) */
+    bool stop_at_set;            /* --stop-at N: stop there (exit 0) */
+    uint64_t stop_at;
+    const uint64_t *goto_list;   /* --goto A,B,C: visit in order, print digests */
+    size_t goto_count;
+    bool goto_timing;            /* print the wall time of each visit */
+    bool time_travel;            /* keep in-memory checkpoints (seeking) */
+    uint64_t checkpoint_memory;  /* their budget in bytes; 0 = default */
+    const char *snapshot_out;    /* --snapshot-out: at --stop-at or at exit */
+    const char *from_snapshot;   /* run -loadvm / record --from / replay --from */
+    const char *snapshot_dir;    /* replay: where to look for a recording's snapshot */
+    bool go_live;                /* replay: after --stop-at, continue live */
+    const char *go_live_out;     /* replay --go-live -o G.rr: record what follows */
 } SessionOptions;
+
+typedef struct Session Session;
+
+/* Why session_advance returned. */
+typedef enum SessionStop {
+    SESSION_STOP_TARGET = 0,   /* reached the target */
+    SESSION_STOP_END,          /* replay: end of the recording, verified */
+    SESSION_STOP_EXIT,         /* run/record: the guest exited or was shut down */
+    SESSION_STOP_DIVERGED,     /* replay: the machine disagrees with the log */
+    SESSION_STOP_ERROR,        /* bad recording, I/O error, out of memory */
+    SESSION_STOP_INTERRUPTED,  /* SIGINT/SIGTERM (replay) */
+} SessionStop;
+
+typedef enum SessionTargetKind {
+    SESSION_TO_ICOUNT,  /* run until icount == target.icount */
+    SESSION_TO_EVENT,   /* replay: until the next asynchronous event is applied */
+    SESSION_TO_STEP,    /* until hart target.hart retires one instruction */
+    SESSION_TO_END,     /* until the end (or another stop reason) */
+} SessionTargetKind;
+
+typedef struct SessionTarget {
+    SessionTargetKind kind;
+    uint64_t icount;
+    int hart;
+} SessionTarget;
+
+/* Build the session (images, log, machine). NULL on failure, after printing
+ * a one-line `rrvm:` message; *status is then the exit status. */
+Session *session_open(const SessionOptions *o, int *status);
+SessionStop session_advance(Session *s, const SessionTarget *t);
+/* Replay with time_travel: move to `icount` (earlier or later). Returns
+ * SESSION_STOP_TARGET when there, else why not (END: the recording ends
+ * before it). */
+SessionStop session_seek(Session *s, uint64_t icount);
+uint64_t session_icount(const Session *s);
+Machine *session_machine(Session *s);
+SessionMode session_mode(const Session *s);
+/* Replay: the recording's final icount (scans the log once). */
+uint64_t session_recording_total(Session *s);
+/* Write a snapshot of the current state; false (message printed) on error. */
+bool session_write_snapshot(Session *s, const char *path);
+/* Replay stopped at a target: from here on take host inputs (console,
+ * signals) and, when rr_out is given, record what follows into a new
+ * recording that starts from a snapshot of this state. */
+bool session_go_live(Session *s, const char *rr_out);
+/* Report (errors, halt, --digest, --stats), free, return the exit status. */
+int session_close(Session *s);
 
 /* Runs the session; returns the process exit status. */
 int session_main(const SessionOptions *o);

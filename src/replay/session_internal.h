@@ -15,12 +15,14 @@
 #include <stdarg.h>
 
 #include "checkpoint.h"
+#include "ckstore.h"
 #include "host/console.h"
 #include "log.h"
 #include "progress.h"
 #include "session.h"
+#include "snapshot.h"
 
-typedef struct Session {
+struct Session {
     const SessionOptions *opt;
     SessionMode mode;
     Machine *m;
@@ -53,13 +55,61 @@ typedef struct Session {
     uint64_t idle_skipped_ns;
     uint64_t log_bytes; /* size of the finished recording */
     Progress progress;  /* replay's progress line */
-} Session;
+    uint64_t t0_ns;     /* host time at open, for --stats */
+    /* replay position (saved with each in-memory checkpoint, see
+     * session.c's SessPos) */
+    bool consumed_here;     /* an async event at m->icount was applied */
+    bool perturbed;         /* --test-perturb done */
+    bool ended;             /* the END event was verified */
+    bool interrupted;
+    uint64_t last_match_icount; /* last checkpoint (or start) that matched */
+    uint32_t last_event_kind;   /* last asynchronous event applied */
+    uint64_t last_event_icount;
+    /* time travel */
+    CkStore *ckstore;       /* replay with time_travel; NULL otherwise */
+    uint64_t ck_every;      /* automatic checkpoint spacing */
+    uint64_t next_auto_ck;
+    bool cps_resync;        /* a restore happened: re-hash before verifying */
+    uint64_t high_water;    /* highest icount reached: console output below it was already shown */
+    uint64_t rec_total;     /* the recording's final icount, 0 = unknown */
+    uint8_t recording_id[16];
+    uint64_t start_icount;  /* icount of the snapshot the session started from */
+    bool at_target;         /* the last advance stopped at its target */
+    /* the snapshot being opened (between snapshot_prepare and _finish) */
+    bool snap_loaded;
+    bool building_for_snapshot; /* gate_random gives zeros, logs nothing */
+    SnapshotInfo snap_info;
+    uint8_t *snap_state;
+    size_t snap_state_len;
+    const char *snap_path;
+    char *snap_path_buf;
+    const char *go_live_path; /* --go-live -o: the new recording */
+};
+
+/* The replay's position, saved with in-memory checkpoints and snapshots
+ * (sesspos.c). */
+typedef struct SessPos {
+    RlogPos log;
+    uint64_t events_delivered;
+    uint64_t idle_skipped_ns;
+    uint32_t shutdown_cause;
+    bool perturbed;
+    uint32_t fail_status; /* 0, or 3 after --on-divergence=continue */
+    uint64_t last_match_icount;
+    uint32_t last_event_kind; /* 0: none yet */
+    uint64_t last_event_icount;
+} SessPos;
+void sesspos_encode(const SessPos *p, SerWriter *w);
+/* False when buf is not a SessPos this rrvm can have written. */
+bool sesspos_decode(const void *buf, size_t len, SessPos *p);
 
 /* Stop the session with an error: prints nothing yet; session_main reports. */
 void session_fail(Session *s, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The log disagrees with the machine: a divergence. */
 void session_diverged(Session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Record: append an event at the current icount (no-op in run mode). */
+/* Console output is shown once: not again while a seek re-executes. */
+bool session_console_muted(const Session *s);
 void session_log(Session *s, uint32_t kind, const void *payload, size_t len);
 /* Replay: take the next event, which must be `kind` at the current icount.
  * Returns false (and diverges) otherwise. */
