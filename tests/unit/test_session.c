@@ -27,6 +27,8 @@ static void base_options(SessionOptions *o, SessionMode mode, const char *rr, co
     memset(o, 0, sizeof *o);
     o->mode = mode;
     o->rr_path = rr;
+    o->force = true; /* rr is a mkstemp() file: replace it */
+    o->quiet = true;
     o->serial = "none";
     o->seed_set = true;
     o->seed = 1;
