@@ -742,9 +742,22 @@ static const char *cmd_name(unsigned bit)
     return "?";
 }
 
-static const char *commands_of(unsigned cmds)
+/* "rrvm run and rrvm record", from the command table; buf holds it */
+static const char *commands_of(unsigned cmds, char *buf, size_t cap)
 {
-    return cmds == C_RECORD ? "rrvm record" : cmds == C_REPLAY ? "rrvm replay" : "rrvm run and rrvm record";
+    size_t off = 0;
+    int n = 0, total = 0;
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        total += command_table[i].bit && (cmds & command_table[i].bit);
+    buf[0] = 0;
+    for (size_t i = 0; i < NCOMMANDS && off < cap; i++) {
+        if (!command_table[i].bit || !(cmds & command_table[i].bit))
+            continue;
+        const char *sep = n == 0 ? "" : n == total - 1 ? " and " : ", ";
+        off += (size_t)snprintf(buf + off, cap - off, "%srrvm %s", sep, command_table[i].name);
+        n++;
+    }
+    return buf;
 }
 
 static bool is_help(const char *a) { return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "-help") == 0; }
@@ -784,8 +797,10 @@ static int parse_args(Parse *p, const CmdDef *c, int argc, char **argv)
                                cmd_name(p->cmd));
         if (p->cmd == C_REPLAY && d->machine)
             return usage_error("replay: option %s is not accepted: the recording holds the machine configuration", a);
+        char cmds[64];
         if (!(d->cmds & p->cmd))
-            return usage_error("%s: option %s is for %s", cmd_name(p->cmd), d->name, commands_of(d->cmds));
+            return usage_error("%s: option %s is for %s", cmd_name(p->cmd), d->name,
+                               commands_of(d->cmds, cmds, sizeof cmds));
         if (d->arg && !arg) {
             if (i + 1 >= argc)
                 return usage_error("option %s needs an argument (%s)", a, d->arg);

@@ -56,6 +56,9 @@
 #define MAX_SNAPSHOT_SIZE (64ull << 30)
 
 static const char *const image_role[IMG_COUNT] = { "bios", "kernel", "initrd", "dtb" };
+/* a recording made from a snapshot lists it among its images under this
+ * role, so `rrvm pack` embeds it and replay finds it like an image */
+#define SNAPSHOT_ROLE "snapshot"
 
 /* exit statuses of replay failures (the guest's own code otherwise) */
 enum { STATUS_ERROR = 2, STATUS_DIVERGED = 3, STATUS_CUT = 4 };
@@ -278,6 +281,8 @@ static bool load_images_for_replay(Session *s)
         for (int i = 0; i < IMG_COUNT; i++)
             if (strcmp(ri->role, image_role[i]) == 0)
                 idx = i;
+        if (strcmp(ri->role, SNAPSHOT_ROLE) == 0)
+            continue; /* the snapshot a recording starts from: find_recording_snapshot */
         if (idx < 0) {
             session_fail(s, STATUS_ERROR, "the recording uses a %s image, which this rrvm cannot load", ri->role);
             return false;
@@ -535,7 +540,8 @@ static int replay_end(Session *s, const RlogEvent *ev)
      * halt that retires nothing (trap storm) happens inside the next
      * instruction, which the run up to this icount did not start. Start it;
      * it must stop the machine without retiring. */
-    if (!s->m->exit_requested && !s->shutdown_cause && end.icount == s->m->icount) {
+    bool ended_by_reset = s->no_reboot && s->m->reset_requested; /* -no-reboot */
+    if (!s->m->exit_requested && !s->shutdown_cause && !ended_by_reset && end.icount == s->m->icount) {
         MachineStop stop = machine_run(s->m, s->m->icount + 1);
         if (stop != MSTOP_EXIT || s->m->icount != end.icount) {
             session_diverged(s, "the recording exited (code %d) at icount %" PRIu64 ", the replay goes on",
@@ -924,10 +930,11 @@ bool session_write_snapshot(Session *s, const char *path)
 static bool read_snapshot(Session *s, const char *path, SnapshotInfo *info, uint8_t **state, size_t *state_len,
                           uint8_t hash[16])
 {
-    uint8_t *buf;
-    size_t len;
+    uint8_t *buf = s->snap_blob;
+    size_t len = s->snap_blob_len;
     char err[1024];
-    if (!host_read_file(path, MAX_SNAPSHOT_SIZE, &buf, &len, err, sizeof err)) {
+    s->snap_blob = NULL;
+    if (!buf && !host_read_file(path, MAX_SNAPSHOT_SIZE, &buf, &len, err, sizeof err)) {
         session_fail(s, STATUS_ERROR, "snapshot %s", err);
         return false;
     }
@@ -969,6 +976,19 @@ static bool find_recording_snapshot(Session *s, char *out, size_t outlen)
     const char *rpath = rlog_header_get(&s->header, "snapshot_path");
     if (!want)
         return false;
+    for (int k = 0; k < s->header.nimages; k++) {
+        /* listed as an image: packed in the recording, or in --snapshot-dir */
+        const RlogImage *ri = &s->header.images[k];
+        char err[8192], hex[33];
+        rlog_hash_hex(ri->hash, hex);
+        if (strcmp(ri->role, SNAPSHOT_ROLE) != 0 || strcmp(hex, want) != 0)
+            continue; /* an earlier snapshot of a chain of recordings */
+        if (rlog_find_image(s->reader, ri, s->opt->snapshot_dir, &s->snap_blob, &s->snap_blob_len, err,
+                            sizeof err)) {
+            snprintf(out, outlen, "%s", ri->path);
+            return true;
+        }
+    }
     char base[4096], dir[4096], cand[3][4096];
     snprintf(base, sizeof base, "%s", rpath ? rpath : "");
     snprintf(dir, sizeof dir, "%s", s->opt->rr_path);
@@ -998,6 +1018,20 @@ static bool find_recording_snapshot(Session *s, char *out, size_t outlen)
     session_fail(s, STATUS_ERROR, "the recording starts from snapshot %s (hash %s), which was not found%s",
                  rpath ? rpath : "?", want, s->opt->snapshot_dir ? "" : " (use --snapshot-dir DIR)");
     return false;
+}
+
+/* List the snapshot file at path among the recording's images (role
+ * SNAPSHOT_ROLE), so `rrvm pack` embeds it like a boot image. */
+static bool add_snapshot_image(Session *s, const char *path)
+{
+    uint8_t *buf;
+    size_t len;
+    char err[1024];
+    if (!host_read_file(path, MAX_SNAPSHOT_SIZE, &buf, &len, err, sizeof err))
+        return false;
+    bool ok = rlog_header_add_image(&s->header, SNAPSHOT_ROLE, path, buf, len);
+    free(buf);
+    return ok;
 }
 
 /* The snapshot a session starts from, in two steps around opening the
@@ -1036,7 +1070,8 @@ static bool snapshot_prepare(Session *s, const char *path, MachineConfig *cfg)
         rlog_hash_hex(hash, hex);
         char *abs = realpath(path, NULL);
         bool set = rlog_header_set(&s->header, "snapshot", hex) &&
-                   rlog_header_set(&s->header, "snapshot_path", abs ? abs : path);
+                   rlog_header_set(&s->header, "snapshot_path", abs ? abs : path) &&
+                   add_snapshot_image(s, abs ? abs : path);
         free(abs);
         if (!set) {
             session_fail(s, 1, "too many options for one recording");
@@ -1069,6 +1104,8 @@ static void snapshot_release(Session *s)
     s->snap_loaded = false;
     free(s->snap_state);
     s->snap_state = NULL;
+    free(s->snap_blob);
+    s->snap_blob = NULL;
 }
 
 bool session_go_live(Session *s, const char *rr_out)
@@ -1094,7 +1131,8 @@ bool session_go_live(Session *s, const char *rr_out)
         rlog_hash_hex(h, hex);
         char *abs = realpath(snap, NULL);
         bool set = rlog_header_set(&s->header, "snapshot", hex) &&
-                   rlog_header_set(&s->header, "snapshot_path", abs ? abs : snap);
+                   rlog_header_set(&s->header, "snapshot_path", abs ? abs : snap) &&
+                   add_snapshot_image(s, abs ? abs : snap);
         free(abs);
         s->header.verify_strict = false;
         if (!s->header.checkpoint_interval)
@@ -1274,6 +1312,14 @@ static bool open_replay(Session *s, MachineConfig *cfg)
     }
     if (!recording_identity(o->rr_path, s->recording_id, err, sizeof err)) {
         session_fail(s, STATUS_ERROR, "%s", err);
+        return false;
+    }
+    if (s->header.format_version < 2) {
+        /* format 1 came from rrvm 0.1, whose final digest hashed all of RAM:
+         * its END check would report a divergence that is not one */
+        session_fail(s, STATUS_ERROR, "%s: recording format %u was made by rrvm 0.1 and cannot be replayed by "
+                     "rrvm %s (its state digests differ); rrvm info and dump still read it",
+                     o->rr_path, s->header.format_version, RRVM_VERSION);
         return false;
     }
     *cfg = s->header.cfg;

@@ -24,7 +24,7 @@
 
 #include "machine/machine.h"
 
-#define RRVM_VERSION "0.1.0"
+#define RRVM_VERSION "0.2.0"
 
 typedef enum SessionMode { SESSION_RUN, SESSION_RECORD, SESSION_REPLAY } SessionMode;
 

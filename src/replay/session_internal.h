@@ -82,6 +82,8 @@ struct Session {
     uint8_t *snap_state;
     size_t snap_state_len;
     const char *snap_path;
+    uint8_t *snap_blob;     /* the snapshot's bytes when found packed */
+    size_t snap_blob_len;
     char *snap_path_buf;
     const char *go_live_path; /* --go-live -o: the new recording */
 };

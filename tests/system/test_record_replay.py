@@ -192,8 +192,9 @@ def read_until(pipe, marker, timeout=300):
 def test_killed_recording_replays_to_its_last_frame(guest, tmp_path):
     """kill -9 while recording: the recording replays up to its last
     complete frame, then says where and why it ended."""
-    rr = tmp_path / "killed.rr"
-    args = [RRVM, "record", "-o", str(rr)] + linux_args(append="rdtimeout=60000")
+    final = tmp_path / "killed.rr"
+    rr = tmp_path / "killed.rr.incomplete"  # a recording is renamed into place only when complete
+    args = [RRVM, "record", "-o", str(final)] + linux_args(append="rdtimeout=60000")
     p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     # wait for the event, not a fixed time: boot until init waits for a line...
     read_until(p.stdout, b"INIT: type a line:")
@@ -204,7 +205,7 @@ def test_killed_recording_replays_to_its_last_frame(guest, tmp_path):
         time.sleep(0.05)
     p.kill()
     p.wait()
-    rr = tmp_path / "killed.rr.incomplete"  # a recording is renamed into place only when complete
+    assert not final.exists()
     assert rr.stat().st_size > 100
     rc, out, err = run(["replay", str(rr)], timeout=300)
     assert rc == 4, err[-2000:]

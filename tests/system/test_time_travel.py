@@ -134,6 +134,14 @@ def test_record_from_snapshot_and_replay_from_snapshot(tmp_path):
     assert rc == 2 and "which was not found" in err
     rc, _, err = run(["replay", str(g), "--snapshot-dir", str(other), "--digest", "-serial", "none"])
     assert rc == 0 and digest_of(err) == final, err
+    # rrvm pack embeds the snapshot with the boot images: it replays alone
+    rc, _, err = run(["pack", str(g), "--image-dir", str(other)])
+    assert rc == 0, err
+    rc, out, _ = run(["info", str(g)])
+    assert rc == 0 and b"snapshot" in out
+    os.unlink(other / "a.snap")
+    rc, _, err = run(["replay", str(g), "--digest", "-serial", "none"])
+    assert rc == 0 and digest_of(err) == final, err
     # replay F --from a snapshot taken while replaying F
     f = tmp_path / "f.rr"
     rc, _, err = run(["record", "-o", str(f), "--checkpoint-interval", "3000", "-serial", "none"] + BARE)
