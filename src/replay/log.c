@@ -16,6 +16,7 @@
  * Fuzzing builds (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION) compute but do
  * not enforce checksums, so the fuzzer can reach the decoders behind them.
  */
+#include "util/le.h"
 #include "log.h"
 
 #include <assert.h>
@@ -48,33 +49,9 @@ static const uint8_t IMAGE_MAGIC[4] = {'R', 'R', 'V', 'I'};
 #define FRAME_HEADER_LEN_V1 40
 #define ZSTD_LEVEL 3
 
-/* ------------------------------------------------------------------ */
-/* little-endian helpers */
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
-static void put_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...)

@@ -28,6 +28,7 @@
  * not enforce checksums, so the fuzzer reaches the decoders behind them,
  * and cap the machine state lower so a forged length cannot exhaust memory.
  */
+#include "util/le.h"
 #include "snapshot.h"
 
 #include <errno.h>
@@ -74,36 +75,9 @@ static const SectionKind SECTIONS[NSECTIONS] = {
 };
 enum { SEC_HEAD, SEC_POSN, SEC_SESS, SEC_STAT };
 
-/* ------------------------------------------------------------------ */
-/* little-endian helpers */
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
-static void put_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
-static uint32_t get_le32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
