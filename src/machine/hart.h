@@ -193,6 +193,10 @@ bool hart_csr_state_valid(const Hart *h, const char **why);
  * (MPRV aware for loads/stores). On failure returns false and sets
  * h->exc_cause/exc_tval to the page fault or access fault. */
 bool mmu_translate(Hart *h, uint64_t vaddr, int acc, uint64_t *paddr);
+/* For a debugger: translate as the hart sees data at its privilege
+ * (ignoring U/SUM/MXR limits) with no side effect at all: no A/D update,
+ * no TLB fill, no exception state left behind. */
+bool mmu_debug_translate(Hart *h, uint64_t vaddr, uint64_t *paddr);
 /* Slow paths: translate, check PMP, dispatch to RAM (filling the TLB) or
  * MMIO. Misaligned accesses are emulated (split into byte accesses) when
  * they do not cross into MMIO, see docs. On failure they return false with

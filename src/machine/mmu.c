@@ -244,7 +244,10 @@ typedef struct Walk {
     uint64_t pte_page[4];
 } Walk;
 
-static bool translate(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa, Walk *walk)
+/* `peek` (debugger reads): no A/D update, and any valid readable or
+ * executable leaf translates whatever its U bit (a debugger looks at user
+ * and kernel memory alike). */
+static bool translate_walk(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa, Walk *walk, bool peek)
 {
     walk->n = 0;
     uint64_t mode = h->satp >> 60;
@@ -282,7 +285,10 @@ static bool translate(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa, Wal
         /* leaf */
         if (ppn & ((1ull << (9 * level)) - 1))
             return fail(h, page_fault_cause(acc), va); /* misaligned superpage */
-        if (priv == PRV_U) {
+        if (peek) {
+            if (!(pte & (PTE_R | PTE_X)))
+                return fail(h, page_fault_cause(acc), va);
+        } else if (priv == PRV_U) {
             if (!(pte & PTE_U))
                 return fail(h, page_fault_cause(acc), va);
         } else if (pte & PTE_U) {
@@ -290,14 +296,15 @@ static bool translate(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa, Wal
             if (acc == ACC_EXEC || !(h->mstatus & MSTATUS_SUM))
                 return fail(h, page_fault_cause(acc), va);
         }
-        bool ok = acc == ACC_EXEC    ? (pte & PTE_X) != 0
+        bool ok = peek ? true
+                  : acc == ACC_EXEC  ? (pte & PTE_X) != 0
                   : acc == ACC_WRITE ? (pte & PTE_W) != 0
                                      : (pte & PTE_R) || ((h->mstatus & MSTATUS_MXR) && (pte & PTE_X));
         if (!ok)
             return fail(h, page_fault_cause(acc), va);
 
         uint64_t need = PTE_A | (acc == ACC_WRITE ? PTE_D : 0);
-        if ((pte & need) != need) {
+        if ((pte & need) != need && !peek) {
             /* hardware A/D update: the PTE store is an implicit S-mode write */
             if (!pmp_allows(h, pte_addr, 8, ACC_WRITE, PRV_S))
                 return fail(h, access_fault_cause(acc), va);
@@ -316,6 +323,21 @@ static bool translate(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa, Wal
     }
     assert(!"unreachable: the level-0 PTE is always a leaf or a fault");
     return false;
+}
+
+static bool translate(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa, Walk *walk)
+{
+    return translate_walk(h, va, acc, priv, pa, walk, false);
+}
+
+bool mmu_debug_translate(Hart *h, uint64_t vaddr, uint64_t *paddr)
+{
+    uint64_t cause = h->exc_cause, tval = h->exc_tval;
+    Walk walk;
+    bool ok = translate_walk(h, vaddr, ACC_READ, h->priv, paddr, &walk, true);
+    h->exc_cause = cause;
+    h->exc_tval = tval;
+    return ok;
 }
 
 bool mmu_translate(Hart *h, uint64_t vaddr, int acc, uint64_t *paddr)
