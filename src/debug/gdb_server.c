@@ -197,7 +197,18 @@ static SessionStop reverse_step(Server *sv, int hart)
     if (sv->m->nharts == 1)
         return seek(sv, cur - 1) ? SESSION_STOP_TARGET : SESSION_STOP_ERROR;
     uint64_t want = sv->m->harts[hart]->instret;
-    uint64_t lo = 0, hi = cur; /* instret(lo) < want (or lo = 0), instret(hi) >= want */
+    /* instret(lo) < want (or lo = 0) <= instret(hi): widen the window
+     * backwards from one round-robin round (the usual distance), then bisect */
+    uint64_t hi = cur, lo = cur, span = (uint64_t)sv->m->nharts * sv->m->cfg.quantum;
+    for (;;) {
+        lo = cur > span ? cur - span : 0;
+        if (!seek(sv, lo))
+            return SESSION_STOP_ERROR;
+        if (lo == 0 || sv->m->harts[hart]->instret < want)
+            break;
+        hi = lo;
+        span *= 2;
+    }
     while (hi - lo > 1) {
         uint64_t mid = lo + (hi - lo) / 2;
         if (!seek(sv, mid))

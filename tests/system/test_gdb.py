@@ -184,3 +184,42 @@ def test_bad_packets_get_errors(tmp_path):
 def test_remote_address_refused(tmp_path):
     rc, _, err = run(["run"] + BARE + ["-kernel", RV64I, "-gdb", "tcp:0.0.0.0:0", "-S"], timeout=30)
     assert rc == 2 and err.startswith("rrvm: -gdb tcp:0.0.0.0:0: not a loopback address"), err
+
+
+def test_replay_reverse_stepi_on_one_hart_of_four(tmp_path):
+    """reverse-stepi on hart 2 while four harts run round-robin: the other
+    harts' instructions in between are skipped, hart 2's pcs come back."""
+    rr = tmp_path / "smp.rr"
+    rc, _, err = run(["record", "-o", str(rr), "-smp", "4"] + BARE + ["-kernel", SMP, "--digest"])
+    assert rc == 0, err
+    recorded = digest_of(err)
+    proc, sock = start_rrvm(tmp_path, ["replay", str(rr), "--digest", "--quiet", "-serial", "none"])
+    out = gdb(sock, SMP, ["break secondary", "continue", "delete", "thread 3", "p/x $mhartid"] +
+              ["stepi", "p/x $pc"] * 5 + ["reverse-stepi", "p/x $pc"] * 5 + ["p/x $mhartid", "continue"])
+    rc, _, err = finish(proc)
+    v = values(out)
+    assert v[0] == 2 and v[-1] == 2, out
+    forward, backward = v[1:6], v[6:11]
+    assert backward[:4] == forward[3::-1], out
+    assert rc == 0 and digest_of(err) == recorded, err
+
+
+def test_linux_two_harts(guest, tmp_path):
+    rr = tmp_path / "lx.rr"
+    rc, out, err = run(["record", "-o", str(rr), "--digest"] +
+                       linux_args(smp=2, append="rdtimeout=0 loops=200000", seed=1), timeout=600)
+    assert rc == 0 and b"INIT: poweroff" in out, err[-2000:]
+    recorded = digest_of(err)
+    vmlinux = os.path.join(guest, "vmlinux")
+    proc, sock = start_rrvm(tmp_path, ["replay", str(rr), "--digest", "--quiet", "-serial", "none"])
+    out = gdb(sock, vmlinux, ["break kernel_power_off", "continue", "p/x $pc", "monitor when",
+                              "reverse-stepi", "monitor when", "p/x $pc", "info threads", "stepi", "p/x $pc",
+                              "delete", "continue"])
+    rc, _, err = finish(proc)
+    bp = symbol(vmlinux, "kernel_power_off")
+    pcs = values(out)
+    assert pcs[0] == bp and pcs[2] == bp and pcs[1] != bp, out
+    whens = [int(n) for n in re.findall(r"^icount (\d+)", out, re.M)]
+    assert whens[1] < whens[0], out
+    assert re.search(r"Thread 1 \(hart 0, S-mode", out) and re.search(r"Thread 2 \(hart 1, S-mode", out), out
+    assert rc == 0 and digest_of(err) == recorded, err[-2000:]
