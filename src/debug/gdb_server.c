@@ -114,6 +114,12 @@ static void arm(Server *sv, bool leaving_stop)
     d->nbp = sv->g.nbp;
     memcpy(d->bp, sv->g.bp, sizeof d->bp);
     d->hit_hart = -1;
+    d->watch_hit = -1;
+    d->nwatch = sv->g.nwatch;
+    memcpy(d->watch, sv->g.watch, sizeof d->watch);
+    if (d->nwatch) /* watched pages must leave the TLBs (a pure cache) */
+        for (int i = 0; i < sv->m->nharts; i++)
+            mmu_tlb_flush(sv->m->harts[i]);
     if (leaving_stop) {
         /* the hart that runs next does not stop again where it stands */
         d->skip_hart = sv->m->cur_hart;
@@ -124,11 +130,24 @@ static void arm(Server *sv, bool leaving_stop)
 static void disarm(Server *sv)
 {
     sv->m->dbg.nbp = 0;
+    sv->m->dbg.nwatch = 0;
     sv->m->dbg.skip_hart = -1;
     sv->m->dbg.hit_hart = -1;
 }
 
 /* --- reporting --- */
+
+/* The stop reason for a watchpoint hit (m->dbg.watch_hit), or "". */
+static void watch_reason(Server *sv, char *buf, size_t len)
+{
+    const MachineDebug *d = &sv->m->dbg;
+    buf[0] = 0;
+    if (d->watch_hit < 0)
+        return;
+    int kind = d->watch[d->watch_hit].kind;
+    snprintf(buf, len, "%s:%" PRIx64 ";",
+             kind == WATCH_WRITE ? "watch" : kind == WATCH_READ ? "rwatch" : "awatch", d->watch_hit_addr);
+}
 
 static void report(Server *sv, SessionStop st, int hart)
 {
@@ -149,7 +168,9 @@ static void report(Server *sv, SessionStop st, int hart)
         gdb_stub_stopped(&sv->g, hart, "replaylog:end;");
         break;
     default:
-        if (session_mode(sv->s) == SESSION_REPLAY && session_icount(sv->s) == 0)
+        if (st == SESSION_STOP_BREAK)
+            watch_reason(sv, extra, sizeof extra);
+        else if (session_mode(sv->s) == SESSION_REPLAY && session_icount(sv->s) == 0)
             strcpy(extra, "replaylog:begin;");
         gdb_stub_stopped(&sv->g, hart, extra);
         break;
@@ -164,6 +185,28 @@ static bool session_over(SessionStop st)
 }
 
 /* --- forward --- */
+
+/* gdb's RISC-V port treats watchpoints as triggering before the access
+ * (as debug triggers do) and steps over the instruction itself; the
+ * machine stops after it. In replay, step back to before it so gdb's own
+ * step lands exactly after the access (live runs cannot go back: gdb then
+ * stops one instruction late). Reverse-continue needs no such step: gdb
+ * steps backwards over the access itself. */
+static void watch_stop_before_access(Server *sv)
+{
+    MachineDebug *d = &sv->m->dbg;
+    if (d->watch_hit < 0 || session_mode(sv->s) != SESSION_REPLAY || session_icount(sv->s) == 0)
+        return;
+    int w = d->watch_hit;
+    uint64_t addr = d->watch_hit_addr;
+    d->nbp = d->nwatch = 0;
+    d->skip_hart = -1;
+    d->hit_hart = -1;
+    if (session_seek(sv->s, session_icount(sv->s) - 1) == SESSION_STOP_TARGET) {
+        d->watch_hit = w;
+        d->watch_hit_addr = addr;
+    }
+}
 
 static SessionStop do_step(Server *sv, int hart)
 {
@@ -222,7 +265,8 @@ static SessionStop reverse_step(Server *sv, int hart)
 }
 
 /* Replay [start, end) with breakpoints armed; the last hit, if any. */
-static bool last_hit_in(Server *sv, uint64_t start, uint64_t end, uint64_t *at, int *hart)
+static bool last_hit_in(Server *sv, uint64_t start, uint64_t end, uint64_t *at, int *hart, int *watch,
+                        uint64_t *waddr)
 {
     if (!seek(sv, start))
         return false;
@@ -236,6 +280,8 @@ static bool last_hit_in(Server *sv, uint64_t start, uint64_t end, uint64_t *at, 
         found = true;
         *at = session_icount(sv->s);
         *hart = sv->m->dbg.hit_hart;
+        *watch = sv->m->dbg.watch_hit;
+        *waddr = sv->m->dbg.watch_hit_addr;
         arm(sv, true);
     }
     disarm(sv);
@@ -246,9 +292,17 @@ static SessionStop reverse_continue(Server *sv, int *hart)
 {
     uint64_t end = session_icount(sv->s);
     for (uint64_t w = RCONT_FIRST_WINDOW; end > 0; w *= 2) {
-        uint64_t start = end > w ? end - w : 0, at;
-        if (last_hit_in(sv, start, end, &at, hart))
-            return seek(sv, at) ? SESSION_STOP_BREAK : SESSION_STOP_ERROR;
+        uint64_t start = end > w ? end - w : 0, at, waddr;
+        int watch;
+        if (last_hit_in(sv, start, end, &at, hart, &watch, &waddr)) {
+            if (!seek(sv, at))
+                return SESSION_STOP_ERROR;
+            /* seek disarmed: restore the hit for the stop reply */
+            memcpy(sv->m->dbg.watch, sv->g.watch, sizeof sv->m->dbg.watch);
+            sv->m->dbg.watch_hit = watch;
+            sv->m->dbg.watch_hit_addr = waddr;
+            return SESSION_STOP_BREAK;
+        }
         end = start;
     }
     *hart = sv->m->cur_hart;
@@ -330,13 +384,14 @@ static int serve(Server *sv)
             return 0;
         if (st == SESSION_STOP_BREAK) {
             int hart = sv->m->dbg.hit_hart;
-            disarm(sv);
             if (sv->cfd < 0) {
                 arm(sv, true); /* gdb left: nobody to stop for */
                 continue;
             }
             sv->stopped = true;
+            watch_stop_before_access(sv);
             report(sv, st, hart);
+            disarm(sv);
         } else if (st == SESSION_STOP_END) {
             if (sv->cfd < 0)
                 return 0;

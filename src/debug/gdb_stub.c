@@ -434,8 +434,28 @@ static void cmd_breakpoint(GdbStub *g, const char *a, bool insert)
         gdb_stub_send(g, "E01");
         return;
     }
-    if (type > 1) {
-        gdb_stub_send(g, ""); /* watchpoints: not supported yet */
+    if (type > 4) {
+        gdb_stub_send(g, "");
+        return;
+    }
+    if (type >= 2) {
+        static const int kinds[5] = { 0, 0, WATCH_WRITE, WATCH_READ, WATCH_READ | WATCH_WRITE };
+        if (kind == 0 || kind > PAGE_SIZE || (insert && g->nwatch == MACHINE_MAX_WATCHPOINTS)) {
+            gdb_stub_send(g, "E01");
+            return;
+        }
+        if (insert) {
+            g->watch[g->nwatch].addr = addr;
+            g->watch[g->nwatch].len = kind;
+            g->watch[g->nwatch++].kind = kinds[type];
+        } else {
+            for (int i = 0; i < g->nwatch; i++)
+                if (g->watch[i].addr == addr && g->watch[i].len == kind && g->watch[i].kind == kinds[type]) {
+                    g->watch[i] = g->watch[--g->nwatch];
+                    break;
+                }
+        }
+        gdb_stub_send(g, "OK");
         return;
     }
     if (insert) {

@@ -61,6 +61,9 @@ struct GdbStub {
     int c_hart;         /* -1: any */
     uint64_t bp[GDB_MAX_BREAKPOINTS];
     int nbp;
+    /* Z2 write, Z3 read, Z4 access watchpoints: kind is WATCH_* bits */
+    struct { uint64_t addr, len; int kind; } watch[MACHINE_MAX_WATCHPOINTS];
+    int nwatch;
     /* what the driver must do next; GDB_RESUME_NONE while stopped */
     GdbResume resume;
     int resume_hart;

@@ -780,7 +780,8 @@ uint64_t hart_run(Hart *h, uint64_t budget)
 
     for (;;) {
         FLUSH_COUNTS();
-        if (retired >= budget || m->exit_requested || m->reset_requested || m->timers_changed)
+        if (retired >= budget || m->exit_requested || m->reset_requested || m->timers_changed ||
+            m->dbg.hit_hart >= 0)
             break;
         if (h->mip & h->mie)
             hart_check_interrupts(h);
@@ -1051,6 +1052,8 @@ uint64_t hart_run(Hart *h, uint64_t budget)
             h->resv_addr = pa;
             h->resv_valid = true;
             SETX(old);
+            if (unlikely(m->dbg.hit_hart >= 0))
+                END_BLOCK(NEXT_PC(ip)); /* a watchpoint: stop after this */
             NEXT();
         }
         if (is_sc) {
@@ -1069,7 +1072,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         }
         if (!via_tlb || m->nharts > 1)
             note_ram_write(h, pa);
-        if (bc->gen != gen0)
+        if (bc->gen != gen0 || m->dbg.hit_hart >= 0)
             END_BLOCK(NEXT_PC(ip));
         NEXT();
     }
@@ -1153,7 +1156,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         } else {
             SETX(v);
         }
-        if (was_mmio || bc->gen != gen0)
+        if (was_mmio || bc->gen != gen0 || m->dbg.hit_hart >= 0)
             END_BLOCK(NEXT_PC(ip));
         NEXT();
     }
@@ -1166,7 +1169,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         gen0 = bc->gen;
         if (!mmu_store_slow(h, a, size, extend(v, size, false), &was_mmio))
             TRAP_PENDING();
-        if (was_mmio || bc->gen != gen0)
+        if (was_mmio || bc->gen != gen0 || m->dbg.hit_hart >= 0)
             END_BLOCK(NEXT_PC(ip));
         NEXT();
     }

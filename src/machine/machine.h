@@ -103,9 +103,22 @@ typedef enum MachineStop {
  * let the debugger resume from a breakpoint: that hart's next instruction
  * is not stopped at if it is at skip_pc. */
 #define MACHINE_MAX_BREAKPOINTS 64
+#define MACHINE_MAX_WATCHPOINTS 16
+/* watchpoint kinds (bits) */
+#define WATCH_WRITE 1
+#define WATCH_READ 2
 typedef struct MachineDebug {
     uint64_t bp[MACHINE_MAX_BREAKPOINTS];
     int nbp;
+    /* Watchpoints on virtual addresses, as the accessing hart sees them:
+     * their pages never enter the TLB of the watched kind (the caller
+     * flushes the TLBs when arming), and a RAM access in the slow path
+     * that overlaps one stops the hart after that instruction
+     * (hit_hart, watch_hit). */
+    struct { uint64_t addr, len; int kind; } watch[MACHINE_MAX_WATCHPOINTS];
+    int nwatch;
+    int watch_hit;      /* index into watch[] of the last hit, -1: none */
+    uint64_t watch_hit_addr;
     int skip_hart;      /* -1: none */
     uint64_t skip_pc;
     int hit_hart;       /* -1: no breakpoint hit */

@@ -223,3 +223,38 @@ def test_linux_two_harts(guest, tmp_path):
     assert whens[1] < whens[0], out
     assert re.search(r"Thread 1 \(hart 0, S-mode", out) and re.search(r"Thread 2 \(hart 1, S-mode", out), out
     assert rc == 0 and digest_of(err) == recorded, err[-2000:]
+
+
+def test_replay_watchpoints_forward_and_reverse(tmp_path):
+    rr = tmp_path / "r.rr"
+    rc, _, err = run(["record", "-o", str(rr)] + BARE + ["-kernel", RV64I, "--digest"])
+    assert rc == 0, err
+    recorded = digest_of(err)
+    proc, sock = start_rrvm(tmp_path, ["replay", str(rr), "--digest", "--quiet", "-serial", "none"])
+    out = gdb(sock, RV64I, ["watch *(int *)&test_checks", "continue", "monitor when", "continue", "monitor when",
+                            "continue", "monitor when", "reverse-continue", "monitor when",
+                            "p *(int *)&test_checks", "delete", "continue"])
+    rc, _, err = finish(proc)
+    whens = [int(n) for n in re.findall(r"^icount (\d+)", out, re.M)]
+    assert len(whens) == 4 and whens[0] < whens[1] < whens[2], out
+    assert whens[3] == whens[2] - 1  # back to the store of the third write, not yet done
+    olds_news = re.findall(r"Old value = (-?\d+)\nNew value = (-?\d+)", out)
+    assert olds_news[:4] == [("0", "1"), ("1", "2"), ("2", "3"), ("3", "2")], out
+    assert re.search(r"^\$1 = 2$", out, re.M), out
+    assert rc == 0 and digest_of(err) == recorded, err
+
+
+def test_remote_port_listens_on_loopback(tmp_path):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    proc = subprocess.Popen([RRVM, "run"] + BARE + ["-kernel", RV64I, "-gdb", "tcp:127.0.0.1:%d" % port, "-S"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:  # the line comes once rrvm listens
+        if "waiting for gdb" in line:
+            break
+    out = gdb("127.0.0.1:%d" % port, RV64I, ["p/x $pc", "kill"])
+    rc, _, err = finish(proc)
+    assert values(out) == [0x80000000], out
+    assert rc == 0, err
