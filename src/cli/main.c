@@ -526,6 +526,8 @@ static bool opt_gdb(Parse *p, const char *arg)
 }
 static bool opt_wait_gdb(Parse *p, const char *arg) { (void)arg; p->dbg.wait = true; return true; }
 static bool opt_allow_remote(Parse *p, const char *arg) { (void)arg; p->dbg.allow_remote = true; return true; }
+static bool opt_launch_gdb(Parse *p, const char *arg) { (void)arg; p->dbg.launch_gdb = true; return true; }
+static bool opt_symbols(Parse *p, const char *arg) { p->dbg.symbols = arg; return true; }
 
 static const OptDef option_table[] = {
     /* machine */
@@ -598,6 +600,8 @@ static const OptDef option_table[] = {
     {"-S", NULL, C_ALL, false, opt_wait_gdb, "start stopped: wait for gdb to continue"},
     {"--allow-remote-debug", NULL, C_ALL, false, opt_allow_remote,
      "let -gdb listen on a non-loopback address (anyone there can read and write the guest)"},
+    {"--gdb", NULL, C_REPLAY, false, opt_launch_gdb, "start gdb-multiarch attached to the replay (as rr replay)"},
+    {"--symbols", "FILE", C_REPLAY, false, opt_symbols, "with --gdb: the ELF (vmlinux) gdb takes symbols from"},
     {"--dump-dtb", "FILE", C_ALL, false, opt_dump_dtb, "write the device tree the guest gets"},
     {"--digest", NULL, C_ALL, false, opt_digest, "print 'digest: <hex>' of the final machine state on stderr"},
     {"--stats", NULL, C_ALL, false, opt_stats, "print instruction count, virtual/wall time, speed on stderr"},
@@ -887,7 +891,7 @@ static int cmd_machine(const CmdDef *c, int argc, char **argv)
         p.o.cmdline = cmdline;
         if (p.dbg.wait && !p.dbg.gdb)
             p.dbg.gdb = "tcp:127.0.0.1:1234"; /* -S alone: QEMU waits for a monitor; we wait for gdb */
-        status = p.dbg.gdb ? gdb_server_main(&p.o, &p.dbg) : session_main(&p.o);
+        status = p.dbg.gdb || p.dbg.launch_gdb ? gdb_server_main(&p.o, &p.dbg) : session_main(&p.o);
         free(cmdline);
     }
     free(p.gotos);

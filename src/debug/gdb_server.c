@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "debug/gdb_stub.h"
@@ -39,7 +40,8 @@ typedef struct Server {
     Evloop loop;
     int lfd, cfd;       /* listening socket, connection (-1: none) */
     bool stopped;       /* the guest waits for gdb */
-    bool quit;          /* kill: end the session */
+    bool quit;          /* kill, or our own gdb left: end the session */
+    pid_t gdb_pid;      /* --gdb: the gdb-multiarch we started, else 0 */
 } Server;
 
 /* --- connection --- */
@@ -56,6 +58,8 @@ static void flush_out(Server *sv)
 
 static void drop_connection(Server *sv)
 {
+    if (sv->gdb_pid > 0)
+        sv->quit = true; /* the gdb we started is gone: so is the session */
     evloop_remove(&sv->loop, sv->cfd);
     close(sv->cfd);
     sv->cfd = -1;
@@ -373,6 +377,8 @@ static bool do_resume(Server *sv)
 static int serve(Server *sv)
 {
     for (;;) {
+        if (sv->quit)
+            return 0;
         if (sv->stopped) {
             if (evloop_run_once(&sv->loop, -1) < 0 || !do_resume(sv))
                 return 0;
@@ -413,9 +419,38 @@ static int serve(Server *sv)
     }
 }
 
+/* --gdb: gdb-multiarch on our terminal, connected to the socket. */
+static pid_t launch_gdb(const char *sock, const char *symbols)
+{
+    char target[4200];
+    snprintf(target, sizeof target, "target remote %s", sock);
+    pid_t pid = fork();
+    if (pid == 0) {
+        const char *argv[] = { "gdb-multiarch", "-q", "-nx", "-ex", "set architecture riscv:rv64",
+                               "-ex", target, symbols, NULL };
+        execvp(argv[0], (char *const *)argv);
+        fprintf(stderr, "rrvm: --gdb: cannot run gdb-multiarch: %s\n", strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
 int gdb_server_main(const SessionOptions *o, const DebugOptions *d)
 {
     SessionOptions opts = *o;
+    DebugOptions dd = *d;
+    char tmpdir[] = "/tmp/rrvm-gdb-XXXXXX", sockspec[64];
+    if (dd.launch_gdb) {
+        if (!mkdtemp(tmpdir)) {
+            fprintf(stderr, "rrvm: --gdb: %s\n", strerror(errno));
+            return 2;
+        }
+        snprintf(sockspec, sizeof sockspec, "unix:%s/gdb.sock", tmpdir);
+        dd.gdb = sockspec;
+        dd.wait = true;
+        opts.serial = "none"; /* the terminal is gdb's */
+    }
+    d = &dd;
     if (opts.mode == SESSION_REPLAY)
         opts.time_travel = true; /* reverse execution seeks */
     char err[512];
@@ -436,7 +471,9 @@ int gdb_server_main(const SessionOptions *o, const DebugOptions *d)
     evloop_init(&sv.loop);
     evloop_add(&sv.loop, sv.lfd, on_accept, &sv);
     sv.stopped = d->wait;
-    if (d->wait)
+    if (d->launch_gdb)
+        sv.gdb_pid = launch_gdb(d->gdb + 5, d->symbols);
+    else if (d->wait)
         fprintf(stderr, "rrvm: waiting for gdb on %s\n", d->gdb);
     serve(&sv);
     disarm(&sv);
@@ -445,6 +482,11 @@ int gdb_server_main(const SessionOptions *o, const DebugOptions *d)
     close(sv.lfd);
     if (strncmp(d->gdb, "unix:", 5) == 0)
         unlink(d->gdb + 5);
+    if (d->launch_gdb)
+        rmdir(tmpdir);
+    if (sv.gdb_pid > 0)
+        while (waitpid(sv.gdb_pid, NULL, 0) < 0 && errno == EINTR)
+            ;
     gdb_stub_free(&sv.g);
     return session_close(sv.s);
 }

@@ -15,6 +15,8 @@ typedef struct DebugOptions {
     const char *gdb;    /* "tcp:HOST:PORT" or "unix:PATH"; NULL: no stub */
     bool wait;          /* -S: do not start the guest before gdb says so */
     bool allow_remote;  /* --allow-remote-debug: a non-loopback TCP address */
+    bool launch_gdb;    /* replay --gdb: start gdb-multiarch attached (as rr replay) */
+    const char *symbols; /* --symbols FILE: the ELF gdb loads symbols from */
 } DebugOptions;
 
 /* Runs the session with the stub; returns the process exit status. */

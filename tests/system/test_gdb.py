@@ -258,3 +258,16 @@ def test_remote_port_listens_on_loopback(tmp_path):
     rc, _, err = finish(proc)
     assert values(out) == [0x80000000], out
     assert rc == 0, err
+
+
+def test_replay_launches_gdb(tmp_path):
+    """rrvm replay --gdb --symbols ELF starts gdb-multiarch attached (as rr
+    replay does); here gdb reads its commands from a pipe."""
+    rr = tmp_path / "r.rr"
+    rc, _, err = run(["record", "-o", str(rr)] + BARE + ["-kernel", RV64I])
+    assert rc == 0, err
+    p = subprocess.run([RRVM, "replay", str(rr), "--gdb", "--symbols", RV64I],
+                       input="break test_end\ncontinue\np/x $pc\nkill\n", stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=120)
+    assert "Breakpoint 1, 0x%016x in test_end ()" % values(p.stdout.replace("(gdb) ", ""))[0] in p.stdout, p.stdout
+    assert p.returncode == 0, p.stdout
