@@ -214,7 +214,8 @@ def test_linux_two_harts(guest, tmp_path):
     proc, sock = start_rrvm(tmp_path, ["replay", str(rr), "--digest", "--quiet", "-serial", "none"])
     out = gdb(sock, vmlinux, ["break kernel_power_off", "continue", "p/x $pc", "monitor when",
                               "reverse-stepi", "monitor when", "p/x $pc", "info threads", "stepi", "p/x $pc",
-                              "delete", "continue"])
+                              "delete", "watch *(long *)&jiffies", "reverse-continue", "monitor when",
+                              "info symbol $pc", "delete", "continue"])
     rc, _, err = finish(proc)
     bp = symbol(vmlinux, "kernel_power_off")
     pcs = values(out)
@@ -222,6 +223,10 @@ def test_linux_two_harts(guest, tmp_path):
     whens = [int(n) for n in re.findall(r"^icount (\d+)", out, re.M)]
     assert whens[1] < whens[0], out
     assert re.search(r"Thread 1 \(hart 0, S-mode", out) and re.search(r"Thread 2 \(hart 1, S-mode", out), out
+    # the last tick before poweroff: jiffies went back by one, in the timer code
+    old, new = map(int, re.search(r"Old value = (\d+)\nNew value = (\d+)", out).groups())
+    assert old == new + 1, out
+    assert whens[2] < whens[1] and "do_timer" in out, out
     assert rc == 0 and digest_of(err) == recorded, err[-2000:]
 
 
