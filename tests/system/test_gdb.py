@@ -276,3 +276,15 @@ def test_replay_launches_gdb(tmp_path):
                        stderr=subprocess.STDOUT, text=True, timeout=120)
     assert "Breakpoint 1, 0x%016x in test_end ()" % values(p.stdout.replace("(gdb) ", ""))[0] in p.stdout, p.stdout
     assert p.returncode == 0, p.stdout
+
+
+def test_read_watchpoint_stops_after_the_load(tmp_path):
+    rr = tmp_path / "r.rr"
+    rc, _, err = run(["record", "-o", str(rr)] + BARE + ["-kernel", RV64I])
+    assert rc == 0, err
+    proc, sock = start_rrvm(tmp_path, ["replay", str(rr), "--quiet", "-serial", "none"])
+    out = gdb(sock, RV64I, ["rwatch *(int *)&test_checks", "continue", "p/x $pc", "x/i $pc - 4", "kill"])
+    finish(proc)
+    assert re.search(r"Hardware read watchpoint 1: \*\(int \*\)&test_checks\n\nValue = 0", out), out
+    # the instruction just before the stop is the load of test_checks
+    assert re.search(r"<check_eq\w*\+\d+>:\s+lw\s", out), out
