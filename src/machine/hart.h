@@ -12,7 +12,8 @@
  *    own increment. m->icount advances by the same amount.
  *  - TLB entries only ever map RAM pages; device pages always take the slow
  *    path. Write TLB entries never map a page in m->code_pages or a page
- *    with PT_WALKED in m->pt_pages. The TLBs are a pure cache of the page
+ *    with PT_WALKED in m->pt_pages; no entry of a kind maps a virtual page
+ *    with a debugger watchpoint of that kind (m->dbg). The TLBs are a pure cache of the page
  *    walk (mmu.c): flushing them never changes what the guest sees.
  */
 #ifndef RRVM_HART_H
