@@ -114,6 +114,7 @@ fuzz:
 	scripts/run-fuzz-snapshot
 	scripts/run-fuzz-loader
 	scripts/run-fuzz-state
+	scripts/run-fuzz-gdb
 
 # a short run of every fuzzer under ASan+UBSan, so every CI run fuzzes a bit
 fuzz-smoke:
@@ -123,6 +124,7 @@ fuzz-smoke:
 	FUZZ_SECONDS=15 scripts/run-fuzz-loader
 	FUZZ_SECONDS=15 scripts/run-fuzz-state
 	FUZZ_SECONDS=15 scripts/run-fuzz-sesspos
+	FUZZ_SECONDS=15 scripts/run-fuzz-gdb
 
 clean:
 	rm -rf build/obj build/asan build/tests build/guest-tests build/rrvm

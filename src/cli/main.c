@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "cli/recordings.h"
+#include "debug/gdb_server.h"
 #include "host/hostsys.h"
 #include "machine/fdt.h"
 #include "replay/log.h"
@@ -53,6 +54,7 @@ typedef struct Parse {
     bool rtc_base_given;
     char rr_path_buf[4096]; /* the recording's path when rrvm chose it */
     uint64_t *gotos;        /* --goto list, owned */
+    DebugOptions dbg;       /* -s, -gdb, -S */
     char err[512];
 } Parse;
 
@@ -512,6 +514,21 @@ static bool opt_checkpoint_memory(Parse *p, const char *arg)
     return true;
 }
 
+/* --- debugging --- */
+
+static bool opt_gdb_default(Parse *p, const char *arg) { (void)arg; p->dbg.gdb = "tcp:127.0.0.1:1234"; return true; }
+static bool opt_gdb(Parse *p, const char *arg)
+{
+    if (strncmp(arg, "tcp:", 4) != 0 && strncmp(arg, "unix:", 5) != 0)
+        return fail(p, "-gdb %s: takes tcp:HOST:PORT or unix:PATH", arg);
+    p->dbg.gdb = arg;
+    return true;
+}
+static bool opt_wait_gdb(Parse *p, const char *arg) { (void)arg; p->dbg.wait = true; return true; }
+static bool opt_allow_remote(Parse *p, const char *arg) { (void)arg; p->dbg.allow_remote = true; return true; }
+static bool opt_launch_gdb(Parse *p, const char *arg) { (void)arg; p->dbg.launch_gdb = true; return true; }
+static bool opt_symbols(Parse *p, const char *arg) { p->dbg.symbols = arg; return true; }
+
 static const OptDef option_table[] = {
     /* machine */
     {"-M", "virt|bare[,PROP=V]", C_ALL, true, opt_machine,
@@ -576,6 +593,15 @@ static const OptDef option_table[] = {
     {"--go-live", NULL, C_REPLAY, false, opt_go_live,
      "after --stop-at N, continue live (host input connected); with -o G.rr\nrecord what follows"},
     {"--test-perturb", "ICOUNT:WHAT", C_REPLAY, false, opt_test_perturb, NULL},
+    /* debugging */
+    {"-s", NULL, C_ALL, false, opt_gdb_default, "gdb stub on tcp:127.0.0.1:1234 (as -gdb tcp:127.0.0.1:1234)"},
+    {"-gdb", "tcp:HOST:PORT|unix:PATH", C_ALL, false, opt_gdb,
+     "gdb stub (harts are threads; replay: reverse-stepi, reverse-continue)"},
+    {"-S", NULL, C_ALL, false, opt_wait_gdb, "start stopped: wait for gdb to continue"},
+    {"--allow-remote-debug", NULL, C_ALL, false, opt_allow_remote,
+     "let -gdb listen on a non-loopback address (anyone there can read and write the guest)"},
+    {"--gdb", NULL, C_REPLAY, false, opt_launch_gdb, "start gdb-multiarch attached to the replay (as rr replay)"},
+    {"--symbols", "FILE", C_REPLAY, false, opt_symbols, "with --gdb: the ELF (vmlinux) gdb takes symbols from"},
     {"--dump-dtb", "FILE", C_ALL, false, opt_dump_dtb, "write the device tree the guest gets"},
     {"--digest", NULL, C_ALL, false, opt_digest, "print 'digest: <hex>' of the final machine state on stderr"},
     {"--stats", NULL, C_ALL, false, opt_stats, "print instruction count, virtual/wall time, speed on stderr"},
@@ -878,7 +904,9 @@ static int cmd_machine(const CmdDef *c, int argc, char **argv)
     if (status < 0) {
         char *cmdline = p.cmd == C_RECORD ? recordings_cmdline("record", argc, argv) : NULL;
         p.o.cmdline = cmdline;
-        status = session_main(&p.o);
+        if (p.dbg.wait && !p.dbg.gdb)
+            p.dbg.gdb = "tcp:127.0.0.1:1234"; /* -S alone: QEMU waits for a monitor; we wait for gdb */
+        status = p.dbg.gdb || p.dbg.launch_gdb ? gdb_server_main(&p.o, &p.dbg) : session_main(&p.o);
         free(cmdline);
     }
     free(p.gotos);

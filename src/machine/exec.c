@@ -20,7 +20,10 @@
  *    stops early only for WFI, an exit/reset request (including the one
  *    it makes itself for a trap storm, see TRAP_STORM_LIMIT), or a guest
  *    write that moved a timer deadline (m->timers_changed), so that
- *    machine_run never runs past a deadline armed mid-turn. Instructions
+ *    machine_run never runs past a deadline armed mid-turn, or before an
+ *    instruction at a debugger breakpoint (m->dbg; while any is set,
+ *    blocks run unchained and cut short before a breakpoint pc, so the
+ *    stop is exact whatever the block layout). Instructions
  *    are counted per block, and a block longer than the remaining budget
  *    is run from a truncated copy. A fused pair (fuse_pair) runs two
  *    instructions in one dispatch; neither can trap, and a truncated copy
@@ -492,6 +495,40 @@ static inline uint8_t *tlb_hit(const TlbEntry *set, uint64_t vaddr)
     return e->vpage == vpage ? (uint8_t *)(uintptr_t)(vaddr + e->addend) : NULL;
 }
 
+/* Debugger breakpoints (m->dbg). True when the hart must stop before
+ * executing the instruction at its pc; the skip rule lets it leave the
+ * breakpoint it was stopped at (consumed at the hart's next block). */
+static bool debug_break_here(Hart *h)
+{
+    MachineDebug *d = &h->m->dbg;
+    bool skip = false;
+    if (d->skip_hart >= 0 && h->m->harts[d->skip_hart] == h) {
+        skip = h->pc == d->skip_pc;
+        d->skip_hart = -1;
+    }
+    if (skip)
+        return false;
+    for (int i = 0; i < d->nbp; i++)
+        if (d->bp[i] == h->pc) {
+            for (int k = 0; k < h->m->nharts; k++)
+                if (h->m->harts[k] == h)
+                    d->hit_hart = k;
+            return true;
+        }
+    return false;
+}
+
+/* With breakpoints set, how many instructions of a block starting at bpc
+ * may run before one at a breakpoint (never 0: the first was checked). */
+static uint32_t debug_insns_before_break(const Machine *m, const Insn *insn, uint32_t n, uint64_t bpc)
+{
+    for (uint32_t k = 1; k < n; k++)
+        for (int i = 0; i < m->dbg.nbp; i++)
+            if (m->dbg.bp[i] == bpc + insn[k].pc_off)
+                return k;
+    return n;
+}
+
 /* Find (or decode) the block at the hart's pc. Returns NULL if fetching
  * faulted (the trap has been taken) or if the instruction straddles a page
  * boundary, in which case *cross holds it decoded, followed by OP_END. */
@@ -743,11 +780,17 @@ uint64_t hart_run(Hart *h, uint64_t budget)
 
     for (;;) {
         FLUSH_COUNTS();
-        if (retired >= budget || m->exit_requested || m->reset_requested || m->timers_changed)
+        if (retired >= budget || m->exit_requested || m->reset_requested || m->timers_changed ||
+            m->dbg.hit_hart >= 0)
             break;
         if (h->mip & h->mie)
             hart_check_interrupts(h);
         if (h->wfi)
+            break;
+        /* breakpoints: stop before the instruction; blocks run unlinked
+         * and truncated before the next breakpoint (below) */
+        bool debugging = m->dbg.nbp > 0 || m->dbg.skip_hart >= 0;
+        if (unlikely(debugging) && debug_break_here(h))
             break;
         if (retired != progress_mark) {
             progress_mark = retired;
@@ -779,6 +822,11 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         if (b) {
             ip = b->insn;
             uint64_t left = budget - retired;
+            if (unlikely(debugging)) {
+                uint32_t k = debug_insns_before_break(m, b->insn, b->n, bpc);
+                if (k < left)
+                    left = k;
+            }
             if (unlikely(b->n > left)) {
                 memcpy(scratch, b->insn, left * sizeof(Insn));
                 scratch[left - 1].handler = dispatch[scratch[left - 1].op]; /* unfuse */
@@ -786,7 +834,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
                                         .pc_off = b->insn[left].pc_off };
                 ip = scratch;
             } else {
-                cur = b;
+                cur = debugging ? NULL : b; /* no chaining past the loop top */
             }
         } else if (crossing) {
             ip = cross;
@@ -1004,6 +1052,8 @@ uint64_t hart_run(Hart *h, uint64_t budget)
             h->resv_addr = pa;
             h->resv_valid = true;
             SETX(old);
+            if (unlikely(m->dbg.hit_hart >= 0))
+                END_BLOCK(NEXT_PC(ip)); /* a watchpoint: stop after this */
             NEXT();
         }
         if (is_sc) {
@@ -1022,7 +1072,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         }
         if (!via_tlb || m->nharts > 1)
             note_ram_write(h, pa);
-        if (bc->gen != gen0)
+        if (bc->gen != gen0 || m->dbg.hit_hart >= 0)
             END_BLOCK(NEXT_PC(ip));
         NEXT();
     }
@@ -1106,7 +1156,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         } else {
             SETX(v);
         }
-        if (was_mmio || bc->gen != gen0)
+        if (was_mmio || bc->gen != gen0 || m->dbg.hit_hart >= 0)
             END_BLOCK(NEXT_PC(ip));
         NEXT();
     }
@@ -1119,7 +1169,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         gen0 = bc->gen;
         if (!mmu_store_slow(h, a, size, extend(v, size, false), &was_mmio))
             TRAP_PENDING();
-        if (was_mmio || bc->gen != gen0)
+        if (was_mmio || bc->gen != gen0 || m->dbg.hit_hart >= 0)
             END_BLOCK(NEXT_PC(ip));
         NEXT();
     }

@@ -12,7 +12,8 @@
  *    own increment. m->icount advances by the same amount.
  *  - TLB entries only ever map RAM pages; device pages always take the slow
  *    path. Write TLB entries never map a page in m->code_pages or a page
- *    with PT_WALKED in m->pt_pages. The TLBs are a pure cache of the page
+ *    with PT_WALKED in m->pt_pages; no entry of a kind maps a virtual page
+ *    with a debugger watchpoint of that kind (m->dbg). The TLBs are a pure cache of the page
  *    walk (mmu.c): flushing them never changes what the guest sees.
  */
 #ifndef RRVM_HART_H
@@ -193,6 +194,10 @@ bool hart_csr_state_valid(const Hart *h, const char **why);
  * (MPRV aware for loads/stores). On failure returns false and sets
  * h->exc_cause/exc_tval to the page fault or access fault. */
 bool mmu_translate(Hart *h, uint64_t vaddr, int acc, uint64_t *paddr);
+/* For a debugger: translate as the hart sees data at its privilege
+ * (ignoring U/SUM/MXR limits) with no side effect at all: no A/D update,
+ * no TLB fill, no exception state left behind. */
+bool mmu_debug_translate(Hart *h, uint64_t vaddr, uint64_t *paddr);
 /* Slow paths: translate, check PMP, dispatch to RAM (filling the TLB) or
  * MMIO. Misaligned accesses are emulated (split into byte accesses) when
  * they do not cross into MMIO, see docs. On failure they return false with

@@ -48,6 +48,7 @@ Machine *machine_new(const MachineConfig *cfg, const MachineHostIf *host)
     if (!m)
         return NULL;
     m->cfg = *cfg;
+    m->dbg.skip_hart = m->dbg.hit_hart = m->dbg.watch_hit = -1;
     m->cfg.append = cfg->append ? strdup(cfg->append) : NULL;
     if (!m->cfg.quantum)
         m->cfg.quantum = DEFAULT_QUANTUM;
@@ -232,6 +233,10 @@ MachineStop machine_run(Machine *m, uint64_t icount_limit)
         m->quantum_left -= n;
         if (m->quantum_left == 0 || h->wfi)
             next_hart(m);
+        /* after the turn bookkeeping, so the state equals a stop by limit
+         * at this icount (a breakpoint stop never ends a turn) */
+        if (m->dbg.hit_hart >= 0)
+            return MSTOP_BREAK;
     }
 }
 

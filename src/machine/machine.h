@@ -91,8 +91,38 @@ typedef enum MachineStop {
     MSTOP_IDLE = 1,     /* every hart waits in WFI with nothing pending */
     MSTOP_EXIT = 2,     /* guest powered off / test device / HTIF exit */
     MSTOP_RESET = 3,    /* guest requested a reset */
-    MSTOP_BREAK = 4,    /* debugger breakpoint/watchpoint (later) */
+    MSTOP_BREAK = 4,    /* a debugger breakpoint: m->dbg.hit_hart is about to
+                         * execute an instruction at a breakpoint pc */
 } MachineStop;
+
+/* Debugger breakpoints (src/debug sets them). Not machine state: never
+ * saved, never written into guest memory, and with none set the engine
+ * runs exactly as without a debugger. A hart about to execute an
+ * instruction whose virtual pc is in bp[] stops machine_run with
+ * MSTOP_BREAK before executing it (hit_hart says which). skip_hart/skip_pc
+ * let the debugger resume from a breakpoint: that hart's next instruction
+ * is not stopped at if it is at skip_pc. */
+#define MACHINE_MAX_BREAKPOINTS 64
+#define MACHINE_MAX_WATCHPOINTS 16
+/* watchpoint kinds (bits) */
+#define WATCH_WRITE 1
+#define WATCH_READ 2
+typedef struct MachineDebug {
+    uint64_t bp[MACHINE_MAX_BREAKPOINTS];
+    int nbp;
+    /* Watchpoints on virtual addresses, as the accessing hart sees them:
+     * their pages never enter the TLB of the watched kind (the caller
+     * flushes the TLBs when arming), and a RAM access in the slow path
+     * that overlaps one stops the hart after that instruction
+     * (hit_hart, watch_hit). */
+    struct { uint64_t addr, len; int kind; } watch[MACHINE_MAX_WATCHPOINTS];
+    int nwatch;
+    int watch_hit;      /* index into watch[] of the last hit, -1: none */
+    uint64_t watch_hit_addr;
+    int skip_hart;      /* -1: none */
+    uint64_t skip_pc;
+    int hit_hart;       /* -1: no breakpoint hit */
+} MachineDebug;
 
 struct Uart16550;
 struct Clint;
@@ -158,6 +188,8 @@ struct Machine {
 
     /* shared decoded-block cache, owned by the cpu code */
     struct BlockCache *bcache;
+
+    MachineDebug dbg;   /* debugger breakpoints; not state, never saved */
 };
 
 /* Lifecycle. machine_new() builds the board described by cfg (devices,

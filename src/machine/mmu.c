@@ -244,7 +244,10 @@ typedef struct Walk {
     uint64_t pte_page[4];
 } Walk;
 
-static bool translate(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa, Walk *walk)
+/* `peek` (debugger reads): no A/D update, and any valid readable or
+ * executable leaf translates whatever its U bit (a debugger looks at user
+ * and kernel memory alike). */
+static bool translate_walk(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa, Walk *walk, bool peek)
 {
     walk->n = 0;
     uint64_t mode = h->satp >> 60;
@@ -282,7 +285,10 @@ static bool translate(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa, Wal
         /* leaf */
         if (ppn & ((1ull << (9 * level)) - 1))
             return fail(h, page_fault_cause(acc), va); /* misaligned superpage */
-        if (priv == PRV_U) {
+        if (peek) {
+            if (!(pte & (PTE_R | PTE_X)))
+                return fail(h, page_fault_cause(acc), va);
+        } else if (priv == PRV_U) {
             if (!(pte & PTE_U))
                 return fail(h, page_fault_cause(acc), va);
         } else if (pte & PTE_U) {
@@ -290,14 +296,15 @@ static bool translate(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa, Wal
             if (acc == ACC_EXEC || !(h->mstatus & MSTATUS_SUM))
                 return fail(h, page_fault_cause(acc), va);
         }
-        bool ok = acc == ACC_EXEC    ? (pte & PTE_X) != 0
+        bool ok = peek ? true
+                  : acc == ACC_EXEC  ? (pte & PTE_X) != 0
                   : acc == ACC_WRITE ? (pte & PTE_W) != 0
                                      : (pte & PTE_R) || ((h->mstatus & MSTATUS_MXR) && (pte & PTE_X));
         if (!ok)
             return fail(h, page_fault_cause(acc), va);
 
         uint64_t need = PTE_A | (acc == ACC_WRITE ? PTE_D : 0);
-        if ((pte & need) != need) {
+        if ((pte & need) != need && !peek) {
             /* hardware A/D update: the PTE store is an implicit S-mode write */
             if (!pmp_allows(h, pte_addr, 8, ACC_WRITE, PRV_S))
                 return fail(h, access_fault_cause(acc), va);
@@ -318,6 +325,21 @@ static bool translate(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa, Wal
     return false;
 }
 
+static bool translate(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa, Walk *walk)
+{
+    return translate_walk(h, va, acc, priv, pa, walk, false);
+}
+
+bool mmu_debug_translate(Hart *h, uint64_t vaddr, uint64_t *paddr)
+{
+    uint64_t cause = h->exc_cause, tval = h->exc_tval;
+    Walk walk;
+    bool ok = translate_walk(h, vaddr, ACC_READ, h->priv, paddr, &walk, true);
+    h->exc_cause = cause;
+    h->exc_tval = tval;
+    return ok;
+}
+
 bool mmu_translate(Hart *h, uint64_t vaddr, int acc, uint64_t *paddr)
 {
     assert(acc == ACC_READ || acc == ACC_WRITE || acc == ACC_EXEC);
@@ -330,9 +352,40 @@ bool mmu_translate(Hart *h, uint64_t vaddr, int acc, uint64_t *paddr)
  * eligible. For a store, the caller fills after storing: if the store hit
  * a PTE of this very walk, the data page is one of the walk's pages and
  * gets no write entry. */
+/* The first debugger watchpoint of a kind in `kinds` overlapping
+ * [va, va+len), or -1. */
+static int watch_find(const Machine *m, uint64_t va, uint64_t len, int kinds)
+{
+    for (int i = 0; i < m->dbg.nwatch; i++)
+        if ((m->dbg.watch[i].kind & kinds) && va < m->dbg.watch[i].addr + m->dbg.watch[i].len &&
+            m->dbg.watch[i].addr < va + len)
+            return i;
+    return -1;
+}
+
+static int watch_kind_of(int acc) { return acc == ACC_WRITE ? WATCH_WRITE : WATCH_READ; }
+
+/* A RAM access of this hart hit a watchpoint: it stops after this
+ * instruction (exec.c ends the block on m->dbg.hit_hart). */
+static void watch_check(Hart *h, uint64_t va, uint64_t len, int acc)
+{
+    Machine *m = h->m;
+    int w;
+    if (!m->dbg.nwatch || (w = watch_find(m, va, len, watch_kind_of(acc))) < 0)
+        return;
+    for (int k = 0; k < m->nharts; k++)
+        if (m->harts[k] == h)
+            m->dbg.hit_hart = k;
+    m->dbg.watch_hit = w;
+    m->dbg.watch_hit_addr = va > m->dbg.watch[w].addr ? va : m->dbg.watch[w].addr;
+}
+
 static void tlb_fill(Hart *h, int acc, int priv, uint64_t va, uint64_t pa, const Walk *walk)
 {
     Machine *m = h->m;
+    if (m->dbg.nwatch && acc != ACC_EXEC &&
+        watch_find(m, va & ~(PAGE_SIZE - 1), PAGE_SIZE, watch_kind_of(acc)) >= 0)
+        return; /* watched: every access takes the slow path */
     uint64_t ppage = pa & ~(PAGE_SIZE - 1);
     if (!machine_is_ram(m, ppage, PAGE_SIZE) || page_has_mmio(m, ppage) ||
         !pmp_allows(h, ppage, PAGE_SIZE, acc, priv))
@@ -433,6 +486,7 @@ static bool access_slow(Hart *h, uint64_t va, int size, int acc, uint64_t *val, 
         memcpy(&v, host, size);
         *val = v;
     }
+    watch_check(h, va, (uint64_t)size, acc);
     tlb_fill(h, acc, priv, va, pa, &walk);
     return true;
 }
@@ -463,6 +517,7 @@ uint8_t *mmu_ram_ptr(Hart *h, uint64_t vaddr, int size, int acc, uint64_t *paddr
         return NULL;
     }
     *paddr = pa;
+    watch_check(h, vaddr, (uint64_t)size, acc);
     return m->ram + (pa - RAM_BASE);
 }
 

@@ -367,6 +367,8 @@ static SessionStop live_advance(Session *s, uint64_t target)
             s->next_checkpoint = s->m->icount + record_interval(s);
         }
         maybe_flush(s);
+        if (stop == MSTOP_BREAK)
+            return SESSION_STOP_BREAK; /* the debugger resumes us later */
         if (stop == MSTOP_EXIT) {
             s->ended = true;
             continue;
@@ -674,6 +676,10 @@ static bool replay_run(Session *s, const RlogEvent *ev, uint64_t limit, uint64_t
         return false;
     if (stop == MSTOP_LIMIT && m->icount < limit)
         return true;
+    if (stop == MSTOP_BREAK) {
+        s->break_hit = true;
+        return true;
+    }
     if (stop == MSTOP_IDLE) {
         session_diverged(s, "every hart is idle, but the recording's next event is %s at icount %" PRIu64,
                          rlog_kind_name(ev->kind), ev->icount);
@@ -715,6 +721,10 @@ static SessionStop replay_advance(Session *s, uint64_t target, bool to_event)
             return stop_of_failure(s);
         if (s->ended)
             return SESSION_STOP_END;
+        if (s->break_hit) {
+            s->break_hit = false;
+            return SESSION_STOP_BREAK;
+        }
         RlogEvent ev;
         int r = rlog_peek(s->reader, &ev);
         if (r < 0) {

@@ -82,6 +82,7 @@ typedef enum SessionStop {
     SESSION_STOP_DIVERGED,     /* replay: the machine disagrees with the log */
     SESSION_STOP_ERROR,        /* bad recording, I/O error, out of memory */
     SESSION_STOP_INTERRUPTED,  /* SIGINT/SIGTERM (replay) */
+    SESSION_STOP_BREAK,        /* a debugger breakpoint (m->dbg.hit_hart) */
 } SessionStop;
 
 typedef enum SessionTargetKind {

@@ -62,6 +62,7 @@ struct Session {
     bool perturbed;         /* --test-perturb done */
     bool ended;             /* the END event was verified */
     bool interrupted;
+    bool break_hit;         /* machine_run stopped at a debugger breakpoint */
     uint64_t last_match_icount; /* last checkpoint (or start) that matched */
     uint32_t last_event_kind;   /* last asynchronous event applied */
     uint64_t last_event_icount;
