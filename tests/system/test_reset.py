@@ -18,8 +18,9 @@ def test_reboot_loop_with_checkpoints_at_each_reset(tmp_path):
     # and checkpoints
     p = subprocess.Popen([RRVM, "record", "-o", str(rr), "--checkpoint-interval", "7", "-m", "16M",
                           "-bios", "none", "-kernel", str(elf), "--digest"],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    seen = b""
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         bufsize=0)  # unbuffered: communicate() reads the fd and
+    seen = b""                       # would lose what a buffered read(1) took
     while seen.count(b"R") < 5:  # wait for five boots, then stop it
         c = p.stdout.read(1)
         assert c, p.stderr.read()
