@@ -44,6 +44,7 @@
 #define RLOG_SHUTDOWN 5       /* u8 cause (RLOG_SHUTDOWN_*) */
 #define RLOG_RESET 6          /* empty: host-requested reset */
 #define RLOG_UART_BREAK 7     /* u8 port: a break condition on the line */
+#define RLOG_POWERDOWN 8      /* empty: host system_powerdown (guest-invisible here) */
 #define RLOG_CHECKPOINT 16    /* state digest, see checkpoint.h */
 #define RLOG_END 17           /* RlogEnd, see rlog_end_encode() */
 #define RLOG_NET_RX 32        /* reserved */

@@ -20,6 +20,7 @@
 #define RRVM_SESSION_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "machine/machine.h"
@@ -83,6 +84,8 @@ typedef enum SessionStop {
     SESSION_STOP_ERROR,        /* bad recording, I/O error, out of memory */
     SESSION_STOP_INTERRUPTED,  /* SIGINT/SIGTERM (replay) */
     SESSION_STOP_BREAK,        /* a debugger breakpoint (m->dbg.hit_hart) */
+    SESSION_STOP_YIELD,        /* run/record: the host-wait hook said the
+                                * driver has work (see session_set_host_wait) */
 } SessionStop;
 
 typedef enum SessionTargetKind {
@@ -117,6 +120,58 @@ bool session_write_snapshot(Session *s, const char *path);
  * signals) and, when rr_out is given, record what follows into a new
  * recording that starts from a snapshot of this state. */
 bool session_go_live(Session *s, const char *rr_out);
+/* --- for an interactive driver (src/debug/server.c) --- */
+
+/* Host-requested machine events. Run and record: carried out at the current
+ * icount (record logs them: RLOG_RESET, RLOG_POWERDOWN, RLOG_SHUTDOWN with
+ * cause RLOG_SHUTDOWN_MONITOR) so a replay repeats them. Replay: refused
+ * (false, one line in err). QUIT ends the session: the next
+ * session_advance returns SESSION_STOP_EXIT. */
+typedef enum SessionRequest { SESSION_REQ_RESET, SESSION_REQ_POWERDOWN, SESSION_REQ_QUIT } SessionRequest;
+bool session_request(Session *s, SessionRequest r, char *err, size_t errlen);
+
+/* What the session tells its driver as it happens, in every mode (a replay
+ * notices what the recording did at the same icount). */
+typedef enum SessionNoticeKind {
+    SESSION_NOTICE_RESET,     /* guest: the guest asked; else the host */
+    SESSION_NOTICE_POWERDOWN, /* host system_powerdown (no device on this board
+                               * acts on it, as on QEMU's RISC-V virt) */
+    SESSION_NOTICE_SHUTDOWN,  /* reason: QEMU's ShutdownCause name */
+} SessionNoticeKind;
+typedef struct SessionNotice {
+    SessionNoticeKind kind;
+    bool guest;
+    const char *reason; /* "guest-shutdown", "guest-reset", "host-qmp-quit",
+                         * "host-qmp-system-reset", "host-signal", "host-ui" */
+    uint64_t icount;
+} SessionNotice;
+typedef void (*SessionNoticeFn)(void *opaque, const SessionNotice *n);
+void session_set_observer(Session *s, SessionNoticeFn fn, void *opaque);
+
+/* Run/record: while every hart is idle the session waits for the host.
+ * With a hook set, it calls wait(opaque, console_fd, timeout_ns) instead of
+ * waiting on the console alone: return 0 on timeout, 1 when console input
+ * may be readable, 2 when the driver has work (its own sockets are
+ * readable): session_advance then returns SESSION_STOP_YIELD at once. The
+ * hook must not call back into the session. */
+typedef int (*SessionHostWaitFn)(void *opaque, int console_fd, uint64_t timeout_ns);
+void session_set_host_wait(Session *s, SessionHostWaitFn wait, void *opaque);
+
+/* The console shared with a human monitor (-serial mon:stdio; Ctrl-A c
+ * switches, as QEMU's mux). While the monitor has the console, typed bytes
+ * go to input(opaque, buf, n) and not to the guest. input() is called from
+ * inside session_advance and session_console_poll: it must only buffer. */
+typedef void (*SessionMonitorInputFn)(void *opaque, const uint8_t *buf, size_t n);
+void session_console_set_monitor(Session *s, SessionMonitorInputFn input, void *opaque);
+/* True while Ctrl-A c has given the console to the monitor. */
+bool session_console_in_monitor(const Session *s);
+/* The fd of typed console input (stdin), or -1 when none is read. */
+int session_console_fd(const Session *s);
+/* Read typed input now (the driver's loop, while the machine is stopped):
+ * Ctrl-A escapes are processed; guest-bound bytes wait for the guest (run,
+ * record: logged when the UART takes them) or are dropped (replay). */
+void session_console_poll(Session *s);
+
 /* Report (errors, halt, --digest, --stats), free, return the exit status. */
 int session_close(Session *s);
 
