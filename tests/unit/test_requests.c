@@ -100,12 +100,12 @@ static void request_ok(Session *s, SessionRequest r)
         fail_msg("request %d refused: %s", (int)r, err);
 }
 
-enum { A = 5000, B = 8000, C = 12000 };
+enum { B = 8000, C = 12000 };
 
 /* Record vm.elf with RESET at A, POWERDOWN at B, QUIT at C; replay it with
  * an observer: the same notices at the same icounts, the same machine
  * before and after the reset, the same end; seeks tell nothing again. */
-static void check_requests_replay(bool strict)
+static void check_requests_replay(bool strict, uint64_t A)
 {
     char rr[] = "/tmp/rrvm-test-requests-XXXXXX";
     temp_rr(rr);
@@ -179,13 +179,47 @@ static void check_requests_replay(bool strict)
 static void test_requests_replay_identically(void **state)
 {
     (void)state;
-    check_requests_replay(false);
+    check_requests_replay(false, 5000);
 }
 
 static void test_requests_replay_identically_strict(void **state)
 {
     (void)state;
-    check_requests_replay(true);
+    check_requests_replay(true, 6000); /* a periodic checkpoint is due at 6000 too */
+}
+
+/* A reset before the first instruction: its events share icount 0 with
+ * the boot's own random bytes, and replay still takes them in order. */
+static void test_reset_at_icount_zero(void **state)
+{
+    (void)state;
+    char rr[] = "/tmp/rrvm-test-requests-zero-XXXXXX";
+    temp_rr(rr);
+    SessionOptions o;
+    base_options(&o, SESSION_RECORD, rr, "build/guest-tests/vm.elf");
+    o.verify_strict = true;
+    int status = -1;
+    Session *s = session_open(&o, &status);
+    assert_non_null(s);
+    request_ok(s, SESSION_REQ_RESET);
+    request_ok(s, SESSION_REQ_POWERDOWN);
+    assert_int_equal(advance_to(s, 3000), SESSION_STOP_TARGET);
+    request_ok(s, SESSION_REQ_QUIT);
+    uint64_t end = digest(s);
+    assert_int_equal(session_close(s), 0);
+    base_options(&o, SESSION_REPLAY, rr, NULL);
+    s = session_open(&o, &status);
+    assert_non_null(s);
+    Seen seen = { .count = 0 };
+    session_set_observer(s, observe, &seen);
+    assert_int_equal(advance_to_end(s), SESSION_STOP_END);
+    assert_int_equal(digest(s), end);
+    assert_int_equal(seen.count, 3);
+    assert_int_equal(seen.n[0].icount, 0);
+    assert_int_equal(seen.n[1].kind, SESSION_NOTICE_POWERDOWN);
+    assert_int_equal(seen.n[2].icount, 3000);
+    assert_int_equal(session_close(s), 0);
+    unlink(rr);
 }
 
 /* A plain recording of vm.elf, for the replay-side tests. */
@@ -394,6 +428,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_requests_replay_identically),
         cmocka_unit_test(test_requests_replay_identically_strict),
+        cmocka_unit_test(test_reset_at_icount_zero),
         cmocka_unit_test(test_requests_refused_in_replay_quit_ends_it),
         cmocka_unit_test(test_guest_reset_notices),
         cmocka_unit_test(test_host_wait_yields_and_replays),
