@@ -404,6 +404,33 @@ static bool cmd_delvm(Mon *c, int argc, char **argv)
     return result(c, server_delvm(c->sv, argv[0], err, sizeof err), err);
 }
 
+/* rr's spelling: numbered saved states */
+static bool cmd_checkpoint(Mon *c, int argc, char **argv)
+{
+    char name[32], err[256];
+    ServerSavedVm v[SERVER_MAX_SAVEVM];
+    size_t n = server_savedvms(c->sv, v, SERVER_MAX_SAVEVM);
+    int id = 1;
+    for (size_t i = 0; i < n; i++) /* the next number after every numbered one */
+        if (atoi(v[i].name) >= id)
+            id = atoi(v[i].name) + 1;
+    snprintf(name, sizeof name, "%d", id);
+    if (!server_savevm(c->sv, name, err, sizeof err))
+        return result(c, false, err);
+    sb_printf(c->out, "Checkpoint %d at icount %" PRIu64 "\n", id, server_icount(c->sv));
+    return true;
+}
+
+static bool cmd_restart(Mon *c, int argc, char **argv)
+{
+    char err[256];
+    if (!server_loadvm(c->sv, argv[0], err, sizeof err))
+        return result(c, false, err);
+    sb_printf(c->out, "at icount %" PRIu64 " (gdb: `maint flush register-cache` shows the new state)\n",
+              server_icount(c->sv));
+    return true;
+}
+
 static bool cmd_go_live(Mon *c, int argc, char **argv)
 {
     char err[256];
@@ -434,6 +461,8 @@ static const MonCmd cmd_table[] = {
     { "savevm", NULL, 1, 1, cmd_savevm, "tag", "save the VM state as 'tag' (a replay: its position)" },
     { "loadvm", NULL, 1, 1, cmd_loadvm, "tag", "restore the VM state saved as 'tag'" },
     { "delvm", NULL, 1, 1, cmd_delvm, "tag", "delete the VM state saved as 'tag'" },
+    { "checkpoint", NULL, 0, 0, cmd_checkpoint, "", "save this state as the next numbered checkpoint (as rr)" },
+    { "restart", NULL, 1, 1, cmd_restart, "N", "go back (or forward) to checkpoint N (as rr)" },
     { "go_live", NULL, 0, 1, cmd_go_live, "[file.rr]", "replay: continue live from here (recording to file.rr)" },
 };
 

@@ -288,3 +288,28 @@ def test_read_watchpoint_stops_after_the_load(tmp_path):
     assert re.search(r"Hardware read watchpoint 1: \*\(int \*\)&test_checks\n\nValue = 0", out), out
     # the instruction just before the stop is the load of test_checks
     assert re.search(r"<check_eq\w*\+\d+>:\s+lw\s", out), out
+
+
+def test_monitor_commands_replay_break_seek_checkpoint_restart(tmp_path):
+    """gdb's `monitor` runs the HMP table: replay_break stops a continue at
+    that icount, checkpoint/restart (rr's spelling) and replay_seek move the
+    replay, and the digest at the end is still the recording's."""
+    rr = tmp_path / "r.rr"
+    rc, _, err = run(["record", "-o", str(rr)] + BARE + ["-kernel", RV64I, "--digest"])
+    assert rc == 0, err
+    recorded = digest_of(err)
+    proc, sock = start_rrvm(tmp_path, ["replay", str(rr), "--digest", "--quiet", "-serial", "none"])
+    out = gdb(sock, RV64I, ["monitor replay_break 1000", "continue", "monitor when", "p/x $pc",
+                            "monitor checkpoint", "stepi", "stepi", "stepi", "monitor when",
+                            "monitor restart 1", "maint flush register-cache", "monitor when", "p/x $pc",
+                            "monitor replay_seek 5", "maint flush register-cache", "monitor when",
+                            "monitor info replay", "monitor frobnicate", "continue"])
+    rc, _, err = finish(proc)
+    whens = [int(n) for n in re.findall(r"^icount (\d+)", out, re.M)]
+    assert whens == [1000, 1003, 1000, 5], out
+    assert "Checkpoint 1 at icount 1000" in out, out
+    pcs = values(out)
+    assert len(pcs) == 2 and pcs[0] == pcs[1], out
+    assert "unknown command: 'frobnicate'" in out, out
+    assert rc == 0, err
+    assert digest_of(err) == recorded and "matches" in err
