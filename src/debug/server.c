@@ -529,6 +529,11 @@ static void serve(Server *sv)
         if (!sv->running) {
             if (evloop_run_once(&sv->loop, -1) < 0)
                 break;
+            SessionStop st = session_poll_host(sv->s); /* a signal, Ctrl-A x */
+            if (st != SESSION_STOP_TARGET) {
+                server_after_advance(sv, st);
+                sv->quit = true;
+            }
         } else {
             SessionStop st = run_slice(sv);
             after_slice(sv, st);
@@ -621,6 +626,8 @@ int server_main(const SessionOptions *o, const DebugOptions *d)
         free(sv);
         return 2;
     }
+    if (d->gdb && d->wait && !d->launch_gdb)
+        fprintf(stderr, "rrvm: waiting for gdb on %s\n", d->gdb);
     sv->console_fd = session_console_fd(sv->s);
     if (sv->console_fd >= 0 && !d->monitor_stdio)
         evloop_add(&sv->loop, sv->console_fd, on_console, sv);

@@ -395,6 +395,30 @@ static uint64_t record_interval(const Session *s)
     return s->header.checkpoint_interval ? s->header.checkpoint_interval : DEFAULT_CHECKPOINT_INTERVAL;
 }
 
+SessionStop session_poll_host(Session *s)
+{
+    if (s->failed)
+        return stop_of_failure(s);
+    if (s->ended)
+        return s->mode == SESSION_REPLAY ? SESSION_STOP_TARGET : SESSION_STOP_EXIT;
+    if (s->mode != SESSION_REPLAY) {
+        gate_shutdown_poll(s);
+        if (!s->shutdown_cause)
+            return SESSION_STOP_TARGET;
+        s->ended = true;
+        return SESSION_STOP_EXIT;
+    }
+    int sig = host_signal_take();
+    if (!sig && !s->console.quit)
+        return SESSION_STOP_TARGET;
+    s->interrupted = true;
+    if (sig)
+        session_fail(s, 130, "replay interrupted by signal %d at icount %" PRIu64, sig, s->m->icount);
+    else
+        session_fail(s, 130, "replay stopped by Ctrl-A x at icount %" PRIu64, s->m->icount);
+    return SESSION_STOP_INTERRUPTED;
+}
+
 /* Run (or record) until m->icount == target, the guest exits or the host
  * asks to stop. Host inputs are polled between slices. */
 static SessionStop live_advance(Session *s, uint64_t target)

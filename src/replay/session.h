@@ -185,6 +185,13 @@ int session_console_fd(const Session *s);
  * record: logged when the UART takes them) or are dropped (replay). */
 void session_console_poll(Session *s);
 
+/* The driver's loop while the machine is stopped: a SIGINT/SIGTERM or
+ * Ctrl-A x that arrived ends the session as it would while running (record
+ * logs the shutdown at this icount; a replay ends interrupted). Returns
+ * SESSION_STOP_EXIT or SESSION_STOP_INTERRUPTED then, else
+ * SESSION_STOP_TARGET. */
+SessionStop session_poll_host(Session *s);
+
 /* Report (errors, halt, --digest, --stats), free, return the exit status. */
 int session_close(Session *s);
 

@@ -4,6 +4,7 @@ loadvm) and recordings (system_reset, system_powerdown are logged and
 replay identically)."""
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -153,3 +154,24 @@ def test_linux_mux_reset_from_the_monitor_replays(tmp_path, guest):
     rc, _, err = run(["replay", str(rr), "--digest", "-serial", "none"], timeout=300)
     assert rc == 0 and "matches" in err, err
     assert recorded is None or digest_of(err) == recorded
+
+
+def test_signal_ends_a_stopped_session(tmp_path):
+    """SIGTERM while the machine is stopped (the server sleeps in poll) ends
+    the session as while running: a recording logs the shutdown and replays;
+    a replay ends interrupted (130)."""
+    rr = tmp_path / "r.rr"
+    p = subprocess.Popen([RRVM, "record", "-o", str(rr), "-monitor", "stdio", "-serial", "none", "-S"] + BARE +
+                         ["-kernel", IDLE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout.read(7) == b"rrvm 0."  # the banner: the monitor is up, the machine stopped
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 0 and "SIGTERM at icount 0" in err.decode(), err
+    rc, _, err = run(["replay", str(rr)])
+    assert rc == 0 and "stopped by SIGTERM at icount 0" in err, err
+    p = subprocess.Popen([RRVM, "replay", str(rr), "-monitor", "stdio", "-serial", "none", "-S"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout.read(7) == b"rrvm 0."
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 130 and "interrupted by signal" in err.decode(), err
