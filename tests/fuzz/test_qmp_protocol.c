@@ -16,6 +16,11 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "debug/qmp.h"
 #include "qmp_fake_server.h"
@@ -342,6 +347,81 @@ static void test_query_commands_lists_table(void **state)
     json_decref(r);
 }
 
+/* --- over real sockets: specs, listeners, accept, hang-ups --- */
+
+static int connect_unix(const char *path)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* Read one CRLF-terminated message (the loop dispatching meanwhile). */
+static json_t *read_msg(Evloop *l, int fd)
+{
+    char buf[4096];
+    size_t n = 0;
+    while (n < 2 || buf[n - 2] != '\r' || buf[n - 1] != '\n') {
+        evloop_run_once(l, 0);
+        ssize_t k = recv(fd, buf + n, 1, MSG_DONTWAIT);
+        if (k == 1)
+            n++;
+        else
+            usleep(1000);
+        assert_true(n < sizeof buf);
+    }
+    json_error_t e;
+    json_t *m = json_loadb(buf, n, 0, &e);
+    assert_non_null(m);
+    return m;
+}
+
+static void test_sockets(void **state)
+{
+    char dir[] = "/tmp/qmp-test-XXXXXX", path[64], spec[128], err[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/q.sock", dir);
+    Server *sv = qmp_fake_reset(SESSION_RECORD, 1);
+    Evloop *l = server_loop(sv);
+    QmpServer *q = qmp_server_new(sv);
+    assert_false(qmp_server_add(q, "tcp:0.0.0.0:0,server=on,wait=off", false, err, sizeof err));
+    assert_non_null(strstr(err, "--allow-remote-monitor"));
+    assert_false(qmp_server_add(q, "unix:/x,wait=off", false, err, sizeof err));
+    assert_false(qmp_server_add(q, "unix:/x,server,bogus", false, err, sizeof err));
+    assert_true(qmp_server_add(q, "tcp:127.0.0.1:0,server,nowait", false, err, sizeof err));
+    snprintf(spec, sizeof spec, "unix:%s,server=on,wait=off", path);
+    assert_true(qmp_server_add(q, spec, false, err, sizeof err));
+    int a = connect_unix(path), b = connect_unix(path);
+    json_t *g = read_msg(l, a);
+    assert_non_null(json_object_get(g, "QMP"));
+    json_decref(g);
+    json_decref(read_msg(l, b));
+    const char *neg = "{\"execute\": \"qmp_capabilities\"}";
+    assert_int_equal(write(a, neg, strlen(neg)), strlen(neg));
+    json_decref(read_msg(l, a));
+    assert_int_equal(write(b, neg, strlen(neg)), strlen(neg));
+    json_decref(read_msg(l, b));
+    close(b); /* a hang-up drops that client only */
+    for (int i = 0; i < 5; i++)
+        evloop_run_once(l, 10);
+    const char *reset = "{\"execute\": \"system_reset\"}";
+    assert_int_equal(write(a, reset, strlen(reset)), strlen(reset));
+    json_t *m1 = read_msg(l, a), *m2 = read_msg(l, a); /* the event and the return, in either order */
+    json_t *ev = json_object_get(m1, "event") ? m1 : m2, *r = ev == m1 ? m2 : m1;
+    assert_string_equal(json_string_value(json_object_get(ev, "event")), "RESET");
+    assert_non_null(json_object_get(r, "return"));
+    json_decref(m1);
+    json_decref(m2);
+    close(a);
+    evloop_run_once(l, 10);
+    qmp_server_free(q);
+    assert_int_equal(access(path, F_OK), -1); /* the socket file is gone */
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,6 +435,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replay_session, setup_replay, teardown),
         cmocka_unit_test_setup_teardown(test_record_events, setup_record, teardown),
         cmocka_unit_test_setup_teardown(test_query_commands_lists_table, setup_replay, teardown),
+        cmocka_unit_test(test_sockets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
