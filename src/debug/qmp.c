@@ -119,6 +119,17 @@ static void emit(QmpConn *c, json_t *msg)
     conn_flush(c);
 }
 
+/* Text cut by snprintf may end inside a UTF-8 sequence, which jansson
+ * refuses: drop the partial character. */
+static void utf8_trim(char *s, size_t cap)
+{
+    size_t n = strlen(s);
+    if (n + 1 < cap)
+        return; /* not cut */
+    while (n && (unsigned char)s[n - 1] >= 0x80)
+        s[--n] = 0;
+}
+
 static json_t *error_obj(const char *cls, const char *desc)
 {
     return json_pack("{s:{s:s,s:s}}", "error", "class", cls, "desc", desc);
@@ -141,6 +152,7 @@ static void emit_error(QmpConn *c, json_t *id, const char *cls, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(desc, sizeof desc, fmt, ap);
     va_end(ap);
+    utf8_trim(desc, sizeof desc);
     emit_with_id(c, error_obj(cls, desc), id);
 }
 
@@ -188,6 +200,7 @@ static void fail(QmpReply *r, const char *cls, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(r->desc, sizeof r->desc, fmt, ap);
     va_end(ap);
+    utf8_trim(r->desc, sizeof r->desc);
     r->cls = cls;
 }
 

@@ -144,6 +144,13 @@ static void test_id_echo(void **state)
     assert_true(json_equal(json_object_get(r, "id"), want));
     json_decref(want);
     json_decref(r);
+    /* a long name cut inside a UTF-8 character still makes a valid error */
+    char req[2048] = "{\"execute\": \"";
+    for (int i = 0; i < 300; i++)
+        strcat(req, "\xc3\xa9");
+    strcat(req, "\"}");
+    r = ask(t->c, req);
+    assert_error(r, "CommandNotFound", NULL);
     r = ask(t->c, "{\"execute\": \"nope\", \"id\": 7}");
     assert_int_equal(json_integer_value(json_object_get(r, "id")), 7);
     assert_error(r, "CommandNotFound", "The command nope has not been found");
