@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import GUEST_TESTS, RRVM, digest_of, linux_args, run
+from conftest import GUEST_TESTS, RRVM, digest_of, linux_args, no_sanitizer_report, run
 
 MIX = os.path.join(GUEST_TESTS, "mix.elf")  # 3 million instructions, then exits 0
 BARE = ["-seed", "1", "-rtc", "base=2026-01-01T00:00:00", "-bios", "none", "-serial", "none"]
@@ -105,10 +105,25 @@ def wait_for_socket(path, proc, timeout=30):
         time.sleep(0.02)
 
 
+STARTED = []
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_rrvm():
+    """A failed test must not leave its rrvm waiting for a client forever."""
+    yield
+    while STARTED:
+        p = STARTED.pop()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def start(tmp_path, args, name="qmp.sock"):
     sock = str(tmp_path / name)
     proc = subprocess.Popen([RRVM] + args + ["-qmp", "unix:%s,server=on,wait=off" % sock, "-S"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    STARTED.append(proc)
     wait_for_socket(sock, proc)
     q = Qmp(sock)
     q.cmd("qmp_capabilities")
@@ -117,6 +132,7 @@ def start(tmp_path, args, name="qmp.sock"):
 
 def finish(proc, timeout=300):
     out, err = proc.communicate(timeout=timeout)
+    assert no_sanitizer_report(err), err[-3000:]
     return proc.returncode, out, err
 
 
