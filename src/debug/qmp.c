@@ -914,7 +914,7 @@ static bool parse_spec(const char *spec, QmpSpec *s, char *err, size_t errlen)
     const char *comma = strchr(spec, ',');
     size_t alen = comma ? (size_t)(comma - spec) : strlen(spec);
     if (alen >= sizeof s->addr) {
-        snprintf(err, errlen, "%.40s...: address too long", spec);
+        snprintf(err, errlen, "address too long");
         return false;
     }
     memcpy(s->addr, spec, alen);
@@ -935,17 +935,25 @@ static bool parse_spec(const char *spec, QmpSpec *s, char *err, size_t errlen)
         else if (OPT("nowait") || OPT("wait=off"))
             s->wait = false;
         else {
-            snprintf(err, errlen, "%s: unknown option '%.*s' (expected server=on, wait=on|off)", s->addr,
-                     (int)n, o);
+            snprintf(err, errlen, "unknown option '%.*s' (expected server=on, wait=on|off)", (int)n, o);
             return false;
         }
 #undef OPT
     }
     if (!s->server) {
-        snprintf(err, errlen, "%s: rrvm only listens for QMP clients (add server=on)", s->addr);
+        snprintf(err, errlen, "rrvm only listens for QMP clients (add server=on)");
         return false;
     }
     return true;
+}
+
+/* hostsock's messages start with the address, which the caller's
+ * "-qmp SPEC: " already shows. */
+static void drop_prefix(char *err, const char *addr)
+{
+    size_t n = strlen(addr);
+    if (!strncmp(err, addr, n) && err[n] == ':' && err[n + 1] == ' ')
+        memmove(err, err + n + 2, strlen(err + n + 2) + 1);
 }
 
 static const HostsockRemote monitor_remote = {
@@ -958,14 +966,16 @@ bool qmp_server_add(QmpServer *q, const char *spec, bool allow_remote, char *err
     if (!parse_spec(spec, &s, err, errlen))
         return false;
     if (q->nl == QMP_MAX_LISTENERS) {
-        snprintf(err, errlen, "%s: too many -qmp listeners (at most %d)", s.addr, QMP_MAX_LISTENERS);
+        snprintf(err, errlen, "too many -qmp listeners (at most %d)", QMP_MAX_LISTENERS);
         return false;
     }
     int fd = hostsock_listen_for(s.addr, allow_remote, &monitor_remote, err, errlen);
-    if (fd < 0)
+    if (fd < 0) {
+        drop_prefix(err, s.addr);
         return false;
+    }
     if (!evloop_add(server_loop(q->sv), fd, on_accept, q)) {
-        snprintf(err, errlen, "%s: too many sockets to watch", s.addr);
+        snprintf(err, errlen, "too many sockets to watch");
         close(fd);
         if (!strncmp(s.addr, "unix:", 5))
             unlink(s.addr + 5);

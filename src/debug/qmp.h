@@ -32,7 +32,8 @@ typedef struct QmpServer QmpServer;
  * spelling. Non-loopback tcp refused unless allow_remote (the message
  * mentions --allow-remote-monitor). wait=on (or "server" without nowait):
  * qmp_server_add blocks until one client connects (as QEMU). Several calls
- * = several listeners. NULL / false on error with one line in err. */
+ * = several listeners. NULL / false on error with one line in err, which
+ * does not repeat the spec (the caller prints "-qmp SPEC: err"). */
 QmpServer *qmp_server_new(Server *sv);
 bool qmp_server_add(QmpServer *q, const char *spec, bool allow_remote, char *err, size_t errlen);
 /* Closes everything, unlinks the unix sockets it created. */
