@@ -130,9 +130,19 @@ static void utf8_trim(char *s, size_t cap)
         s[--n] = 0;
 }
 
+/* An error message; a desc that is not UTF-8 (a server's text quoting
+ * bytes) has its non-ASCII bytes shown as '?'. */
 static json_t *error_obj(const char *cls, const char *desc)
 {
-    return json_pack("{s:{s:s,s:s}}", "error", "class", cls, "desc", desc);
+    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "class", cls, "desc", desc);
+    char ascii[512];
+    if (j)
+        return j;
+    snprintf(ascii, sizeof ascii, "%s", desc);
+    for (char *p = ascii; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    return json_pack("{s:{s:s,s:s}}", "error", "class", cls, "desc", ascii);
 }
 
 /* Attach the request's id (if any) and send. */
