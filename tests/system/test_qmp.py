@@ -165,6 +165,7 @@ def test_replay_breaks_seek_savevm(linux_rr, tmp_path):
     assert st["running"] is False and st["status"] in ("paused", "prelaunch"), st
     replay = q.cmd("query-replay")
     assert replay["mode"] == "play" and replay["icount"] == 0, replay
+    assert os.path.realpath(replay["filename"]) == os.path.realpath(str(rr)), replay
     assert len(q.cmd("query-cpus-fast")) == 1
     assert {"name": "replay-seek"} in q.cmd("query-commands")
     breaks = [total // 4, total // 2, 3 * total // 4]
@@ -244,11 +245,11 @@ def test_resets_and_powerdowns_replay_at_the_same_icounts(tmp_path):
         q.cmd("replay-break", icount=p + 1)
     for p, action in zip(points, actions):
         for at in (p, p + 1):
+            mark = len(q.history)
             q.cmd("cont")
             q.wait_event("STOP")
             assert icount(q) == at
-            seen = [e["event"] for e in q.events if e["event"] in ("RESET", "POWERDOWN")]
-            q.events.clear()
+            seen = [e["event"] for e in q.history[mark:] if e["event"] in ("RESET", "POWERDOWN")]
             want = ["RESET" if action == "system_reset" else "POWERDOWN"] if at == p + 1 else []
             assert seen == want, (p, at, seen)
     q.cmd("cont")
