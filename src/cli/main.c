@@ -25,7 +25,7 @@
 #include <time.h>
 
 #include "cli/recordings.h"
-#include "debug/gdb_server.h"
+#include "debug/server.h"
 #include "host/hostsys.h"
 #include "machine/fdt.h"
 #include "replay/log.h"
@@ -358,7 +358,12 @@ static bool opt_monitor(Parse *p, const char *arg)
 {
     if (strcmp(arg, "none") == 0)
         return true;
-    return fail(p, "-monitor %s: rrvm has no monitor yet (-monitor none is accepted; Ctrl-A x quits)", arg);
+    if (strcmp(arg, "stdio") == 0) {
+        p->dbg.monitor_stdio = true;
+        return true;
+    }
+    return fail(p, "-monitor %s: rrvm's human monitor is on stdio (-monitor stdio, or -serial mon:stdio and "
+                   "Ctrl-A c); for a socket use QMP: -qmp unix:PATH,server=on,wait=off", arg);
 }
 
 static bool opt_net(Parse *p, const char *arg)
@@ -386,9 +391,12 @@ static bool opt_accel(Parse *p, const char *arg)
 
 static bool opt_serial(Parse *p, const char *arg)
 {
-    if (strncmp(arg, "mon:", 4) == 0)
-        return fail(p, "-serial %s: rrvm has no monitor yet, so there is nothing to multiplex; "
-                       "use -serial %s (Ctrl-A x quits, Ctrl-A h helps)", arg, arg + 4);
+    if (strncmp(arg, "mon:", 4) == 0) {
+        if (strcmp(arg + 4, "stdio") != 0)
+            return fail(p, "-serial %s: the monitor can share only stdio (-serial mon:stdio)", arg);
+        p->dbg.monitor_mux = true;
+        arg += 4;
+    }
     p->o.serial = arg;
     return true;
 }
@@ -528,6 +536,21 @@ static bool opt_wait_gdb(Parse *p, const char *arg) { (void)arg; p->dbg.wait = t
 static bool opt_allow_remote(Parse *p, const char *arg) { (void)arg; p->dbg.allow_remote = true; return true; }
 static bool opt_launch_gdb(Parse *p, const char *arg) { (void)arg; p->dbg.launch_gdb = true; return true; }
 static bool opt_symbols(Parse *p, const char *arg) { p->dbg.symbols = arg; return true; }
+static bool opt_qmp(Parse *p, const char *arg)
+{
+    if (p->dbg.nqmp == SERVER_MAX_QMP)
+        return fail(p, "-qmp %s: at most %d QMP sockets", arg, SERVER_MAX_QMP);
+    if (strncmp(arg, "tcp:", 4) != 0 && strncmp(arg, "unix:", 5) != 0)
+        return fail(p, "-qmp %s: takes unix:PATH,server=on,wait=off or tcp:HOST:PORT,server=on,wait=off", arg);
+    p->dbg.qmp[p->dbg.nqmp++] = arg;
+    return true;
+}
+static bool opt_allow_remote_monitor(Parse *p, const char *arg)
+{
+    (void)arg;
+    p->dbg.allow_remote_monitor = true;
+    return true;
+}
 
 static const OptDef option_table[] = {
     /* machine */
@@ -555,7 +578,9 @@ static const OptDef option_table[] = {
     /* QEMU habits */
     {"-nographic", NULL, C_ALL, false, opt_noop, "accepted: rrvm's console is always the serial port"},
     {"-display", "none", C_ALL, false, opt_display, "accepted: rrvm has no display"},
-    {"-monitor", "none", C_ALL, false, opt_monitor, "accepted: rrvm has no monitor yet"},
+    {"-monitor", "stdio|none", C_ALL, false, opt_monitor,
+     "the human monitor (HMP) on the terminal: info, x, stop, cont, replay_break,\n"
+     "replay_seek, savevm, loadvm, ... (give the console -serial none or file:PATH)"},
     {"-net", "none", C_ALL, true, opt_net, "accepted: rrvm has no network device yet"},
     {"-nic", "none", C_ALL, true, opt_net, NULL},
     {"-cpu", "MODEL", C_ALL, true, opt_cpu, NULL},
@@ -564,7 +589,7 @@ static const OptDef option_table[] = {
     /* session */
     {"-serial", "stdio|none|file:PATH", C_ALL, false, opt_serial,
      "console backend (default stdio; Ctrl-A x quits, Ctrl-A b sends a break,\n"
-     "Ctrl-A h helps)"},
+     "Ctrl-A h helps); mon:stdio shares the terminal with the monitor (Ctrl-A c)"},
     {"-o", "FILE.rr", C_RECORD | C_REPLAY, false, opt_output,
      "where to write the recording (default: $RRVM_DIR or ~/.local/share/rrvm/NAME-N.rr, with a\n"
      "'latest' link); an existing file is not replaced without --force"},
@@ -597,7 +622,12 @@ static const OptDef option_table[] = {
     {"-s", NULL, C_ALL, false, opt_gdb_default, "gdb stub on tcp:127.0.0.1:1234 (as -gdb tcp:127.0.0.1:1234)"},
     {"-gdb", "tcp:HOST:PORT|unix:PATH", C_ALL, false, opt_gdb,
      "gdb stub (harts are threads; replay: reverse-stepi, reverse-continue)"},
-    {"-S", NULL, C_ALL, false, opt_wait_gdb, "start stopped: wait for gdb to continue"},
+    {"-S", NULL, C_ALL, false, opt_wait_gdb, "start stopped: wait for gdb or a monitor to continue"},
+    {"-qmp", "unix:PATH|tcp:HOST:PORT,server=on,wait=off", C_ALL, false, opt_qmp,
+     "QMP monitor socket (QEMU's protocol; several allowed): replay-break,\n"
+     "replay-seek, query-replay, stop, cont, human-monitor-command, ..."},
+    {"--allow-remote-monitor", NULL, C_ALL, false, opt_allow_remote_monitor,
+     "let -qmp listen on a non-loopback address (anyone there controls the machine)"},
     {"--allow-remote-debug", NULL, C_ALL, false, opt_allow_remote,
      "let -gdb listen on a non-loopback address (anyone there can read and write the guest)"},
     {"--gdb", NULL, C_REPLAY, false, opt_launch_gdb, "start gdb-multiarch attached to the replay (as rr replay)"},
@@ -842,6 +872,12 @@ static int parse_args(Parse *p, const CmdDef *c, int argc, char **argv)
 static int finish_args(Parse *p)
 {
     SessionOptions *o = &p->o;
+    if (p->dbg.monitor_stdio && (p->dbg.monitor_mux || strcmp(o->serial, "stdio") == 0))
+        return usage_error("-monitor stdio: stdio is the serial console too; use -serial mon:stdio "
+                           "(Ctrl-A c switches) or give the console -serial none|file:PATH");
+    if (server_wanted(&p->dbg) && (o->stop_at_set || o->goto_count || o->go_live))
+        return usage_error("--stop-at, --goto and --go-live are for a plain session; with a debugger or "
+                           "monitor use replay_break, replay_seek and go_live");
     if (o->go_live && !o->stop_at_set)
         return usage_error("replay: --go-live needs --stop-at N (where to leave the recording)");
     if (o->go_live_out && !o->go_live)
@@ -904,9 +940,9 @@ static int cmd_machine(const CmdDef *c, int argc, char **argv)
     if (status < 0) {
         char *cmdline = p.cmd == C_RECORD ? recordings_cmdline("record", argc, argv) : NULL;
         p.o.cmdline = cmdline;
-        if (p.dbg.wait && !p.dbg.gdb)
+        if (p.dbg.wait && !server_wanted(&p.dbg))
             p.dbg.gdb = "tcp:127.0.0.1:1234"; /* -S alone: QEMU waits for a monitor; we wait for gdb */
-        status = p.dbg.gdb || p.dbg.launch_gdb ? gdb_server_main(&p.o, &p.dbg) : session_main(&p.o);
+        status = server_wanted(&p.dbg) ? server_main(&p.o, &p.dbg) : session_main(&p.o);
         free(cmdline);
     }
     free(p.gotos);

@@ -1,19 +1,20 @@
 /*
- * gdb_server.c - runs a session under the gdb stub: one listening socket,
- * at most one gdb connection, and the machine advanced in slices with the
- * connection polled between them (so Ctrl-C stops a running guest within
- * a slice); while the guest is stopped the server sleeps in poll.
+ * gdb_server.c - the gdb front end of the interactive server (server.c):
+ * one listening socket, at most one gdb connection, the stub's protocol
+ * state (gdb_stub.c), and what gdb asks for carried out on the session.
  *
- * Forward execution arms the stub's breakpoints in m->dbg; stepping,
- * seeking and reverse execution run with them disarmed, so a seek always
- * reaches its target. Reverse execution (replay) is built on session_seek:
- * reverse-stepi finds, by bisection over icounts, the last point before
- * the current hart retired its previous instruction; reverse-continue
- * replays intervals backwards from here, each forward with breakpoints
- * armed, and stops at the last hit of the nearest interval that has one.
+ * Forward execution arms the stub's breakpoints in m->dbg whenever the
+ * server runs, whoever resumed it; stepping, seeking and reverse execution
+ * run with them disarmed, so a seek always reaches its target. Reverse
+ * execution (replay) is built on session_seek: reverse-stepi finds, by
+ * bisection over icounts, the last point before the current hart retired
+ * its previous instruction; reverse-continue replays intervals backwards
+ * from here, each forward with breakpoints armed, and stops at the last
+ * hit of the nearest interval that has one.
  *
- * Invariant: nothing here writes guest state in replay (the stub refuses
+ * Invariants: nothing here writes guest state in replay (the stub refuses
  * writes), so a replay driven from gdb ends with the recording's digest.
+ * gdb gets a stop reply only after it resumed the guest (`waiting`), once.
  */
 #include "gdb_server.h"
 
@@ -26,125 +27,152 @@
 #include <unistd.h>
 
 #include "debug/gdb_stub.h"
+#include "debug/monitor.h"
 #include "host/evloop.h"
 #include "host/hostsock.h"
 #include "machine/hart.h"
 
-#define RUN_SLICE 1000000ull            /* instructions between polls */
 #define RCONT_FIRST_WINDOW 1000000ull   /* reverse-continue's first interval */
 
-typedef struct Server {
-    Session *s;
+struct GdbFront {
+    Server *srv;
+    Session *s;         /* set by gdb_front_start */
     Machine *m;
     GdbStub g;
-    Evloop loop;
+    bool stub_ready;
     int lfd, cfd;       /* listening socket, connection (-1: none) */
-    bool stopped;       /* the guest waits for gdb */
-    bool quit;          /* kill, or our own gdb left: end the session */
+    bool waiting;       /* gdb resumed the guest and waits for a stop reply */
+    bool interrupting;  /* Ctrl-C arrived: the next stop is a SIGINT */
+    bool driving;       /* we step or seek ourselves: ignore server events */
+    bool launch;        /* --gdb */
     pid_t gdb_pid;      /* --gdb: the gdb-multiarch we started, else 0 */
-} Server;
+    const char *spec;   /* "unix:PATH" or "tcp:HOST:PORT" */
+    const char *symbols;
+    char tmpdir[32];    /* --gdb: the socket's directory, "" if none */
+    char sockspec[64];
+};
 
 /* --- connection --- */
 
-static void flush_out(Server *sv)
+static void close_connection(GdbFront *f)
 {
-    if (sv->cfd >= 0 && sv->g.out_len && !hostsock_write_all(sv->cfd, sv->g.out, sv->g.out_len)) {
-        evloop_remove(&sv->loop, sv->cfd);
-        close(sv->cfd);
-        sv->cfd = -1;
-    }
-    gdb_stub_out_consumed(&sv->g);
+    evloop_remove(server_loop(f->srv), f->cfd);
+    close(f->cfd);
+    f->cfd = -1;
 }
 
-static void drop_connection(Server *sv)
+static void flush_out(GdbFront *f)
 {
-    if (sv->gdb_pid > 0)
-        sv->quit = true; /* the gdb we started is gone: so is the session */
-    evloop_remove(&sv->loop, sv->cfd);
-    close(sv->cfd);
-    sv->cfd = -1;
-    sv->g.nbp = 0;
-    sv->stopped = false; /* as after a detach: the guest runs on */
+    if (f->cfd >= 0 && f->g.out_len && !hostsock_write_all(f->cfd, f->g.out, f->g.out_len))
+        close_connection(f);
+    gdb_stub_out_consumed(&f->g);
 }
+
+/* gdb left (hang-up or detach): its breakpoints go, the guest runs on. */
+static void drop_connection(GdbFront *f)
+{
+    char err[256];
+    close_connection(f);
+    f->g.nbp = 0;
+    f->g.nwatch = 0;
+    f->waiting = false;
+    machine_debug_disarm(&f->m->dbg);
+    server_hold(f->srv, false);
+    if (f->gdb_pid > 0)
+        server_quit(f->srv); /* the gdb we started is gone: so is the session */
+    else
+        server_cont(f->srv, err, sizeof err);
+}
+
+static void do_resume(GdbFront *f);
 
 static void on_readable(void *opaque, int fd)
 {
-    Server *sv = opaque;
+    GdbFront *f = opaque;
     uint8_t buf[4096];
     ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR)
         return;
     if (n <= 0) {
-        drop_connection(sv);
+        drop_connection(f);
         return;
     }
-    gdb_stub_input(&sv->g, buf, (size_t)n);
-    flush_out(sv);
+    gdb_stub_input(&f->g, buf, (size_t)n);
+    flush_out(f);
+    if (f->g.interrupt) {
+        f->g.interrupt = false;
+        if (server_running(f->srv) && f->waiting) {
+            f->interrupting = true;
+            server_stop(f->srv, STOP_DEBUG);
+        }
+    }
+    if (f->cfd >= 0 && f->g.resume != GDB_RESUME_NONE)
+        do_resume(f);
 }
 
 static void monitor(void *opaque, GdbStub *g, const char *cmd);
 
 /* A fresh protocol state for each connection (ack mode, threads, no
  * breakpoints). */
-static void start_stub(Server *sv)
+static void start_stub(GdbFront *f)
 {
-    gdb_stub_free(&sv->g);
-    gdb_stub_init(&sv->g, sv->m, session_mode(sv->s) == SESSION_REPLAY);
-    sv->g.monitor = monitor;
-    sv->g.monitor_opaque = sv;
+    if (f->stub_ready)
+        gdb_stub_free(&f->g);
+    gdb_stub_init(&f->g, f->m, session_mode(f->s) == SESSION_REPLAY);
+    f->stub_ready = true;
+    f->g.monitor = monitor;
+    f->g.monitor_opaque = f;
 }
 
 static void on_accept(void *opaque, int fd)
 {
-    Server *sv = opaque;
+    GdbFront *f = opaque;
     int c = hostsock_accept(fd);
     if (c < 0)
         return;
-    if (sv->cfd >= 0) {
+    if (f->cfd >= 0 || !f->s) {
         close(c); /* one debugger at a time */
         return;
     }
-    sv->cfd = c;
-    start_stub(sv);
-    evloop_add(&sv->loop, c, on_readable, sv);
-    sv->stopped = true; /* gdb expects a stopped target when it attaches */
+    f->cfd = c;
+    start_stub(f);
+    evloop_add(server_loop(f->srv), c, on_readable, f);
+    server_hold(f->srv, true);
+    f->waiting = false;
+    f->driving = true; /* gdb expects a stopped target when it attaches; it asks why with '?' */
+    server_stop(f->srv, STOP_DEBUG);
+    f->driving = false;
 }
 
 /* --- breakpoints in the machine --- */
 
-static void arm(Server *sv, bool leaving_stop)
+static void arm(GdbFront *f, bool leaving_stop)
 {
-    MachineDebug *d = &sv->m->dbg;
-    d->nbp = sv->g.nbp;
-    memcpy(d->bp, sv->g.bp, sizeof d->bp);
+    MachineDebug *d = &f->m->dbg;
+    d->nbp = f->g.nbp;
+    memcpy(d->bp, f->g.bp, sizeof d->bp);
     d->hit_hart = -1;
     d->watch_hit = -1;
-    d->nwatch = sv->g.nwatch;
-    memcpy(d->watch, sv->g.watch, sizeof d->watch);
+    d->nwatch = f->g.nwatch;
+    memcpy(d->watch, f->g.watch, sizeof d->watch);
     if (d->nwatch) /* watched pages must leave the TLBs (a pure cache) */
-        for (int i = 0; i < sv->m->nharts; i++)
-            mmu_tlb_flush(sv->m->harts[i]);
+        for (int i = 0; i < f->m->nharts; i++)
+            mmu_tlb_flush(f->m->harts[i]);
     if (leaving_stop) {
         /* the hart that runs next does not stop again where it stands */
-        d->skip_hart = sv->m->cur_hart;
-        d->skip_pc = sv->m->harts[sv->m->cur_hart]->pc;
+        d->skip_hart = f->m->cur_hart;
+        d->skip_pc = f->m->harts[f->m->cur_hart]->pc;
     }
 }
 
-static void disarm(Server *sv)
-{
-    sv->m->dbg.nbp = 0;
-    sv->m->dbg.nwatch = 0;
-    sv->m->dbg.skip_hart = -1;
-    sv->m->dbg.hit_hart = -1;
-}
+static void disarm(GdbFront *f) { machine_debug_disarm(&f->m->dbg); }
 
 /* --- reporting --- */
 
 /* The stop reason for a watchpoint hit (m->dbg.watch_hit), or "". */
-static void watch_reason(Server *sv, char *buf, size_t len)
+static void watch_reason(GdbFront *f, char *buf, size_t len)
 {
-    const MachineDebug *d = &sv->m->dbg;
+    const MachineDebug *d = &f->m->dbg;
     buf[0] = 0;
     if (d->watch_hit < 0)
         return;
@@ -153,42 +181,43 @@ static void watch_reason(Server *sv, char *buf, size_t len)
              kind == WATCH_WRITE ? "watch" : kind == WATCH_READ ? "rwatch" : "awatch", d->watch_hit_addr);
 }
 
-static void report(Server *sv, SessionStop st, int hart)
+static void report(GdbFront *f, SessionStop st, int hart)
 {
     char extra[64] = "";
-    if (sv->cfd < 0)
+    if (f->cfd < 0)
         return;
     switch (st) {
     case SESSION_STOP_EXIT:
-        gdb_stub_send(&sv->g, sv->m->exit_code ? "W01" : "W00");
+        gdb_stub_send(&f->g, f->m->exit_code ? "W01" : "W00");
         break;
     case SESSION_STOP_ERROR:
     case SESSION_STOP_DIVERGED:
     case SESSION_STOP_INTERRUPTED:
-        gdb_stub_console(&sv->g, "rrvm: the session failed; see rrvm's stderr\n");
-        gdb_stub_send(&sv->g, "X0f");
+        gdb_stub_console(&f->g, "rrvm: the session failed; see rrvm's stderr\n");
+        gdb_stub_send(&f->g, "X0f");
         break;
     case SESSION_STOP_END:
-        gdb_stub_stopped(&sv->g, hart, "replaylog:end;");
+        gdb_stub_stopped(&f->g, hart, "replaylog:end;");
         break;
     default:
         if (st == SESSION_STOP_BREAK)
-            watch_reason(sv, extra, sizeof extra);
-        else if (session_mode(sv->s) == SESSION_REPLAY && session_icount(sv->s) == 0)
+            watch_reason(f, extra, sizeof extra);
+        else if (session_mode(f->s) == SESSION_REPLAY && session_icount(f->s) == 0)
             strcpy(extra, "replaylog:begin;");
-        gdb_stub_stopped(&sv->g, hart, extra);
+        gdb_stub_stopped(&f->g, hart, extra);
         break;
     }
-    flush_out(sv);
+    flush_out(f);
 }
 
-static bool session_over(SessionStop st)
+static void report_sigint(GdbFront *f)
 {
-    return st == SESSION_STOP_EXIT || st == SESSION_STOP_ERROR || st == SESSION_STOP_DIVERGED ||
-           st == SESSION_STOP_INTERRUPTED;
+    char buf[64];
+    snprintf(buf, sizeof buf, "T02thread:%x;", f->m->cur_hart + 1);
+    gdb_stub_send(&f->g, buf);
+    f->g.g_hart = f->m->cur_hart;
+    flush_out(f);
 }
-
-/* --- forward --- */
 
 /* gdb's RISC-V port treats watchpoints as triggering before the access
  * (as debug triggers do) and steps over the instruction itself; the
@@ -196,227 +225,267 @@ static bool session_over(SessionStop st)
  * step lands exactly after the access (live runs cannot go back: gdb then
  * stops one instruction late). Reverse-continue needs no such step: gdb
  * steps backwards over the access itself. */
-static void watch_stop_before_access(Server *sv)
+static void watch_stop_before_access(GdbFront *f)
 {
-    MachineDebug *d = &sv->m->dbg;
-    if (d->watch_hit < 0 || session_mode(sv->s) != SESSION_REPLAY || session_icount(sv->s) == 0)
+    MachineDebug *d = &f->m->dbg;
+    if (d->watch_hit < 0 || session_mode(f->s) != SESSION_REPLAY || session_icount(f->s) == 0)
         return;
     int w = d->watch_hit;
     uint64_t addr = d->watch_hit_addr;
-    d->nbp = d->nwatch = 0;
-    d->skip_hart = -1;
-    d->hit_hart = -1;
-    if (session_seek(sv->s, session_icount(sv->s) - 1) == SESSION_STOP_TARGET) {
+    disarm(f);
+    if (session_seek(f->s, session_icount(f->s) - 1) == SESSION_STOP_TARGET) {
         d->watch_hit = w;
         d->watch_hit_addr = addr;
     }
 }
 
-static SessionStop do_step(Server *sv, int hart)
+/* The server stopped or resumed the machine. */
+static void on_event(void *opaque, const ServerEvent *ev)
 {
-    disarm(sv);
+    GdbFront *f = opaque;
+    if (f->driving || f->cfd < 0)
+        return;
+    if (ev->kind == SEV_RESUME) {
+        arm(f, true); /* gdb's breakpoints hold whoever resumed the guest */
+        return;
+    }
+    if (ev->kind != SEV_STOP)
+        return;
+    bool was_waiting = f->waiting;
+    f->waiting = false;
+    if (!was_waiting) {
+        disarm(f);
+        return;
+    }
+    int hart = f->m->dbg.hit_hart;
+    switch (ev->stop) {
+    case STOP_DEBUG:
+        if (hart >= 0 && !f->interrupting) {
+            f->driving = true;
+            watch_stop_before_access(f);
+            f->driving = false;
+            report(f, SESSION_STOP_BREAK, hart);
+        } else {
+            report_sigint(f);
+        }
+        break;
+    case STOP_REPLAY_END:
+        report(f, SESSION_STOP_END, f->m->cur_hart);
+        break;
+    case STOP_SHUTDOWN:
+        report(f, SESSION_STOP_EXIT, f->m->cur_hart);
+        break;
+    case STOP_ERROR:
+        report(f, SESSION_STOP_ERROR, f->m->cur_hart);
+        break;
+    default: /* a monitor's stop, a replay-break, a seek: as an interrupt */
+        report_sigint(f);
+        break;
+    }
+    f->interrupting = false;
+    disarm(f);
+}
+
+/* --- stepping and reverse execution (the server is stopped) --- */
+
+static SessionStop do_step(GdbFront *f, int hart)
+{
+    disarm(f);
     SessionTarget t = { SESSION_TO_STEP, 0, hart };
-    return session_advance(sv->s, &t);
+    return session_advance(f->s, &t);
 }
 
-/* One slice of free running; BREAK stops with m->dbg.hit_hart. */
-static SessionStop run_slice(Server *sv)
+static bool seek(GdbFront *f, uint64_t icount)
 {
-    SessionTarget t = { SESSION_TO_ICOUNT, session_icount(sv->s) + RUN_SLICE, 0 };
-    return session_advance(sv->s, &t);
-}
-
-/* --- reverse (replay) --- */
-
-static bool seek(Server *sv, uint64_t icount)
-{
-    disarm(sv);
-    return session_seek(sv->s, icount) == SESSION_STOP_TARGET;
+    disarm(f);
+    return session_seek(f->s, icount) == SESSION_STOP_TARGET;
 }
 
 /* reverse-stepi on `hart`: to the last state before it retired the
  * instruction that brought it here. */
-static SessionStop reverse_step(Server *sv, int hart)
+static SessionStop reverse_step(GdbFront *f, int hart)
 {
-    uint64_t cur = session_icount(sv->s);
+    uint64_t cur = session_icount(f->s);
     if (cur == 0)
         return SESSION_STOP_TARGET;
-    if (sv->m->nharts == 1)
-        return seek(sv, cur - 1) ? SESSION_STOP_TARGET : SESSION_STOP_ERROR;
-    uint64_t want = sv->m->harts[hart]->instret;
+    if (f->m->nharts == 1)
+        return seek(f, cur - 1) ? SESSION_STOP_TARGET : SESSION_STOP_ERROR;
+    uint64_t want = f->m->harts[hart]->instret;
     /* instret(lo) < want (or lo = 0) <= instret(hi): widen the window
      * backwards from one round-robin round (the usual distance), then bisect */
-    uint64_t hi = cur, lo = cur, span = (uint64_t)sv->m->nharts * sv->m->cfg.quantum;
+    uint64_t hi = cur, lo = cur, span = (uint64_t)f->m->nharts * f->m->cfg.quantum;
     for (;;) {
         lo = cur > span ? cur - span : 0;
-        if (!seek(sv, lo))
+        if (!seek(f, lo))
             return SESSION_STOP_ERROR;
-        if (lo == 0 || sv->m->harts[hart]->instret < want)
+        if (lo == 0 || f->m->harts[hart]->instret < want)
             break;
         hi = lo;
         span *= 2;
     }
     while (hi - lo > 1) {
         uint64_t mid = lo + (hi - lo) / 2;
-        if (!seek(sv, mid))
+        if (!seek(f, mid))
             return SESSION_STOP_ERROR;
-        if (sv->m->harts[hart]->instret < want)
+        if (f->m->harts[hart]->instret < want)
             lo = mid;
         else
             hi = mid;
     }
-    return seek(sv, lo) ? SESSION_STOP_TARGET : SESSION_STOP_ERROR;
+    return seek(f, lo) ? SESSION_STOP_TARGET : SESSION_STOP_ERROR;
 }
 
 /* Replay [start, end) with breakpoints armed; the last hit, if any. */
-static bool last_hit_in(Server *sv, uint64_t start, uint64_t end, uint64_t *at, int *hart, int *watch,
+static bool last_hit_in(GdbFront *f, uint64_t start, uint64_t end, uint64_t *at, int *hart, int *watch,
                         uint64_t *waddr)
 {
-    if (!seek(sv, start))
+    if (!seek(f, start))
         return false;
     bool found = false;
-    arm(sv, false);
+    arm(f, false);
     for (;;) {
         SessionTarget t = { SESSION_TO_ICOUNT, end, 0 };
-        SessionStop st = session_advance(sv->s, &t);
+        SessionStop st = session_advance(f->s, &t);
         if (st != SESSION_STOP_BREAK)
             break;
         found = true;
-        *at = session_icount(sv->s);
-        *hart = sv->m->dbg.hit_hart;
-        *watch = sv->m->dbg.watch_hit;
-        *waddr = sv->m->dbg.watch_hit_addr;
-        arm(sv, true);
+        *at = session_icount(f->s);
+        *hart = f->m->dbg.hit_hart;
+        *watch = f->m->dbg.watch_hit;
+        *waddr = f->m->dbg.watch_hit_addr;
+        arm(f, true);
     }
-    disarm(sv);
+    disarm(f);
     return found;
 }
 
-static SessionStop reverse_continue(Server *sv, int *hart)
+static SessionStop reverse_continue(GdbFront *f, int *hart)
 {
-    uint64_t end = session_icount(sv->s);
+    uint64_t end = session_icount(f->s);
     for (uint64_t w = RCONT_FIRST_WINDOW; end > 0; w *= 2) {
         uint64_t start = end > w ? end - w : 0, at, waddr;
         int watch;
-        if (last_hit_in(sv, start, end, &at, hart, &watch, &waddr)) {
-            if (!seek(sv, at))
+        if (last_hit_in(f, start, end, &at, hart, &watch, &waddr)) {
+            if (!seek(f, at))
                 return SESSION_STOP_ERROR;
             /* seek disarmed: restore the hit for the stop reply */
-            memcpy(sv->m->dbg.watch, sv->g.watch, sizeof sv->m->dbg.watch);
-            sv->m->dbg.watch_hit = watch;
-            sv->m->dbg.watch_hit_addr = waddr;
+            memcpy(f->m->dbg.watch, f->g.watch, sizeof f->m->dbg.watch);
+            f->m->dbg.watch_hit = watch;
+            f->m->dbg.watch_hit_addr = waddr;
             return SESSION_STOP_BREAK;
         }
         end = start;
     }
-    *hart = sv->m->cur_hart;
-    return seek(sv, 0) ? SESSION_STOP_TARGET : SESSION_STOP_ERROR;
+    *hart = f->m->cur_hart;
+    return seek(f, 0) ? SESSION_STOP_TARGET : SESSION_STOP_ERROR;
 }
 
-/* --- monitor commands --- */
+/* --- monitor commands: the shared table (monitor.c) --- */
 
 static void monitor(void *opaque, GdbStub *g, const char *cmd)
 {
-    Server *sv = opaque;
-    char buf[256];
-    if (strcmp(cmd, "when") == 0) {
-        snprintf(buf, sizeof buf, "icount %" PRIu64 "\n", session_icount(sv->s));
-    } else if (strcmp(cmd, "info replay") == 0) {
-        if (session_mode(sv->s) == SESSION_REPLAY)
-            snprintf(buf, sizeof buf, "replay at icount %" PRIu64 " of %" PRIu64 "\n", session_icount(sv->s),
-                     session_recording_total(sv->s));
-        else
-            snprintf(buf, sizeof buf, "not a replay (icount %" PRIu64 ")\n", session_icount(sv->s));
-    } else if (strcmp(cmd, "help") == 0) {
-        snprintf(buf, sizeof buf, "monitor commands: when, info replay, help\n");
-    } else {
-        snprintf(buf, sizeof buf, "unknown monitor command '%.100s' (try: monitor help)\n", cmd);
-    }
-    gdb_stub_console(g, buf);
+    GdbFront *f = opaque;
+    Strbuf out;
+    sb_init(&out);
+    f->driving = true; /* a monitor stop or seek is not a stop reply */
+    monitor_exec(f->srv, cmd, &out);
+    f->driving = false;
+    if (out.len && out.buf[out.len - 1] != '\n')
+        sb_puts(&out, "\n");
+    gdb_stub_console(g, out.oom ? "rrvm: out of memory\n" : sb_str(&out));
+    sb_free(&out);
 }
 
-/* --- the loop --- */
+/* --- what gdb asked for --- */
 
-/* Carry out what gdb asked for; returns false when the session is over. */
-static bool do_resume(Server *sv)
+static void resume_continue(GdbFront *f)
 {
-    GdbResume r = sv->g.resume;
-    int hart = sv->g.resume_hart;
-    sv->g.resume = GDB_RESUME_NONE;
+    char err[256];
+    f->waiting = true;
+    f->interrupting = false;
+    if (server_running(f->srv)) {
+        arm(f, false);
+        return;
+    }
+    if (server_cont(f->srv, err, sizeof err))
+        return; /* the stop reply comes with the server's next stop */
+    f->waiting = false;
+    /* cannot run: at the end of the replay, or the session is over */
+    report(f, server_stop_reason(f->srv) == STOP_REPLAY_END ? SESSION_STOP_END : SESSION_STOP_EXIT,
+           f->m->cur_hart);
+}
+
+static void do_resume(GdbFront *f)
+{
+    GdbResume r = f->g.resume;
+    int hart = f->g.resume_hart;
+    f->g.resume = GDB_RESUME_NONE;
     SessionStop st;
     switch (r) {
-    case GDB_RESUME_NONE:
-        return true;
     case GDB_RESUME_KILL:
-        sv->quit = true;
-        return false;
+        server_quit(f->srv);
+        return;
     case GDB_RESUME_DETACH:
-        drop_connection(sv);
-        return true;
+        drop_connection(f);
+        return;
     case GDB_RESUME_CONTINUE:
-        arm(sv, true);
-        sv->g.interrupt = false;
-        sv->stopped = false;
-        return true;
-    case GDB_RESUME_STEP:
-        st = do_step(sv, hart);
-        break;
-    case GDB_RESUME_RSTEP:
-        st = reverse_step(sv, hart);
-        break;
-    case GDB_RESUME_RCONTINUE:
-        st = reverse_continue(sv, &hart);
-        break;
+        resume_continue(f);
+        return;
     default:
-        return true;
+        break;
     }
-    report(sv, st, hart);
-    return !session_over(st);
+    /* steps and reverse execution happen here and now, stopped */
+    f->driving = true;
+    server_stop(f->srv, STOP_DEBUG);
+    if (r == GDB_RESUME_STEP)
+        st = do_step(f, hart);
+    else if (r == GDB_RESUME_RSTEP)
+        st = reverse_step(f, hart);
+    else if (r == GDB_RESUME_RCONTINUE)
+        st = reverse_continue(f, &hart);
+    else
+        st = SESSION_STOP_TARGET;
+    server_after_advance(f->srv, st);
+    f->driving = false;
+    report(f, st, hart);
 }
 
-static int serve(Server *sv)
+/* --- life cycle --- */
+
+GdbFront *gdb_front_new(Server *srv, const DebugOptions *d, SessionOptions *opts, char *err, size_t errlen)
 {
-    for (;;) {
-        if (sv->quit)
-            return 0;
-        if (sv->stopped) {
-            if (evloop_run_once(&sv->loop, -1) < 0 || !do_resume(sv))
-                return 0;
-            continue;
-        }
-        SessionStop st = run_slice(sv);
-        evloop_run_once(&sv->loop, 0);
-        if (sv->g.resume != GDB_RESUME_NONE && !do_resume(sv))
-            return 0;
-        if (st == SESSION_STOP_BREAK) {
-            int hart = sv->m->dbg.hit_hart;
-            if (sv->cfd < 0) {
-                arm(sv, true); /* gdb left: nobody to stop for */
-                continue;
-            }
-            sv->stopped = true;
-            watch_stop_before_access(sv);
-            report(sv, st, hart);
-            disarm(sv);
-        } else if (st == SESSION_STOP_END) {
-            if (sv->cfd < 0)
-                return 0;
-            sv->stopped = true;
-            report(sv, st, sv->m->cur_hart);
-        } else if (session_over(st)) {
-            report(sv, st, sv->m->cur_hart);
-            return 0;
-        } else if (sv->g.interrupt && sv->cfd >= 0) {
-            sv->g.interrupt = false;
-            disarm(sv);
-            sv->stopped = true;
-            char buf[64];
-            snprintf(buf, sizeof buf, "T02thread:%x;", sv->m->cur_hart + 1); /* SIGINT */
-            gdb_stub_send(&sv->g, buf);
-            sv->g.g_hart = sv->m->cur_hart;
-            flush_out(sv);
-        }
+    GdbFront *f = calloc(1, sizeof *f);
+    if (!f) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
     }
+    f->srv = srv;
+    f->lfd = f->cfd = -1;
+    f->launch = d->launch_gdb;
+    f->symbols = d->symbols;
+    f->spec = d->gdb;
+    if (f->launch) {
+        strcpy(f->tmpdir, "/tmp/rrvm-gdb-XXXXXX");
+        if (!mkdtemp(f->tmpdir)) {
+            snprintf(err, errlen, "--gdb: %s", strerror(errno));
+            f->tmpdir[0] = 0;
+            gdb_front_free(f);
+            return NULL;
+        }
+        snprintf(f->sockspec, sizeof f->sockspec, "unix:%s/gdb.sock", f->tmpdir);
+        f->spec = f->sockspec;
+        opts->serial = "none"; /* the terminal is gdb's */
+    }
+    char e[512];
+    f->lfd = hostsock_listen(f->spec, d->allow_remote, e, sizeof e);
+    if (f->lfd < 0) {
+        snprintf(err, errlen, "-gdb %s", e);
+        gdb_front_free(f);
+        return NULL;
+    }
+    evloop_add(server_loop(srv), f->lfd, on_accept, f);
+    server_listen_events(srv, on_event, f);
+    return f;
 }
 
 /* --gdb: gdb-multiarch on our terminal, connected to the socket. */
@@ -435,58 +504,35 @@ static pid_t launch_gdb(const char *sock, const char *symbols)
     return pid;
 }
 
-int gdb_server_main(const SessionOptions *o, const DebugOptions *d)
+void gdb_front_start(GdbFront *f)
 {
-    SessionOptions opts = *o;
-    DebugOptions dd = *d;
-    char tmpdir[] = "/tmp/rrvm-gdb-XXXXXX", sockspec[64];
-    if (dd.launch_gdb) {
-        if (!mkdtemp(tmpdir)) {
-            fprintf(stderr, "rrvm: --gdb: %s\n", strerror(errno));
-            return 2;
-        }
-        snprintf(sockspec, sizeof sockspec, "unix:%s/gdb.sock", tmpdir);
-        dd.gdb = sockspec;
-        dd.wait = true;
-        opts.serial = "none"; /* the terminal is gdb's */
+    f->s = server_session(f->srv);
+    f->m = server_machine(f->srv);
+    if (f->launch)
+        f->gdb_pid = launch_gdb(f->spec + 5, f->symbols);
+}
+
+bool gdb_front_waits(const GdbFront *f) { return f->launch; }
+
+void gdb_front_free(GdbFront *f)
+{
+    if (!f)
+        return;
+    server_unlisten_events(f->srv, f);
+    if (f->cfd >= 0)
+        close_connection(f);
+    if (f->lfd >= 0) {
+        evloop_remove(server_loop(f->srv), f->lfd);
+        close(f->lfd);
+        if (strncmp(f->spec, "unix:", 5) == 0)
+            unlink(f->spec + 5);
     }
-    d = &dd;
-    if (opts.mode == SESSION_REPLAY)
-        opts.time_travel = true; /* reverse execution seeks */
-    char err[512];
-    Server sv = { .lfd = -1, .cfd = -1 };
-    sv.lfd = hostsock_listen(d->gdb, d->allow_remote, err, sizeof err);
-    if (sv.lfd < 0) {
-        fprintf(stderr, "rrvm: -gdb %s\n", err);
-        return 2;
-    }
-    int status;
-    sv.s = session_open(&opts, &status);
-    if (!sv.s) {
-        close(sv.lfd);
-        return status;
-    }
-    sv.m = session_machine(sv.s);
-    start_stub(&sv);
-    evloop_init(&sv.loop);
-    evloop_add(&sv.loop, sv.lfd, on_accept, &sv);
-    sv.stopped = d->wait;
-    if (d->launch_gdb)
-        sv.gdb_pid = launch_gdb(d->gdb + 5, d->symbols);
-    else if (d->wait)
-        fprintf(stderr, "rrvm: waiting for gdb on %s\n", d->gdb);
-    serve(&sv);
-    disarm(&sv);
-    if (sv.cfd >= 0)
-        close(sv.cfd);
-    close(sv.lfd);
-    if (strncmp(d->gdb, "unix:", 5) == 0)
-        unlink(d->gdb + 5);
-    if (d->launch_gdb)
-        rmdir(tmpdir);
-    if (sv.gdb_pid > 0)
-        while (waitpid(sv.gdb_pid, NULL, 0) < 0 && errno == EINTR)
+    if (f->tmpdir[0])
+        rmdir(f->tmpdir);
+    if (f->gdb_pid > 0)
+        while (waitpid(f->gdb_pid, NULL, 0) < 0 && errno == EINTR)
             ;
-    gdb_stub_free(&sv.g);
-    return session_close(sv.s);
+    if (f->stub_ready)
+        gdb_stub_free(&f->g);
+    free(f);
 }

@@ -1,25 +1,26 @@
 /*
- * gdb_server.h - `-s`, `-gdb DEV`, `-S`: run a session under a gdb stub.
- * The debug layer sits between the command line and the replay layer: it
- * drives the session through its public API only (session_open/advance/
- * seek/close) and the machine's breakpoint table (m->dbg).
+ * gdb_server.h - `-s`, `-gdb DEV`, `-S`, `replay --gdb`: the gdb front end
+ * of the interactive server (server.h). It drives the session through its
+ * public API only (session_advance/seek) and the machine's breakpoint
+ * table (m->dbg).
  */
 #ifndef RRVM_GDB_SERVER_H
 #define RRVM_GDB_SERVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
-#include "replay/session.h"
+#include "debug/server.h"
 
-typedef struct DebugOptions {
-    const char *gdb;    /* "tcp:HOST:PORT" or "unix:PATH"; NULL: no stub */
-    bool wait;          /* -S: do not start the guest before gdb says so */
-    bool allow_remote;  /* --allow-remote-debug: a non-loopback TCP address */
-    bool launch_gdb;    /* replay --gdb: start gdb-multiarch attached (as rr replay) */
-    const char *symbols; /* --symbols FILE: the ELF gdb loads symbols from */
-} DebugOptions;
+typedef struct GdbFront GdbFront;
 
-/* Runs the session with the stub; returns the process exit status. */
-int gdb_server_main(const SessionOptions *o, const DebugOptions *d);
+/* Listen (before the session opens: --gdb takes the terminal, so it sets
+ * opts->serial). NULL with one line in err on failure. */
+GdbFront *gdb_front_new(Server *sv, const DebugOptions *d, SessionOptions *opts, char *err, size_t errlen);
+/* The session is open: accept gdb, and with --gdb start gdb-multiarch. */
+void gdb_front_start(GdbFront *f);
+/* --gdb: the guest waits for the gdb we started. */
+bool gdb_front_waits(const GdbFront *f);
+void gdb_front_free(GdbFront *f);
 
 #endif

@@ -29,6 +29,26 @@
 
 typedef struct Server Server;
 
+/* The command line's debugger and monitor options. */
+#define SERVER_MAX_QMP 8
+typedef struct DebugOptions {
+    const char *gdb;    /* "tcp:HOST:PORT" or "unix:PATH"; NULL: no stub */
+    bool wait;          /* -S: do not start the guest before gdb or a monitor says so */
+    bool allow_remote;  /* --allow-remote-debug: a non-loopback TCP address */
+    bool launch_gdb;    /* replay --gdb: start gdb-multiarch attached (as rr replay) */
+    const char *symbols; /* --symbols FILE: the ELF gdb loads symbols from */
+    const char *qmp[SERVER_MAX_QMP]; /* -qmp SPEC, several */
+    int nqmp;
+    bool allow_remote_monitor; /* --allow-remote-monitor */
+    bool monitor_stdio; /* -monitor stdio: the HMP prompt owns the terminal */
+    bool monitor_mux;   /* -serial mon:stdio: Ctrl-A c switches console/monitor */
+} DebugOptions;
+
+/* True when the options ask for an interactive session. */
+bool server_wanted(const DebugOptions *d);
+/* Run the session under the server; returns the process exit status. */
+int server_main(const SessionOptions *o, const DebugOptions *d);
+
 #define SERVER_MAX_BREAKS 256   /* replay-break points */
 #define SERVER_MAX_SAVEVM 64    /* named savevm states */
 #define SERVER_MAX_FRONTENDS 16
@@ -82,6 +102,8 @@ ServerStopReason server_stop_reason(const Server *sv);
  * "shutdown", "internal-error", "prelaunch" */
 const char *server_status_name(const Server *sv);
 uint64_t server_icount(const Server *sv);
+/* The recording being written or replayed; NULL in a plain run. */
+const char *server_recording_path(const Server *sv);
 
 /* Stop the machine (no-op when stopped). Emits SEV_STOP. */
 void server_stop(Server *sv, ServerStopReason why);
@@ -118,6 +140,14 @@ typedef struct ServerSavedVm {
     uint64_t icount;
 } ServerSavedVm;
 size_t server_savedvms(const Server *sv, ServerSavedVm *out, size_t max);
+
+/* A front end that advanced or sought the session itself (gdb's step and
+ * reverse execution) reports how it stopped, so the server's state and the
+ * events (end of replay, shutdown, divergence) stay right. */
+void server_after_advance(Server *sv, SessionStop st);
+/* Front ends that hold the session open at the end of a replay (a client
+ * is connected, or a monitor was asked for) */
+void server_hold(Server *sv, bool on);
 
 /* Replay: continue live from here (x-rrvm-go-live / go_live [FILE]). */
 bool server_go_live(Server *sv, const char *rr_out, char *err, size_t errlen);

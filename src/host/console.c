@@ -1,7 +1,8 @@
 /*
  * console.c - stdio/file/none console backend with QEMU's Ctrl-A escapes:
  * Ctrl-A x quits, Ctrl-A b sends a break, Ctrl-A h prints help, Ctrl-A
- * Ctrl-A sends one Ctrl-A.
+ * Ctrl-A sends one Ctrl-A, Ctrl-A c switches between the guest and a
+ * monitor (only when one is set; see console.h).
  * The terminal is put in raw mode only when stdin is a terminal, and always
  * restored by host_console_close().
  */
@@ -101,13 +102,78 @@ void host_console_flush(HostConsole *c)
 static const char help_text[] =
     "\r\nC-a h    print this help\r\n"
     "C-a x    exit emulator\r\n"
-    "C-a b    send break (magic sysrq)\r\n"
-    "C-a C-a  send C-a\r\n";
+    "C-a b    send break (magic sysrq)\r\n";
+static const char help_monitor[] = "C-a c    switch between console and monitor\r\n";
+static const char help_ctrl_a[] = "C-a C-a  send C-a\r\n";
+
+void host_console_set_monitor(HostConsole *c, void (*input)(void *opaque, const uint8_t *buf, size_t n),
+                              void *opaque)
+{
+    c->monitor_input = input;
+    c->monitor_opaque = opaque;
+    if (!input)
+        c->monitor_active = false;
+}
+
+/* Bytes for the monitor are gathered and handed over in runs. */
+typedef struct MonitorRun {
+    uint8_t buf[256];
+    size_t n;
+} MonitorRun;
+
+static void monitor_flush(HostConsole *c, MonitorRun *run)
+{
+    if (run->n && c->monitor_input)
+        c->monitor_input(c->monitor_opaque, run->buf, run->n);
+    run->n = 0;
+}
+
+static void monitor_put(HostConsole *c, MonitorRun *run, uint8_t b)
+{
+    if (run->n == sizeof run->buf)
+        monitor_flush(c, run);
+    run->buf[run->n++] = b;
+}
+
+/* The byte after a Ctrl-A. Returns true when b is data (Ctrl-A Ctrl-A),
+ * false when the escape consumed it; *stop says the read must end here. */
+static bool escape_byte(HostConsole *c, MonitorRun *run, uint8_t b, bool *stop)
+{
+    switch (b) {
+    case 'x': case 'X':
+        c->quit = true;
+        *stop = true;
+        return false;
+    case 'b': case 'B':
+        if (c->monitor_active)
+            return false; /* as QEMU's mux: a break goes to the focused side, and a monitor has none */
+        c->break_requested = true;
+        *stop = true; /* bytes typed after the break stay behind it */
+        return false;
+    case 'c': case 'C':
+        if (c->monitor_input) {
+            /* the monitor's bytes so far go before the switch */
+            monitor_flush(c, run);
+            c->monitor_active = !c->monitor_active;
+        }
+        return false;
+    case 'h': case 'H': case '?':
+        fputs(help_text, stderr);
+        if (c->monitor_input)
+            fputs(help_monitor, stderr);
+        fputs(help_ctrl_a, stderr);
+        return false;
+    default:
+        return b == 0x01;
+    }
+}
 
 size_t host_console_read(HostConsole *c, uint8_t *buf, size_t max)
 {
     size_t n = 0;
-    while (n < max && host_console_has_input(c) && !c->quit) {
+    MonitorRun run = { .n = 0 };
+    bool stop = false;
+    while (!stop && n < max && host_console_has_input(c) && !c->quit) {
         struct pollfd p = { .fd = c->in_fd, .events = POLLIN };
         if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP)))
             break;
@@ -121,24 +187,18 @@ size_t host_console_read(HostConsole *c, uint8_t *buf, size_t max)
             break;
         if (c->escape) {
             c->escape = false;
-            if (b == 'x' || b == 'X') {
-                c->quit = true;
-                break;
-            } else if (b == 'b' || b == 'B') {
-                c->break_requested = true;
-                break; /* bytes typed after the break stay behind it */
-            } else if (b == 'h' || b == 'H' || b == '?') {
-                fputs(help_text, stderr);
+            if (!escape_byte(c, &run, b, &stop))
                 continue;
-            } else if (b != 0x01) {
-                continue;
-            }
         } else if (b == 0x01) {
             c->escape = true;
             continue;
         }
-        buf[n++] = b;
+        if (c->monitor_active)
+            monitor_put(c, &run, b);
+        else
+            buf[n++] = b;
     }
+    monitor_flush(c, &run);
     return n;
 }
 

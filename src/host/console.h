@@ -5,6 +5,12 @@
  * This is a host backend: it is only ever read by the replay layer's
  * console gate, which logs what it reads. In replay the input side is
  * disconnected and only the output side is used.
+ *
+ * Mux (QEMU's -serial mon:stdio): with a monitor input function set,
+ * Ctrl-A c gives the console to the monitor and back. While the monitor
+ * has it, typed bytes go to monitor_input and never to the guest (so they
+ * are never logged); escapes still work (Ctrl-A x quits). The console knows
+ * nothing of sessions or monitors: a function pointer and its opaque.
  */
 #ifndef RRVM_HOST_CONSOLE_H
 #define RRVM_HOST_CONSOLE_H
@@ -26,6 +32,10 @@ typedef struct HostConsole {
     bool quit;          /* user asked to quit (Ctrl-A x) */
     bool break_requested; /* Ctrl-A b: send a break; the gate clears it */
     bool mid_line;      /* the last byte written was not '\n' */
+    /* mux: NULL = no monitor (Ctrl-A c ignored) */
+    void (*monitor_input)(void *opaque, const uint8_t *buf, size_t n);
+    void *monitor_opaque;
+    bool monitor_active; /* Ctrl-A c gave the console to the monitor */
     uint8_t termios_save[256]; /* struct termios, opaque here */
 } HostConsole;
 
@@ -40,11 +50,16 @@ void host_console_close(HostConsole *c);
 void host_console_write(HostConsole *c, const uint8_t *buf, size_t n);
 void host_console_flush(HostConsole *c);
 /* Read up to max guest-bound bytes without blocking, after Ctrl-A escape
- * processing. Returns the count (0 if none). */
+ * processing. Returns the count (0 if none). Bytes typed while the monitor
+ * has the console are handed to monitor_input instead. */
 size_t host_console_read(HostConsole *c, uint8_t *buf, size_t max);
 /* Wait up to timeout_ns (UINT64_MAX = forever) for input. Returns true if
  * input may be readable. */
 bool host_console_wait(HostConsole *c, uint64_t timeout_ns);
+/* Share the console with a monitor (NULL: no monitor, and the console goes
+ * back to the guest). host_console_open clears it: set it after opening. */
+void host_console_set_monitor(HostConsole *c, void (*input)(void *opaque, const uint8_t *buf, size_t n),
+                              void *opaque);
 static inline bool host_console_has_input(const HostConsole *c) { return c->in_fd >= 0 && !c->in_eof; }
 
 #endif

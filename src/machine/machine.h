@@ -124,6 +124,15 @@ typedef struct MachineDebug {
     int hit_hart;       /* -1: no breakpoint hit */
 } MachineDebug;
 
+/* No breakpoints or watchpoints: the machine runs free (seeks, steps). */
+static inline void machine_debug_disarm(MachineDebug *d)
+{
+    d->nbp = 0;
+    d->nwatch = 0;
+    d->skip_hart = -1;
+    d->hit_hart = -1;
+}
+
 struct Uart16550;
 struct Clint;
 struct Plic;

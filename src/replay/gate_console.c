@@ -5,6 +5,8 @@
  * (unlike a 16-byte FIFO overrun); each delivered byte run is logged with
  * the icount at which the UART received it. A break (Ctrl-A b) follows the
  * bytes typed before it, and is logged as its own event (UART_BREAK).
+ * Bytes typed for a monitor sharing the console (Ctrl-A c) leave in
+ * host/console.c and never reach the guest or the log.
  */
 #include "session_internal.h"
 
@@ -21,12 +23,23 @@ void gate_console_write(void *opaque, const uint8_t *buf, size_t n)
     host_console_write(&s->console, buf, n);
 }
 
-void gate_console_poll(Session *s)
+void gate_console_read_host(Session *s)
 {
-    Machine *m = s->m;
+    if (s->mode == SESSION_REPLAY) {
+        uint8_t scratch[256];
+        while (host_console_has_input(&s->console) && host_console_read(&s->console, scratch, sizeof scratch) > 0)
+            ; /* typed bytes are not guest input in a replay */
+        return;
+    }
     if (s->pending_len < sizeof s->pending_in)
         s->pending_len += host_console_read(&s->console, s->pending_in + s->pending_len,
                                             sizeof s->pending_in - s->pending_len);
+}
+
+void gate_console_poll(Session *s)
+{
+    Machine *m = s->m;
+    gate_console_read_host(s);
     if (m->uart && s->console.break_requested && s->pending_len == 0 && uart16550_can_receive(m->uart)) {
         uint8_t port = 0;
         s->console.break_requested = false;
@@ -52,11 +65,9 @@ void gate_console_poll(Session *s)
 
 bool gate_console_replay_quit(Session *s)
 {
-    uint8_t scratch[256];
     if (!host_console_has_input(&s->console))
         return false;
-    while (host_console_read(&s->console, scratch, sizeof scratch) > 0)
-        ; /* typed bytes are not guest input in a replay */
+    gate_console_read_host(s);
     return s->console.quit;
 }
 

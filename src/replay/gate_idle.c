@@ -5,6 +5,12 @@
  * as on real hardware), up to the next timer deadline or until console
  * input arrives; the virtual time that passed is logged. Replay does not
  * wait: it adds the logged duration at once, so idle sessions replay fast.
+ *
+ * An interactive driver (session_set_host_wait) waits in our place, on the
+ * console and its own sockets; when it has work the wait ends early and
+ * session_advance yields. The log always holds the time that actually
+ * passed (never the time planned), so virtual time in the replay is the
+ * recording's whichever way the wait ended.
  */
 #include "session_internal.h"
 
@@ -27,7 +33,9 @@ void gate_idle_wait(Session *s)
     if (!machine_all_idle(m) || s->pending_len > 0)
         return;
     uint64_t to_deadline = machine_idle_ns_to_deadline(m);
-    if (to_deadline == UINT64_MAX && !host_console_has_input(&s->console)) {
+    /* with a driver, the host (a monitor's reset or quit, gdb) can still
+     * wake the machine: wait for it as long as it takes */
+    if (to_deadline == UINT64_MAX && !host_console_has_input(&s->console) && !s->host_wait) {
         session_fail(s, 1, "the guest is idle with no timer armed and no input connected: it can never wake up (icount %llu)",
                      (unsigned long long)m->icount);
         return;
@@ -35,7 +43,13 @@ void gate_idle_wait(Session *s)
     uint64_t t0 = host_monotonic_ns();
     /* cap a single wait so signals and the log flush stay responsive */
     uint64_t wait = to_deadline > 100000000ull ? 100000000ull : to_deadline;
-    host_console_wait(&s->console, wait);
+    if (s->host_wait) {
+        int fd = host_console_has_input(&s->console) ? s->console.in_fd : -1;
+        if (s->host_wait(s->host_wait_opaque, fd, wait) == 2)
+            s->yield_requested = true;
+    } else {
+        host_console_wait(&s->console, wait);
+    }
     uint64_t elapsed = host_monotonic_ns() - t0;
     if (elapsed > to_deadline)
         elapsed = to_deadline;

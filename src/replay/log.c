@@ -77,6 +77,7 @@ const char *rlog_kind_name(uint32_t kind)
     case RLOG_SHUTDOWN: return "SHUTDOWN";
     case RLOG_RESET: return "RESET";
     case RLOG_UART_BREAK: return "UART_BREAK";
+    case RLOG_POWERDOWN: return "POWERDOWN";
     case RLOG_CHECKPOINT: return "CHECKPOINT";
     case RLOG_END: return "END";
     case RLOG_NET_RX: return "NET_RX";

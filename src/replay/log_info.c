@@ -90,9 +90,9 @@ static void print_event(FILE *out, const RlogEvent *ev, uint64_t vtime_ns)
     const char *name = rlog_kind_name(ev->kind);
     fprintf(out, "%14" PRIu64 " %6" PRIu64 ".%09" PRIu64 " %s", ev->icount, vtime_ns / 1000000000u,
             vtime_ns % 1000000000u, name);
-    /* align the summaries; an empty RESET line gets no trailing blanks */
+    /* align the summaries; an empty RESET or POWERDOWN line gets no trailing blanks */
     int pad = 10 - (int)strlen(name);
-    if (pad > 0 && !(ev->kind == RLOG_RESET && ev->len == 0))
+    if (pad > 0 && !((ev->kind == RLOG_RESET || ev->kind == RLOG_POWERDOWN) && ev->len == 0))
         fprintf(out, "%*s", pad, "");
     uint64_t v;
     RlogEnd end;
@@ -125,6 +125,7 @@ static void print_event(FILE *out, const RlogEvent *ev, uint64_t vtime_ns)
         fprintf(out, " cause %u (%s)", ev->payload[0], shutdown_cause(ev->payload[0]));
         break;
     case RLOG_RESET:
+    case RLOG_POWERDOWN:
         if (ev->len != 0)
             goto malformed;
         break;

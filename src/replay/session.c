@@ -101,6 +101,20 @@ void session_diverged(Session *s, const char *fmt, ...)
  * and where replay consumes them, so both modes give the same number. */
 static bool is_input_kind(uint32_t kind) { return kind != RLOG_CHECKPOINT && kind != RLOG_END; }
 
+/* Record with --verify=strict: a checkpoint of the state now, after an
+ * asynchronous event has taken effect. */
+static void strict_checkpoint(Session *s)
+{
+    if (s->mode != SESSION_RECORD || s->failed || !s->opt->verify_strict || !s->cps_ready)
+        return;
+    SerWriter w;
+    ser_writer_init(&w);
+    checkpoint_capture(s->m, &s->cps, &w);
+    if (!rlog_write(s->writer, s->m->icount, RLOG_CHECKPOINT, w.buf, w.len))
+        session_fail(s, 1, "%s: cannot write the recording: %s", s->opt->rr_path, rlog_writer_error(s->writer));
+    ser_writer_free(&w);
+}
+
 void session_log(Session *s, uint32_t kind, const void *payload, size_t len)
 {
     if (is_input_kind(kind) && !s->failed)
@@ -111,17 +125,13 @@ void session_log(Session *s, uint32_t kind, const void *payload, size_t len)
         session_fail(s, 1, "%s: cannot write the recording: %s", s->opt->rr_path, rlog_writer_error(s->writer));
     /* strict: a checkpoint after every asynchronous event. Synchronous ones
      * (clock, random) are consumed in the middle of an instruction, where
-     * the state is not at an instruction boundary. */
-    bool async = kind == RLOG_UART_RX || kind == RLOG_UART_BREAK || kind == RLOG_IDLE || kind == RLOG_SHUTDOWN || kind == RLOG_RESET;
-    if (s->opt->verify_strict && async && s->cps_ready) {
-        SerWriter w;
-        ser_writer_init(&w);
-        checkpoint_capture(s->m, &s->cps, &w);
-        if (!rlog_write(s->writer, s->m->icount, RLOG_CHECKPOINT, w.buf, w.len))
-            session_fail(s, 1, "%s: cannot write the recording: %s", s->opt->rr_path,
-                         rlog_writer_error(s->writer));
-        ser_writer_free(&w);
-    }
+     * the state is not at an instruction boundary. RESET is logged before
+     * it takes effect (its own inputs follow it): its caller writes the
+     * checkpoint once the machine is reset. */
+    bool async = kind == RLOG_UART_RX || kind == RLOG_UART_BREAK || kind == RLOG_IDLE || kind == RLOG_SHUTDOWN ||
+                 kind == RLOG_POWERDOWN;
+    if (async)
+        strict_checkpoint(s);
 }
 
 static void describe_log_end(Session *s)
@@ -331,6 +341,46 @@ static bool handle_reset(Session *s)
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
+/* QEMU's ShutdownCause of a guest's own exit: a halt (trap storm) is a panic */
+static const char *guest_exit_reason(const Session *s)
+{
+    return s->m->halt_reason ? "guest-panic" : "guest-shutdown";
+}
+
+/* --- notices to a driver --- */
+
+static void notice_send(Session *s, SessionNoticeKind kind, bool guest, const char *reason)
+{
+    if (!s->observer)
+        return;
+    SessionNotice n = { .kind = kind, .guest = guest, .reason = reason, .icount = s->m->icount };
+    s->observer(s->observer_opaque, &n);
+}
+
+/* A replay's notices follow the recording's history, and a seek re-executes
+ * parts of it: a notice is sent only past the last one sent. Its place in
+ * the history is (icount, events_delivered, phase): both counters are part
+ * of the replay's saved position (SessPos), so a point re-executed after a
+ * seek has the key it had the first time, and keys grow along the history
+ * (events at one icount each count one more; a guest reset comes before the
+ * events at its icount, the end after them). */
+void session_notice(Session *s, SessionNoticeKind kind, bool guest, const char *reason, NoticePhase phase)
+{
+    if (s->mode == SESSION_REPLAY) {
+        uint64_t ic = s->m->icount, ev = s->events_delivered;
+        bool past = !s->notice_mark_set || ic > s->notice_mark_icount ||
+                    (ic == s->notice_mark_icount &&
+                     (ev > s->notice_mark_events || (ev == s->notice_mark_events && (int)phase > s->notice_mark_phase)));
+        if (!past)
+            return;
+        s->notice_mark_set = true;
+        s->notice_mark_icount = ic;
+        s->notice_mark_events = ev;
+        s->notice_mark_phase = (int)phase;
+    }
+    notice_send(s, kind, guest, reason);
+}
+
 static SessionStop stop_of_failure(const Session *s)
 {
     if (s->interrupted)
@@ -349,11 +399,22 @@ static uint64_t record_interval(const Session *s)
  * asks to stop. Host inputs are polled between slices. */
 static SessionStop live_advance(Session *s, uint64_t target)
 {
+    /* a signal or Ctrl-A x that came while a driver held the machine
+     * stopped ends the run here, not a slice later */
+    if (!s->ended && !s->failed) {
+        gate_shutdown_poll(s);
+        if (s->shutdown_cause)
+            s->ended = true;
+    }
     for (;;) {
         if (s->failed)
             return stop_of_failure(s);
         if (s->ended)
             return SESSION_STOP_EXIT;
+        if (s->yield_requested) {
+            s->yield_requested = false; /* the idle time is logged: nothing is lost */
+            return SESSION_STOP_YIELD;
+        }
         if (s->m->icount >= target)
             return SESSION_STOP_TARGET;
         uint64_t limit = min_u64(s->m->icount + RECORD_SLICE, target);
@@ -371,14 +432,19 @@ static SessionStop live_advance(Session *s, uint64_t target)
             return SESSION_STOP_BREAK; /* the debugger resumes us later */
         if (stop == MSTOP_EXIT) {
             s->ended = true;
+            session_notice(s, SESSION_NOTICE_SHUTDOWN, true, guest_exit_reason(s), NOTICE_MACHINE);
             continue;
         }
         if (stop == MSTOP_RESET && s->no_reboot) {
             s->ended = true; /* -no-reboot: a guest reset ends the run */
+            session_notice(s, SESSION_NOTICE_SHUTDOWN, true, "guest-reset", NOTICE_MACHINE);
             continue;
         }
-        if (stop == MSTOP_RESET && !handle_reset(s))
-            continue;
+        if (stop == MSTOP_RESET) {
+            if (!handle_reset(s))
+                continue;
+            session_notice(s, SESSION_NOTICE_RESET, true, "guest-reset", NOTICE_MACHINE);
+        }
         gate_shutdown_poll(s);
         if (s->shutdown_cause) {
             s->ended = true;
@@ -624,7 +690,12 @@ static void replay_apply(Session *s, const RlogEvent *ev)
         gate_shutdown_replay(s, ev);
         break;
     case RLOG_RESET:
-        replay_reset(s);
+        if (replay_reset(s))
+            session_notice(s, SESSION_NOTICE_RESET, false, "host-qmp-system-reset", NOTICE_EVENT);
+        break;
+    case RLOG_POWERDOWN:
+        /* nothing on this board acts on it: only a driver notices */
+        session_notice(s, SESSION_NOTICE_POWERDOWN, false, "host-qmp-system-powerdown", NOTICE_EVENT);
         break;
     case RLOG_CHECKPOINT:
         replay_checkpoint(s, ev);
@@ -633,10 +704,16 @@ static void replay_apply(Session *s, const RlogEvent *ev)
         RlogEvent after;
         if (replay_end(s, ev) != 0)
             return;
-        if (rlog_peek(s->reader, &after) < 0) /* a match is only a match when the END is the end */
+        if (rlog_peek(s->reader, &after) < 0) { /* a match is only a match when the END is the end */
             session_fail(s, STATUS_ERROR, "%s", rlog_reader_error(s->reader));
-        else
-            s->ended = true;
+            return;
+        }
+        s->ended = true;
+        /* the guest ended the recording (a host shutdown was noticed at its event) */
+        if (!s->shutdown_cause && s->no_reboot && s->m->reset_requested)
+            session_notice(s, SESSION_NOTICE_SHUTDOWN, true, "guest-reset", NOTICE_END);
+        else if (!s->shutdown_cause && s->m->exit_requested)
+            session_notice(s, SESSION_NOTICE_SHUTDOWN, true, guest_exit_reason(s), NOTICE_END);
         return;
     }
     default:
@@ -697,7 +774,10 @@ static bool replay_run(Session *s, const RlogEvent *ev, uint64_t limit, uint64_t
          * the END event is due here */
         if ((ev->kind == RLOG_CHECKPOINT && ev->icount == m->icount) || s->no_reboot)
             return true;
-        return replay_reset(s);
+        if (!replay_reset(s))
+            return false;
+        session_notice(s, SESSION_NOTICE_RESET, true, "guest-reset", NOTICE_MACHINE);
+        return true;
     }
     if (stop == MSTOP_LIMIT && is_sync_kind(ev->kind)) {
         RlogEvent again;
@@ -782,6 +862,8 @@ SessionStop session_advance(Session *s, const SessionTarget *t)
     Machine *m = s->m;
     if (s->failed)
         return stop_of_failure(s);
+    if (s->quit_requested)
+        return SESSION_STOP_EXIT;
     uint64_t target = UINT64_MAX;
     switch (t->kind) {
     case SESSION_TO_ICOUNT:
@@ -823,6 +905,8 @@ SessionStop session_seek(Session *s, uint64_t target)
 {
     if (s->failed)
         return stop_of_failure(s);
+    if (s->quit_requested)
+        return SESSION_STOP_EXIT;
     if (s->mode != SESSION_REPLAY || !s->ckstore) {
         session_fail(s, STATUS_ERROR, "seeking needs a replay with in-memory checkpoints");
         return SESSION_STOP_ERROR;
@@ -1161,11 +1245,15 @@ bool session_go_live(Session *s, const char *rr_out)
     s->mode = rr_out ? SESSION_RECORD : SESSION_RUN;
     s->high_water = 0;
     s->shutdown_cause = 0;
+    HostConsole old = s->console;
     host_console_close(&s->console);
     if (!host_console_open(&s->console, s->opt->serial, true, err, sizeof err)) {
         session_fail(s, 1, "%s", err);
         return false;
     }
+    /* a monitor sharing the console keeps it, and keeps the focus */
+    host_console_set_monitor(&s->console, old.monitor_input, old.monitor_opaque);
+    s->console.monitor_active = old.monitor_active && old.monitor_input;
     /* a new digest baseline, as the replay of the new recording will take
      * after loading the snapshot */
     checkpoint_free(&s->cps);
@@ -1180,6 +1268,116 @@ bool session_go_live(Session *s, const char *rr_out)
     fprintf(stderr, "rrvm: going live at icount %" PRIu64 "%s%s\n", s->m->icount, rr_out ? ", recording to " : "",
             rr_out ? rr_out : "");
     return true;
+}
+
+/* --- for an interactive driver (session.h) --- */
+
+static const char *const request_name[] = {
+    [SESSION_REQ_RESET] = "system_reset",
+    [SESSION_REQ_POWERDOWN] = "system_powerdown",
+    [SESSION_REQ_QUIT] = "quit",
+};
+
+/* QUIT: record logs the shutdown where the machine stands, so the replay
+ * ends there too (as SIGTERM does); a replay simply stops where it is,
+ * with status 0 - the recording is not at fault, so its end is not
+ * checked (as SIGINT, which says 130 because nobody asked politely). */
+static void request_quit(Session *s)
+{
+    if (s->failed || s->ended || s->quit_requested)
+        return; /* already over: nothing left to stop */
+    if (s->mode != SESSION_REPLAY) {
+        gate_shutdown_host(s, RLOG_SHUTDOWN_MONITOR);
+        s->ended = true;
+        return;
+    }
+    char where[128];
+    progress_where(&s->progress, s->m->icount, where, sizeof where);
+    fprintf(stderr, "rrvm: replay: quit at %s\n", where);
+    s->quit_requested = true;
+    /* not the recording's history: told whatever was noticed before */
+    notice_send(s, SESSION_NOTICE_SHUTDOWN, false, "host-qmp-quit");
+}
+
+/* RESET and POWERDOWN in run/record, at the current icount. In the log
+ * the event follows every event already at this icount, which is the
+ * order they happened in and the order replay applies them. RESET is
+ * logged before the reset: rebuilding the board takes inputs of its own
+ * (the device tree's random bytes), which replay takes while applying the
+ * RESET, so they must follow it; a strict checkpoint comes after them,
+ * where replay verifies it on the reset machine. */
+static void request_machine_event(Session *s, SessionRequest r)
+{
+    if (r == SESSION_REQ_RESET) {
+        session_log(s, RLOG_RESET, NULL, 0);
+        if (s->failed || !handle_reset(s))
+            return;
+        strict_checkpoint(s);
+        session_notice(s, SESSION_NOTICE_RESET, false, "host-qmp-system-reset", NOTICE_EVENT);
+    } else {
+        session_log(s, RLOG_POWERDOWN, NULL, 0);
+        session_notice(s, SESSION_NOTICE_POWERDOWN, false, "host-qmp-system-powerdown", NOTICE_EVENT);
+    }
+}
+
+bool session_request(Session *s, SessionRequest r, char *err, size_t errlen)
+{
+    if ((unsigned)r > SESSION_REQ_QUIT) {
+        snprintf(err, errlen, "unknown request %d", (int)r);
+        return false;
+    }
+    if (r == SESSION_REQ_QUIT) {
+        request_quit(s);
+        return true;
+    }
+    if (s->mode == SESSION_REPLAY) {
+        snprintf(err, errlen, "%s: not while replaying (the replay must stay the recording's); use go_live first",
+                 request_name[r]);
+        return false;
+    }
+    if (s->failed) {
+        snprintf(err, errlen, "%s: the session has stopped: %s", request_name[r], s->fail_msg);
+        return false;
+    }
+    if (s->ended) {
+        snprintf(err, errlen, "%s: the machine has shut down (icount %" PRIu64 ")", request_name[r], s->m->icount);
+        return false;
+    }
+    request_machine_event(s, r);
+    if (s->failed) {
+        snprintf(err, errlen, "%s: %s", request_name[r], s->fail_msg);
+        return false;
+    }
+    return true;
+}
+
+void session_set_observer(Session *s, SessionNoticeFn fn, void *opaque)
+{
+    s->observer = fn;
+    s->observer_opaque = opaque;
+}
+
+void session_set_host_wait(Session *s, SessionHostWaitFn wait, void *opaque)
+{
+    s->host_wait = wait;
+    s->host_wait_opaque = opaque;
+}
+
+void session_console_set_monitor(Session *s, SessionMonitorInputFn input, void *opaque)
+{
+    host_console_set_monitor(&s->console, input, opaque);
+}
+
+bool session_console_in_monitor(const Session *s) { return s->console.monitor_active; }
+
+int session_console_fd(const Session *s)
+{
+    return host_console_has_input(&s->console) ? s->console.in_fd : -1;
+}
+
+void session_console_poll(Session *s)
+{
+    gate_console_read_host(s);
 }
 
 /* --- setup and teardown --- */
@@ -1462,7 +1660,7 @@ int session_close(Session *s)
         fprintf(stderr, "rrvm: %s\n", s->fail_msg);
         status = s->fail_status ? s->fail_status : 1;
     } else if (s->m) {
-        status = s->shutdown_cause || s->at_target ? 0 : s->m->exit_code;
+        status = s->shutdown_cause || s->at_target || s->quit_requested ? 0 : s->m->exit_code;
         if (s->mode == SESSION_REPLAY && s->fail_status)
             status = s->fail_status;
     }

@@ -124,9 +124,13 @@ bool session_go_live(Session *s, const char *rr_out);
 
 /* Host-requested machine events. Run and record: carried out at the current
  * icount (record logs them: RLOG_RESET, RLOG_POWERDOWN, RLOG_SHUTDOWN with
- * cause RLOG_SHUTDOWN_MONITOR) so a replay repeats them. Replay: refused
- * (false, one line in err). QUIT ends the session: the next
- * session_advance returns SESSION_STOP_EXIT. */
+ * cause RLOG_SHUTDOWN_MONITOR) so a replay repeats them. Replay: RESET and
+ * POWERDOWN are refused (false, one line in err). QUIT ends the session in
+ * every mode: the next session_advance returns SESSION_STOP_EXIT and
+ * session_close returns 0 (a replay stops where it stands; the recording's
+ * end is not checked). Once the session has ended (guest exit, shutdown,
+ * failure), RESET and POWERDOWN are refused and QUIT does nothing. Only
+ * between session_advance calls, never from inside one. */
 typedef enum SessionRequest { SESSION_REQ_RESET, SESSION_REQ_POWERDOWN, SESSION_REQ_QUIT } SessionRequest;
 bool session_request(Session *s, SessionRequest r, char *err, size_t errlen);
 
@@ -141,10 +145,14 @@ typedef enum SessionNoticeKind {
 typedef struct SessionNotice {
     SessionNoticeKind kind;
     bool guest;
-    const char *reason; /* "guest-shutdown", "guest-reset", "host-qmp-quit",
-                         * "host-qmp-system-reset", "host-signal", "host-ui" */
+    const char *reason; /* "guest-shutdown", "guest-reset", "guest-panic",
+                         * "host-qmp-quit", "host-qmp-system-reset",
+                         * "host-signal", "host-ui"; POWERDOWN:
+                         * "host-qmp-system-powerdown". Never NULL. */
     uint64_t icount;
 } SessionNotice;
+/* A replay tells each point of the recording's history once: a seek that
+ * re-executes it tells nothing again. QUIT in a replay is told at once. */
 typedef void (*SessionNoticeFn)(void *opaque, const SessionNotice *n);
 void session_set_observer(Session *s, SessionNoticeFn fn, void *opaque);
 
@@ -153,14 +161,19 @@ void session_set_observer(Session *s, SessionNoticeFn fn, void *opaque);
  * waiting on the console alone: return 0 on timeout, 1 when console input
  * may be readable, 2 when the driver has work (its own sockets are
  * readable): session_advance then returns SESSION_STOP_YIELD at once. The
+ * time that actually passed is logged as idle time either way. With a
+ * hook, a guest idle with no timer armed and no console waits for the
+ * driver (without one, the session fails: nothing could wake it). The
  * hook must not call back into the session. */
 typedef int (*SessionHostWaitFn)(void *opaque, int console_fd, uint64_t timeout_ns);
 void session_set_host_wait(Session *s, SessionHostWaitFn wait, void *opaque);
 
 /* The console shared with a human monitor (-serial mon:stdio; Ctrl-A c
  * switches, as QEMU's mux). While the monitor has the console, typed bytes
- * go to input(opaque, buf, n) and not to the guest. input() is called from
- * inside session_advance and session_console_poll: it must only buffer. */
+ * go to input(opaque, buf, n) and not to the guest (nor to the recording).
+ * input() is called from inside session_advance and session_console_poll:
+ * it must only buffer. In a replay typed input is read only from a
+ * terminal (as for Ctrl-A x); survives session_go_live. */
 typedef void (*SessionMonitorInputFn)(void *opaque, const uint8_t *buf, size_t n);
 void session_console_set_monitor(Session *s, SessionMonitorInputFn input, void *opaque);
 /* True while Ctrl-A c has given the console to the monitor. */

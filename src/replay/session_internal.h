@@ -87,7 +87,28 @@ struct Session {
     size_t snap_blob_len;
     char *snap_path_buf;
     const char *go_live_path; /* --go-live -o: the new recording */
+    /* an interactive driver (session.h) */
+    SessionNoticeFn observer;
+    void *observer_opaque;
+    SessionHostWaitFn host_wait;
+    void *host_wait_opaque;
+    bool yield_requested;   /* the host-wait hook said the driver has work */
+    bool quit_requested;    /* replay: a driver's QUIT ended the session */
+    /* replay: the last notice sent, as (icount, events_delivered, phase),
+     * which grows along the recording's history; a seek re-executing it
+     * sends nothing that is not past this mark */
+    bool notice_mark_set;
+    uint64_t notice_mark_icount, notice_mark_events;
+    int notice_mark_phase;
 };
+
+/* Where in the handling of an icount a notice arises, for ordering notices
+ * at the same icount: the machine's own (a guest reset, before the events
+ * at that icount), a log event's, the end of the recording. */
+typedef enum NoticePhase { NOTICE_MACHINE = 0, NOTICE_EVENT = 1, NOTICE_END = 2 } NoticePhase;
+/* Tell the driver (session_set_observer); in replay only the first time
+ * this point of the recording's history is reached. */
+void session_notice(Session *s, SessionNoticeKind kind, bool guest, const char *reason, NoticePhase phase);
 
 /* The replay's position, saved with in-memory checkpoints and snapshots
  * (sesspos.c). */
@@ -123,12 +144,16 @@ uint64_t gate_clock_wall_ns(void *opaque);
 void gate_random_bytes(void *opaque, uint8_t *buf, size_t n);
 void gate_console_write(void *opaque, const uint8_t *buf, size_t n);
 void gate_console_poll(Session *s);               /* run/record */
+/* Read typed input now: guest-bound bytes into pending_in (run, record) or
+ * dropped (replay); monitor bytes go to the monitor on the way. */
+void gate_console_read_host(Session *s);
 void gate_console_deliver(Session *s, const RlogEvent *ev); /* replay */
 void gate_console_break_replay(Session *s, const RlogEvent *ev); /* replay */
 bool gate_console_replay_quit(Session *s); /* replay: Ctrl-A x typed? */
 void gate_idle_wait(Session *s);                  /* run/record */
 void gate_idle_replay(Session *s, const RlogEvent *ev);
 void gate_shutdown_poll(Session *s);              /* run/record */
+void gate_shutdown_host(Session *s, int cause);   /* run/record: log and end */
 void gate_shutdown_replay(Session *s, const RlogEvent *ev);
 
 #endif

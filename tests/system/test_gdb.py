@@ -137,7 +137,7 @@ def test_replay_continue_to_end_reports_end(tmp_path):
     out = gdb(sock, RV64I, ["continue", "monitor when", "monitor info replay", "continue", "kill"])
     rc, _, err = finish(proc)
     assert "No more reverse-execution history" in out, out
-    total = int(re.search(r"replay at icount (\d+) of (\d+)", out).group(2))
+    total = int(re.search(r"at icount (\d+) of (\d+)", out).group(2))
     assert re.search(r"^icount %d$" % total, out, re.M), out
 
 

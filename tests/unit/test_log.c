@@ -194,7 +194,8 @@ static void test_kind_numbers_are_fixed(void **state)
     assert_string_equal(rlog_kind_name(17), "END");
     assert_string_equal(rlog_kind_name(33), "BLOCK_COMPLETE");
     assert_string_equal(rlog_kind_name(7), "UART_BREAK");
-    assert_string_equal(rlog_kind_name(8), "UNKNOWN");
+    assert_string_equal(rlog_kind_name(8), "POWERDOWN");
+    assert_string_equal(rlog_kind_name(9), "UNKNOWN");
     assert_false(rlog_kind_known(99));
     assert_true(rlog_kind_known(4));
 }
@@ -843,6 +844,43 @@ static char *capture(int (*fn)(const uint8_t *, size_t, FILE *, FILE *), const u
     return out_text;
 }
 
+/* Host-requested events (a monitor's system_reset, system_powerdown,
+ * quit) are named by dump, with no payload. */
+static void test_dump_names_host_requests(void **state)
+{
+    (void)state;
+    TestEvent evs[8];
+    int n = 0;
+    add_event(evs, &n, 500, RLOG_RESET, "", 0);
+    add_event(evs, &n, 700, RLOG_POWERDOWN, "", 0);
+    add_event(evs, &n, 900, RLOG_SHUTDOWN, "\x04", 1);
+    RlogEnd end = {900, 900 * 8, 0, 0x42};
+    uint8_t eb[RLOG_END_PAYLOAD_LEN];
+    rlog_end_encode(&end, eb);
+    add_event(evs, &n, 900, RLOG_END, eb, sizeof eb);
+    char *path = temp_path();
+    write_log(path, evs, n, NULL, NULL, NULL);
+    size_t len;
+    uint8_t *buf = read_file(path, &len);
+    unlink(path);
+    free(path);
+    int status;
+    char *err;
+    char *out = capture(rlog_print_dump_mem, buf, len, &status, &err);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, " RESET\n"));
+    assert_non_null(strstr(out, " POWERDOWN\n"));
+    assert_non_null(strstr(out, "SHUTDOWN   cause 4 (monitor quit)"));
+    assert_null(strstr(out, "UNKNOWN"));
+    uint32_t kind;
+    assert_true(rlog_kind_from_name("powerdown", &kind));
+    assert_int_equal(kind, RLOG_POWERDOWN);
+    free(out);
+    free(err);
+    free(buf);
+    free_events(evs, n);
+}
+
 static void test_info_and_dump(void **state)
 {
     TestEvent evs[16];
@@ -1286,6 +1324,7 @@ int main(void)
         cmocka_unit_test(test_absurd_lengths),
         cmocka_unit_test(test_writer_limits),
         cmocka_unit_test(test_info_and_dump),
+        cmocka_unit_test(test_dump_names_host_requests),
         cmocka_unit_test(test_kill9_keeps_complete_frames),
         cmocka_unit_test(test_long_path_message),
         cmocka_unit_test(test_missing_or_swapped_frames_are_damage),
