@@ -21,9 +21,6 @@ RV_CC   := riscv64-unknown-elf-gcc
 PYTHON  := /usr/bin/python3
 
 LIB_SRC  := $(sort $(wildcard src/util/*.c src/machine/*.c src/replay/*.c src/host/*.c src/debug/*.c))
-# Temporary, until the branch that adds src/debug/server.c is merged: the QMP
-# server (src/debug/qmp.c) calls it, so it is left out while it is absent.
-LIB_SRC  := $(filter-out $(if $(wildcard src/debug/server.c),,src/debug/qmp.c),$(LIB_SRC))
 MAIN_SRC := $(sort $(wildcard src/cli/*.c))
 HDRS     := $(wildcard src/*/*.h)
 

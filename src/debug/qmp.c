@@ -286,15 +286,6 @@ static void cmd_system_powerdown(QmpConn *c, json_t *args, QmpReply *r)
 
 static void cmd_quit(QmpConn *c, json_t *args, QmpReply *r) { r->quit_after = true; }
 
-/* The recording's path for query-replay. server.h has no way to it yet
- * (asked for: const char *server_recording_path(const Server *)); until
- * then "filename" is left out. */
-static const char *recording_path(Server *sv)
-{
-    (void)sv;
-    return NULL;
-}
-
 static void cmd_query_replay(QmpConn *c, json_t *args, QmpReply *r)
 {
     Server *sv = c->q->sv;
@@ -302,7 +293,7 @@ static void cmd_query_replay(QmpConn *c, json_t *args, QmpReply *r)
     /* QEMU's ReplayMode names */
     const char *name = mode == SESSION_RECORD ? "record" : mode == SESSION_REPLAY ? "play" : "none";
     r->ret = json_pack("{s:s}", "mode", name);
-    const char *path = mode != SESSION_RUN ? recording_path(sv) : NULL;
+    const char *path = mode != SESSION_RUN ? server_recording_path(sv) : NULL;
     if (r->ret && path)
         json_object_set_new(r->ret, "filename", json_string(path));
     if (r->ret)

@@ -120,6 +120,7 @@ const char *server_status_name(const Server *sv)
     return F.shut_down ? "shutdown" : F.why == STOP_DEBUG ? "debug" : "paused";
 }
 uint64_t server_icount(const Server *sv) { return F.icount; }
+const char *server_recording_path(const Server *sv) { return F.mode == SESSION_RUN ? NULL : "fake.rr"; }
 
 void server_stop(Server *sv, ServerStopReason why)
 {

@@ -281,6 +281,7 @@ static void test_replay_session(void **state)
     r = ask(t->c, "{\"execute\": \"query-replay\"}");
     json_t *ret = json_object_get(r, "return");
     assert_string_equal(json_string_value(json_object_get(ret, "mode")), "play");
+    assert_string_equal(json_string_value(json_object_get(ret, "filename")), "fake.rr");
     assert_int_equal(json_integer_value(json_object_get(ret, "icount")), 1000);
     json_decref(r);
     r = ask(t->c, "{\"execute\": \"human-monitor-command\", \"arguments\": {\"command-line\": \"info registers\"}}");
