@@ -14,7 +14,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Wshadow -Wstrict-prototypes
 CPPFLAGS += -Isrc -D_GNU_SOURCE
-LIBS    := -lfdt -lzstd -lxxhash -lm
+LIBS    := -lfdt -lzstd -lxxhash -ljansson -lm
 ASAN    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 RV_CC   := riscv64-unknown-elf-gcc
@@ -81,6 +81,7 @@ unit-test: $(GUEST_ELF)
 
 unit-test: $(UNIT_BIN) $(AUNIT_BIN)
 	@set -e; for t in $(UNIT_BIN) $(AUNIT_BIN); do echo "== $$t"; $$t; done
+	@scripts/run-qmp-protocol-test
 
 guest-test: build/rrvm build/asan/rrvm $(GUEST_ELF)
 	@scripts/run-guest-tests build/rrvm $(GUEST_ELF)
@@ -115,6 +116,7 @@ fuzz:
 	scripts/run-fuzz-loader
 	scripts/run-fuzz-state
 	scripts/run-fuzz-gdb
+	scripts/run-fuzz-qmp
 
 # a short run of every fuzzer under ASan+UBSan, so every CI run fuzzes a bit
 fuzz-smoke:
@@ -125,6 +127,7 @@ fuzz-smoke:
 	FUZZ_SECONDS=15 scripts/run-fuzz-state
 	FUZZ_SECONDS=15 scripts/run-fuzz-sesspos
 	FUZZ_SECONDS=15 scripts/run-fuzz-gdb
+	FUZZ_SECONDS=15 scripts/run-fuzz-qmp
 
 clean:
 	rm -rf build/obj build/asan build/tests build/guest-tests build/rrvm

@@ -2,7 +2,8 @@
  * hostsock.c - listening sockets (see hostsock.h). A TCP address other than
  * loopback is refused unless the caller allows it: a gdb stub can read and
  * write all of the guest, so it must not be reachable from the network by
- * accident.
+ * accident (nor a monitor, which controls the whole machine). The refusal
+ * names the option that overrides it.
  */
 #include "hostsock.h"
 
@@ -49,7 +50,8 @@ static bool is_loopback(const struct sockaddr *sa)
     return false;
 }
 
-static int listen_tcp(const char *hostport, bool allow_remote, char *err, size_t errlen)
+static int listen_tcp(const char *hostport, bool allow_remote, const HostsockRemote *why,
+                      char *err, size_t errlen)
 {
     char host[256];
     const char *colon = strrchr(hostport, ':');
@@ -69,8 +71,8 @@ static int listen_tcp(const char *hostport, bool allow_remote, char *err, size_t
         return -1;
     }
     if (!is_loopback(res->ai_addr) && !allow_remote) {
-        snprintf(err, errlen, "tcp:%s: not a loopback address; the debugger can read and write the whole guest "
-                 "(use --allow-remote-debug to listen there anyway)", hostport);
+        snprintf(err, errlen, "tcp:%s: not a loopback address; %s (use %s to listen there anyway)",
+                 hostport, why->risk, why->option);
         freeaddrinfo(res);
         return -1;
     }
@@ -88,14 +90,23 @@ static int listen_tcp(const char *hostport, bool allow_remote, char *err, size_t
     return fd;
 }
 
-int hostsock_listen(const char *spec, bool allow_remote, char *err, size_t errlen)
+static const HostsockRemote debugger_remote = {
+    "the debugger can read and write the whole guest", "--allow-remote-debug"
+};
+
+int hostsock_listen_for(const char *spec, bool allow_remote, const HostsockRemote *why, char *err, size_t errlen)
 {
     if (strncmp(spec, "unix:", 5) == 0)
         return listen_unix(spec + 5, err, errlen);
     if (strncmp(spec, "tcp:", 4) == 0)
-        return listen_tcp(spec + 4, allow_remote, err, errlen);
+        return listen_tcp(spec + 4, allow_remote, why, err, errlen);
     snprintf(err, errlen, "%s: expected tcp:HOST:PORT or unix:PATH", spec);
     return -1;
+}
+
+int hostsock_listen(const char *spec, bool allow_remote, char *err, size_t errlen)
+{
+    return hostsock_listen_for(spec, allow_remote, &debugger_remote, err, errlen);
 }
 
 int hostsock_accept(int lfd)
