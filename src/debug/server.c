@@ -591,6 +591,7 @@ int server_main(const SessionOptions *o, const DebugOptions *d)
     SessionOptions opts = *o;
     if (opts.mode == SESSION_REPLAY)
         opts.time_travel = true; /* seeking, reverse execution, loadvm */
+    opts.stdin_taken = d->monitor_stdio;
     Server *sv = calloc(1, sizeof *sv);
     if (!sv) {
         fprintf(stderr, "rrvm: out of memory\n");

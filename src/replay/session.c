@@ -1617,7 +1617,7 @@ Session *session_open(const SessionOptions *o, int *status)
         session_fail(s, 1, "%s", err);
         ok = false;
     }
-    if (ok && s->mode == SESSION_REPLAY)
+    if (ok && s->mode == SESSION_REPLAY && !o->stdin_taken)
         host_console_open_escapes(&s->console);
     if (ok && startup_interrupted(s, "reading the images"))
         ok = false;

@@ -175,3 +175,28 @@ def test_signal_ends_a_stopped_session(tmp_path):
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=30)
     assert p.returncode == 130 and "interrupted by signal" in err.decode(), err
+
+
+def test_go_live_from_the_monitor_records_a_branch(tmp_path):
+    """go_live FILE in the middle of a replay: the rest runs live and is
+    recorded into a new recording that starts from a snapshot of that
+    point; the branch replays with a matching digest."""
+    rr, branch = tmp_path / "r.rr", tmp_path / "branch.rr"
+    rc, _, err = run(["record", "-o", str(rr), "--digest"] + BARE + ["-kernel", IDLE])
+    assert rc == 0, err
+    child = pexpect.spawn(RRVM, ["replay", str(rr), "-monitor", "stdio", "-serial", "none", "-S", "--digest"],
+                          timeout=60)
+    child.expect(PROMPT)
+    hmp(child, "replay_break 4000")
+    hmp(child, "cont")
+    wait_paused(child)
+    out = hmp(child, f"go_live {branch}")
+    assert "live from icount 4000" in out, out
+    assert "Recording" in hmp(child, "info replay")
+    assert "not while replaying" not in hmp(child, "savevm live1")
+    child.send("cont\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    rc, _, err = run(["replay", str(branch), "--digest"])
+    assert rc == 0 and "matches" in err, err
