@@ -591,7 +591,7 @@ int server_main(const SessionOptions *o, const DebugOptions *d)
     SessionOptions opts = *o;
     if (opts.mode == SESSION_REPLAY)
         opts.time_travel = true; /* seeking, reverse execution, loadvm */
-    opts.stdin_taken = d->monitor_stdio;
+    opts.stdin_taken = d->monitor_stdio || d->launch_gdb; /* the terminal is the prompt's or gdb's */
     Server *sv = calloc(1, sizeof *sv);
     if (!sv) {
         fprintf(stderr, "rrvm: out of memory\n");

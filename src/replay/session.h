@@ -48,7 +48,7 @@ typedef struct SessionOptions {
     bool no_reboot;             /* -no-reboot: a guest reset ends the run (exit 0);
                                  * record stores it, replay reads it back */
     bool quiet;                 /* --quiet: no progress bar */
-    bool stdin_taken;           /* -monitor stdio: the terminal is the monitor's;
+    bool stdin_taken;           /* -monitor stdio, replay --gdb: the terminal is taken;
                                  * a replay reads no Ctrl-A keys from it */
     /* -seed N: random bytes come from a PRNG seeded with N instead of the
      * host (as QEMU's -seed); still logged, so replay is unaffected */

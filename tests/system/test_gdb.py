@@ -313,3 +313,30 @@ def test_monitor_commands_replay_break_seek_checkpoint_restart(tmp_path):
     assert "unknown command: 'frobnicate'" in out, out
     assert rc == 0, err
     assert digest_of(err) == recorded and "matches" in err
+
+
+def test_replay_gdb_on_a_terminal_gets_every_key(tmp_path):
+    """rrvm replay --gdb on a terminal: the keys are gdb's alone (rrvm used
+    to read the same terminal for Ctrl-A keys and ate some of gdb's)."""
+    import pexpect
+    rr = tmp_path / "r.rr"
+    rc, _, err = run(["record", "-o", str(rr)] + BARE + ["-kernel", RV64I])
+    assert rc == 0, err
+    child = pexpect.spawn(RRVM, ["replay", str(rr), "--gdb", "--symbols", RV64I], timeout=60)
+    child.expect(r"\(gdb\) ")
+    for _ in range(5):  # keys typed while the replay runs under gdb's continue
+        child.send("monitor when\r")
+        child.expect(r"icount \d+")
+        child.expect(r"\(gdb\) ")
+    child.send("break test_end\r")
+    child.expect(r"\(gdb\) ")
+    child.send("continue\r")
+    child.expect("Breakpoint 1, ")
+    child.expect(r"\(gdb\) ")
+    child.send("kill\r")
+    child.expect(r"\(y or n\) ")
+    child.send("y\r")
+    child.expect(r"\(gdb\) ")
+    child.send("quit\r")
+    child.expect(pexpect.EOF)
+    child.close()
