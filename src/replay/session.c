@@ -566,21 +566,21 @@ static bool restore_checkpoint(Session *s, uint64_t target)
     return resume_at(s, extra, len);
 }
 
-/* After a restore, cps.page_hash and cps.rec_page_hash describe another
- * point in time. The replay side is re-hashed in full; the recorded side's
- * mirror is set equal to it. Verification then compares the full replayed
- * RAM root hash with the recorded root, which is exact: a match means RAM
- * matches (modulo hash collisions); a mismatch is reported, only the page
- * list may be less precise than on a straight replay. */
+/* After a restore the recorded side's mirror (cps.rec_page_hash) describes
+ * another point in time; the replay side does not: a page whose content
+ * changed since the last capture is marked DIRTY_DIGEST, whoever changed it
+ * (the guest, a device, the restore through machine_phys_write), so its
+ * page_hash is refreshed at the next capture and every other page_hash is
+ * still right. So: capture (hashes only marked pages) and set the mirror
+ * equal to it. Verification then compares the full replayed RAM root hash
+ * with the recorded root, which is exact: a match means RAM matches
+ * (modulo hash collisions); a mismatch is reported, only the page list may
+ * be less precise than on a straight replay. */
 static void checkpoint_resync(Session *s)
 {
-    Machine *m = s->m;
-    size_t n = (size_t)(m->ram_size >> 12);
-    for (size_t i = 0; i < n; i++)
-        m->dirty_pages[i] |= DIRTY_DIGEST;
     SerWriter w;
     ser_writer_init(&w);
-    checkpoint_capture(m, &s->cps, &w);
+    checkpoint_capture(s->m, &s->cps, &w);
     ser_writer_free(&w);
     memcpy(s->cps.rec_page_hash, s->cps.page_hash, s->cps.npages * sizeof *s->cps.page_hash);
     s->cps_resync = false;
