@@ -3,6 +3,7 @@ the project's Linux guest and Debian's OpenSBI, and a runner that returns
 (exit status, stdout bytes, stderr text)."""
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -49,3 +50,12 @@ def guest():
 
 def no_sanitizer_report(stderr):
     return "AddressSanitizer" not in stderr and "runtime error" not in stderr
+
+
+def wait_for_socket(path, proc, timeout=30):
+    """Wait for rrvm to listen (the socket file appears), not a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "rrvm never listened on " + path
+        time.sleep(0.02)

@@ -7,25 +7,15 @@ import os
 import re
 import socket
 import subprocess
-import time
 
 import pytest
 
-from conftest import GUEST_TESTS, RRVM, digest_of, linux_args, run
+from conftest import GUEST_TESTS, RRVM, digest_of, linux_args, run, wait_for_socket
 
 GDB = "gdb-multiarch"
 RV64I = os.path.join(GUEST_TESTS, "rv64i.elf")
 SMP = os.path.join(GUEST_TESTS, "smp.elf")
 BARE = ["-seed", "1", "-rtc", "base=2026-01-01T00:00:00", "-bios", "none", "-serial", "none"]
-
-
-def wait_for_socket(path, proc, timeout=30):
-    """Wait for rrvm to listen (the socket file appears), not a fixed sleep."""
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(path):
-        assert proc.poll() is None, proc.stderr.read()
-        assert time.monotonic() < deadline, "rrvm never listened on " + path
-        time.sleep(0.02)
 
 
 def start_rrvm(tmp_path, args):

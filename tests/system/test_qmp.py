@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import GUEST_TESTS, RRVM, digest_of, linux_args, no_sanitizer_report, run
+from conftest import GUEST_TESTS, RRVM, digest_of, linux_args, no_sanitizer_report, run, wait_for_socket
 
 MIX = os.path.join(GUEST_TESTS, "mix.elf")  # 3 million instructions, then exits 0
 BARE = ["-seed", "1", "-rtc", "base=2026-01-01T00:00:00", "-bios", "none", "-serial", "none"]
@@ -95,14 +95,6 @@ class Qmp:
     def close(self):
         self.rfile.close()
         self.sock.close()
-
-
-def wait_for_socket(path, proc, timeout=30):
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(path):
-        assert proc.poll() is None, proc.stderr.read()
-        assert time.monotonic() < deadline, "rrvm never listened on " + path
-        time.sleep(0.02)
 
 
 STARTED = []

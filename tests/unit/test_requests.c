@@ -23,25 +23,7 @@
 
 #include "replay/checkpoint.h"
 #include "replay/session.h"
-
-static void base_options(SessionOptions *o, SessionMode mode, const char *rr, const char *elf)
-{
-    memset(o, 0, sizeof *o);
-    o->mode = mode;
-    o->rr_path = rr;
-    o->force = true; /* rr is a mkstemp() file: replace it */
-    o->quiet = true;
-    o->serial = "none";
-    o->seed_set = true;
-    o->seed = 1;
-    o->checkpoint_interval = 2000;
-    o->cfg.ram_size = 64ull << 20;
-    o->cfg.nharts = 1;
-    o->cfg.board_virt = true;
-    o->cfg.quantum = 1000;
-    o->cfg.rtc_base_ns = 1767225600ull * 1000000000ull;
-    o->image_path[IMG_KERNEL] = elf;
-}
+#include "session_opts.h"
 
 static void temp_rr(char *path)
 {
@@ -110,7 +92,7 @@ static void check_requests_replay(bool strict, uint64_t A)
     char rr[] = "/tmp/rrvm-test-requests-XXXXXX";
     temp_rr(rr);
     SessionOptions o;
-    base_options(&o, SESSION_RECORD, rr, "build/guest-tests/vm.elf");
+    base_options(&o, SESSION_RECORD, rr, "build/guest-tests/vm.elf", 1);
     o.verify_strict = strict; /* a checkpoint after every event, RESET too */
     int status = -1;
     Session *s = session_open(&o, &status);
@@ -146,7 +128,7 @@ static void check_requests_replay(bool strict, uint64_t A)
     assert_string_equal(rec.reason[2], "host-qmp-quit");
     assert_int_equal(rec.n[2].icount, C);
 
-    base_options(&o, SESSION_REPLAY, rr, NULL);
+    base_options(&o, SESSION_REPLAY, rr, NULL, 1);
     o.time_travel = true;
     o.checkpoint_memory = 256ull << 20;
     s = session_open(&o, &status);
@@ -196,7 +178,7 @@ static void test_reset_at_icount_zero(void **state)
     char rr[] = "/tmp/rrvm-test-requests-zero-XXXXXX";
     temp_rr(rr);
     SessionOptions o;
-    base_options(&o, SESSION_RECORD, rr, "build/guest-tests/vm.elf");
+    base_options(&o, SESSION_RECORD, rr, "build/guest-tests/vm.elf", 1);
     o.verify_strict = true;
     int status = -1;
     Session *s = session_open(&o, &status);
@@ -207,7 +189,7 @@ static void test_reset_at_icount_zero(void **state)
     request_ok(s, SESSION_REQ_QUIT);
     uint64_t end = digest(s);
     assert_int_equal(session_close(s), 0);
-    base_options(&o, SESSION_REPLAY, rr, NULL);
+    base_options(&o, SESSION_REPLAY, rr, NULL, 1);
     s = session_open(&o, &status);
     assert_non_null(s);
     Seen seen = { .count = 0 };
@@ -227,7 +209,7 @@ static void record_plain(char *rr)
 {
     temp_rr(rr);
     SessionOptions o;
-    base_options(&o, SESSION_RECORD, rr, "build/guest-tests/vm.elf");
+    base_options(&o, SESSION_RECORD, rr, "build/guest-tests/vm.elf", 1);
     int status = -1;
     Session *s = session_open(&o, &status);
     assert_non_null(s);
@@ -241,7 +223,7 @@ static void test_requests_refused_in_replay_quit_ends_it(void **state)
     char rr[] = "/tmp/rrvm-test-requests-rp-XXXXXX";
     record_plain(rr);
     SessionOptions o;
-    base_options(&o, SESSION_REPLAY, rr, NULL);
+    base_options(&o, SESSION_REPLAY, rr, NULL, 1);
     int status = -1;
     Session *s = session_open(&o, &status);
     assert_non_null(s);
@@ -305,7 +287,7 @@ static void test_guest_reset_notices(void **state)
     char rr[] = "/tmp/rrvm-test-requests-rb-XXXXXX";
     temp_rr(rr);
     SessionOptions o;
-    base_options(&o, SESSION_RECORD, rr, elf);
+    base_options(&o, SESSION_RECORD, rr, elf, 1);
     o.checkpoint_interval = 7; /* a checkpoint due at every reset's icount */
     int status = -1;
     Session *s = session_open(&o, &status);
@@ -325,7 +307,7 @@ static void test_guest_reset_notices(void **state)
     }
     assert_string_equal(rec.reason[5], "host-qmp-quit");
 
-    base_options(&o, SESSION_REPLAY, rr, NULL);
+    base_options(&o, SESSION_REPLAY, rr, NULL, 1);
     o.time_travel = true;
     o.checkpoint_memory = 64ull << 20;
     s = session_open(&o, &status);
@@ -343,7 +325,7 @@ static void test_guest_reset_notices(void **state)
     assert_int_equal(session_close(s), 0);
 
     /* -no-reboot: the first reset ends the run, told as a guest-reset shutdown */
-    base_options(&o, SESSION_RECORD, rr, elf);
+    base_options(&o, SESSION_RECORD, rr, elf, 1);
     o.no_reboot = true;
     s = session_open(&o, &status);
     assert_non_null(s);
@@ -356,7 +338,7 @@ static void test_guest_reset_notices(void **state)
     assert_true(rec.n[0].guest);
     assert_string_equal(rec.reason[0], "guest-reset");
     assert_int_equal(rec.n[0].icount, 7);
-    base_options(&o, SESSION_REPLAY, rr, NULL);
+    base_options(&o, SESSION_REPLAY, rr, NULL, 1);
     s = session_open(&o, &status);
     assert_non_null(s);
     rep.count = 0;
@@ -396,7 +378,7 @@ static void test_host_wait_yields_and_replays(void **state)
     char rr[] = "/tmp/rrvm-test-requests-idle-XXXXXX";
     temp_rr(rr);
     SessionOptions o;
-    base_options(&o, SESSION_RECORD, rr, "build/guest-tests/idle.elf");
+    base_options(&o, SESSION_RECORD, rr, "build/guest-tests/idle.elf", 1);
     int status = -1;
     Session *s = session_open(&o, &status);
     assert_non_null(s);
@@ -413,7 +395,7 @@ static void test_host_wait_yields_and_replays(void **state)
     assert_int_equal(session_machine(s)->exit_code, 0); /* every wait ended at its deadline or later */
     assert_int_equal(session_close(s), 0);
 
-    base_options(&o, SESSION_REPLAY, rr, NULL);
+    base_options(&o, SESSION_REPLAY, rr, NULL, 1);
     s = session_open(&o, &status);
     assert_non_null(s);
     assert_int_equal(advance_to_end(s), SESSION_STOP_END);

@@ -21,25 +21,7 @@
 #include "machine/hart.h"
 #include "replay/checkpoint.h"
 #include "replay/session.h"
-
-static void base_options(SessionOptions *o, SessionMode mode, const char *rr, const char *elf, int nharts)
-{
-    memset(o, 0, sizeof *o);
-    o->mode = mode;
-    o->rr_path = rr;
-    o->force = true; /* rr is a mkstemp() file: replace it */
-    o->quiet = true;
-    o->serial = "none";
-    o->seed_set = true;
-    o->seed = 1;
-    o->checkpoint_interval = 2000;
-    o->cfg.ram_size = 64ull << 20;
-    o->cfg.nharts = nharts;
-    o->cfg.board_virt = true;
-    o->cfg.quantum = 1000;
-    o->cfg.rtc_base_ns = 1767225600ull * 1000000000ull;
-    o->image_path[IMG_KERNEL] = elf;
-}
+#include "session_opts.h"
 
 /* Record elf into rr; returns the final icount. */
 static uint64_t record(const char *rr, const char *elf, int nharts)
