@@ -20,9 +20,9 @@ ASAN    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 RV_CC   := riscv64-unknown-elf-gcc
 PYTHON  := /usr/bin/python3
 
-LIB_SRC  := $(sort $(wildcard src/util/*.c src/machine/*.c src/replay/*.c src/host/*.c src/debug/*.c))
+LIB_SRC  := $(sort $(wildcard src/util/*.c src/machine/*.c src/machine/cpu/*.c src/machine/dev/*.c src/replay/*.c src/host/*.c src/debug/*.c))
 MAIN_SRC := $(sort $(wildcard src/cli/*.c))
-HDRS     := $(wildcard src/*/*.h)
+HDRS     := $(wildcard src/*/*.h src/*/*/*.h)
 
 OBJ      := $(LIB_SRC:%.c=build/obj/%.o)
 MAIN_OBJ := $(MAIN_SRC:%.c=build/obj/%.o)

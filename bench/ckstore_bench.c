@@ -22,7 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "machine/hart.h"
+#include "machine/cpu/hart.h"
 #include "replay/ckstore.h"
 
 #define RAM (256ull << 20)

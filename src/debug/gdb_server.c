@@ -30,7 +30,7 @@
 #include "debug/monitor.h"
 #include "host/evloop.h"
 #include "host/hostsock.h"
-#include "machine/hart.h"
+#include "machine/cpu/hart.h"
 
 #define RCONT_FIRST_WINDOW 1000000ull   /* reverse-continue's first interval */
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "machine/hart.h"
+#include "machine/cpu/hart.h"
 
 enum { RX_IDLE, RX_DATA, RX_ESC, RX_CSUM1, RX_CSUM2 };
 

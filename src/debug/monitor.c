@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "machine/hart.h"
+#include "machine/cpu/hart.h"
 
 #define MAX_WORDS 8
 

@@ -26,7 +26,7 @@
 #include "debug/gdb_server.h"
 #include "debug/hmp.h"
 #include "debug/qmp.h"
-#include "machine/hart.h"
+#include "machine/cpu/hart.h"
 #include "util/ser.h"
 
 #define RUN_SLICE 1000000ull /* instructions between polls of the front ends */

@@ -23,23 +23,23 @@
  * saved, loaded, digested and reset in the one fixed order of
  * device_table(); a device's presence is part of the saved state.
  */
-#include "board.h"
+#include "machine/board.h"
 
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "clint.h"
-#include "fdt.h"
-#include "goldfish_rtc.h"
-#include "hart.h"
-#include "htif.h"
-#include "loader.h"
-#include "plic.h"
-#include "sifive_test.h"
-#include "uart16550.h"
-#include "virtio_mmio.h"
+#include "machine/dev/clint.h"
+#include "machine/fdt.h"
+#include "machine/dev/goldfish_rtc.h"
+#include "machine/cpu/hart.h"
+#include "machine/dev/htif.h"
+#include "machine/loader.h"
+#include "machine/dev/plic.h"
+#include "machine/dev/sifive_test.h"
+#include "machine/dev/uart16550.h"
+#include "machine/dev/virtio_mmio.h"
 
 #define MiB (1024ull * 1024)
 #define KERNEL_ALIGN (2 * MiB)

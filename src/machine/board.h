@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "machine.h"
+#include "machine/machine.h"
 
 typedef struct BootImage {
     const uint8_t *data; /* NULL when absent */

@@ -10,20 +10,20 @@
  *    PH_CPU_INTC + h.
  *  - The only host input is the rng-seed, taken through m->host.
  */
-#include "fdt.h"
+#include "machine/fdt.h"
 
 #include <libfdt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "clint.h"
-#include "goldfish_rtc.h"
-#include "hart.h"
-#include "plic.h"
-#include "sifive_test.h"
-#include "uart16550.h"
-#include "virtio_mmio.h"
+#include "machine/dev/clint.h"
+#include "machine/dev/goldfish_rtc.h"
+#include "machine/cpu/hart.h"
+#include "machine/dev/plic.h"
+#include "machine/dev/sifive_test.h"
+#include "machine/dev/uart16550.h"
+#include "machine/dev/virtio_mmio.h"
 
 #define PH_PLIC 1
 #define PH_TEST 2

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "machine.h"
+#include "machine/machine.h"
 
 #define DEVTREE_UART_CLOCK_HZ 3686400
 #define DEVTREE_RNG_SEED_BYTES 64

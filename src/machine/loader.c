@@ -14,7 +14,7 @@
  *    `ld -Ttext=0x80000000` puts in a first PT_LOAD starting below RAM);
  *    anything else outside RAM is an error, never silently lost.
  */
-#include "loader.h"
+#include "machine/loader.h"
 
 #include <stdio.h>
 #include <string.h>

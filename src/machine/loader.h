@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "machine.h"
+#include "machine/machine.h"
 
 typedef struct ElfInfo {
     uint64_t entry;            /* physical entry point */

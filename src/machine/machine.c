@@ -17,18 +17,18 @@
  *  - machine_load is all or nothing: the core state is rolled back from a
  *    copy saved first, and RAM is only written once the whole blob parsed.
  */
-#include "machine.h"
+#include "machine/machine.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include "board.h"
-#include "clint.h"
-#include "goldfish_rtc.h"
-#include "hart.h"
-#include "plic.h"
+#include "machine/board.h"
+#include "machine/dev/clint.h"
+#include "machine/dev/goldfish_rtc.h"
+#include "machine/cpu/hart.h"
+#include "machine/dev/plic.h"
 
 #define DEFAULT_QUANTUM 10000
 

@@ -27,8 +27,8 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "../machine/board.h"
-#include "../machine/hart.h"
+#include "machine/board.h"
+#include "machine/cpu/hart.h"
 #include "varint.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../machine/machine.h"
+#include "machine/machine.h"
 #include "../util/ser.h"
 
 #define CHECKPOINT_FORMAT 1

@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "machine/hart.h" /* PAGE_SIZE, PAGE_SHIFT */
+#include "machine/cpu/hart.h" /* PAGE_SIZE, PAGE_SHIFT */
 
 typedef struct PageCopy {
     struct PageCopy *newer, *older; /* the page's list, by icount */

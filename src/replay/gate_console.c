@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#include "machine/uart16550.h"
+#include "machine/dev/uart16550.h"
 
 void gate_console_write(void *opaque, const uint8_t *buf, size_t n)
 {

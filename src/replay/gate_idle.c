@@ -15,7 +15,7 @@
 #include "session_internal.h"
 
 #include "host/hostsys.h"
-#include "machine/hart.h"
+#include "machine/cpu/hart.h"
 
 static bool machine_all_idle(const Machine *m)
 {

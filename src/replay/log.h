@@ -31,7 +31,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../machine/machine.h"
+#include "machine/machine.h"
 
 #define RLOG_FORMAT_VERSION 2 /* 2: frames carry a sequence number; 1 still read */
 #define RLOG_INCOMPLETE_SUFFIX ".incomplete" /* a recording being written, or cut */

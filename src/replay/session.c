@@ -41,7 +41,7 @@
 #include "host/hostsys.h"
 #include "host/signals.h"
 #include "machine/board.h"
-#include "machine/hart.h"
+#include "machine/cpu/hart.h"
 #include "machine/loader.h"
 #include "pack.h"
 #include "snapshot.h"

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "debug/gdb_stub.h"
-#include "machine/hart.h"
+#include "machine/cpu/hart.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

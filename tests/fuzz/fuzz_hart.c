@@ -57,14 +57,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "machine/clint.h"
-#include "machine/goldfish_rtc.h"
-#include "machine/hart.h"
+#include "machine/dev/clint.h"
+#include "machine/dev/goldfish_rtc.h"
+#include "machine/cpu/hart.h"
 #include "machine/machine.h"
-#include "machine/plic.h"
-#include "machine/sifive_test.h"
-#include "machine/uart16550.h"
-#include "machine/virtio_mmio.h"
+#include "machine/dev/plic.h"
+#include "machine/dev/sifive_test.h"
+#include "machine/dev/uart16550.h"
+#include "machine/dev/virtio_mmio.h"
 #include "util/ser.h"
 
 #define FUZZ_RAM_SIZE (1ull << 20)

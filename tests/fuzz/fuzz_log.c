@@ -174,7 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #else /* FUZZ_SEED_GENERATOR: write valid recordings as a seed corpus */
 
-#include "machine/hart.h"
+#include "machine/cpu/hart.h"
 #include "util/ser.h"
 
 static void header_for(RlogHeader *h, int variant)

@@ -22,8 +22,8 @@
 #include <string.h>
 
 #include "machine/board.h"
-#include "machine/hart.h"
-#include "machine/uart16550.h"
+#include "machine/cpu/hart.h"
+#include "machine/dev/uart16550.h"
 
 /* auipc t0,0x10; li t2,4104; li t1,1; loop: sd t1,0(t0); addi t1,t1,1;
  * add t0,t0,t2; j loop */

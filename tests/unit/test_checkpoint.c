@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "machine/board.h"
-#include "machine/hart.h"
+#include "machine/cpu/hart.h"
 #include "replay/checkpoint.h"
 #include "replay/log.h"
 

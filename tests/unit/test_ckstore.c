@@ -46,7 +46,7 @@
 #include <string.h>
 
 #include "machine/board.h"
-#include "machine/hart.h"
+#include "machine/cpu/hart.h"
 #include "replay/ckstore.h"
 
 static const uint32_t prog_words[] = {

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "machine/hart.h"
+#include "machine/cpu/hart.h"
 
 __attribute__((weak)) const MmioRegion *machine_find_mmio(const Machine *m, uint64_t paddr)
 {

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "machine/decode.h"
+#include "machine/cpu/decode.h"
 
 typedef struct Case {
     uint32_t bits;

@@ -17,13 +17,13 @@
 #include <cmocka.h>
 
 #include "machine/board.h"
-#include "machine/clint.h"
-#include "machine/goldfish_rtc.h"
-#include "machine/hart.h"
-#include "machine/htif.h"
+#include "machine/dev/clint.h"
+#include "machine/dev/goldfish_rtc.h"
+#include "machine/cpu/hart.h"
+#include "machine/dev/htif.h"
 #include "machine/machine.h"
-#include "machine/plic.h"
-#include "machine/uart16550.h"
+#include "machine/dev/plic.h"
+#include "machine/dev/uart16550.h"
 
 #define RAM_SIZE (16ull << 20)
 #define UART 0x10000000ull

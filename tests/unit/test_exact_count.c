@@ -298,7 +298,7 @@
 #include <string.h>
 
 #include "machine/board.h"
-#include "machine/hart.h"
+#include "machine/cpu/hart.h"
 #include "machine/machine.h"
 #include "replay/checkpoint.h"
 

@@ -18,7 +18,7 @@
 
 #include "machine/board.h"
 #include "machine/fdt.h"
-#include "machine/hart.h"
+#include "machine/cpu/hart.h"
 #include "machine/loader.h"
 #include "machine/machine.h"
 

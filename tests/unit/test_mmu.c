@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "machine/hart.h"
+#include "machine/cpu/hart.h"
 
 /* --- weak stand-ins for machine.c / exec.c --- */
 

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "machine/hart.h"
+#include "machine/cpu/hart.h"
 #include "replay/checkpoint.h"
 #include "replay/session.h"
 #include "session_opts.h"

@@ -29,7 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "machine/hart.h"
+#include "machine/cpu/hart.h"
 #include "replay/snapshot.h"
 
 static uint64_t host_wallclock(void *opaque) { return 1767225600000000000ull; }

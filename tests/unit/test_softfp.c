@@ -33,7 +33,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "machine/softfp.h"
+#include "machine/cpu/softfp.h"
 
 typedef unsigned __int128 u128;
 

@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "machine.h"
+#include "machine/machine.h"
 
 typedef struct Htif {
     Machine *m;

@@ -17,7 +17,7 @@
  *    arms an alarm (and only with clock=host), so recordings log nothing
  *    while the RTC is idle.
  */
-#include "goldfish_rtc.h"
+#include "machine/dev/goldfish_rtc.h"
 
 #include <assert.h>
 #include <stdlib.h>

@@ -43,7 +43,7 @@
 #include <assert.h>
 #include <string.h>
 
-#include "hart.h"
+#include "machine/cpu/hart.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "guest memory is accessed with host loads: little-endian host required");

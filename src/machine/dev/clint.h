@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "machine.h"
+#include "machine/machine.h"
 
 #define CLINT_BASE 0x2000000ull
 #define CLINT_SIZE 0x10000ull

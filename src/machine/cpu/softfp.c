@@ -18,7 +18,7 @@
  *  - Tininess is detected after rounding, and UF is raised only for tiny
  *    and inexact results, as RISC-V requires.
  */
-#include "machine/softfp.h"
+#include "machine/cpu/softfp.h"
 
 #include <assert.h>
 

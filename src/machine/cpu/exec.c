@@ -56,9 +56,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode.h"
-#include "hart.h"
-#include "softfp.h"
+#include "machine/cpu/decode.h"
+#include "machine/cpu/hart.h"
+#include "machine/cpu/softfp.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the memory fast paths assume a little-endian host"

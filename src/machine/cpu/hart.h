@@ -22,7 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "machine.h"
+#include "machine/machine.h"
 
 enum { PRV_U = 0, PRV_S = 1, PRV_M = 3 };
 

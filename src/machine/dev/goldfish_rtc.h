@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "machine.h"
+#include "machine/machine.h"
 
 #define GOLDFISH_RTC_BASE 0x101000ull
 #define GOLDFISH_RTC_SIZE 0x1000ull

@@ -7,7 +7,7 @@
  * boundary. Only the register at offset 0 acts, for 16-bit and wider
  * writes, as in QEMU.
  */
-#include "sifive_test.h"
+#include "machine/dev/sifive_test.h"
 
 #include <stdlib.h>
 

@@ -13,7 +13,7 @@
  * with rd = 0, c.jr with rs1 = 0, c.addi16sp/c.lui with a zero immediate,
  * c.addiw with rd = 0) and static rounding modes 5 and 6.
  */
-#include "decode.h"
+#include "machine/cpu/decode.h"
 
 #include <assert.h>
 #include <stddef.h>

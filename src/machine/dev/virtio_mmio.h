@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "machine.h"
+#include "machine/machine.h"
 
 #define VIRTIO_MMIO_BASE 0x10001000ull
 #define VIRTIO_MMIO_STRIDE 0x1000ull

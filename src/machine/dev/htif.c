@@ -9,7 +9,7 @@
  *    yields -EFAULT, never a host fault. Console writes go out in bounded
  *    chunks, so a huge length cannot exhaust host memory.
  */
-#include "htif.h"
+#include "machine/dev/htif.h"
 
 #include <assert.h>
 #include <stdio.h>

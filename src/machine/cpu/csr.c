@@ -22,7 +22,7 @@
  */
 #include <assert.h>
 
-#include "hart.h"
+#include "machine/cpu/hart.h"
 
 enum {
     CSR_FFLAGS = 0x001, CSR_FRM = 0x002, CSR_FCSR = 0x003,

@@ -18,9 +18,9 @@
  */
 #include <assert.h>
 
-#include "decode.h"
-#include "hart.h"
-#include "softfp.h"
+#include "machine/cpu/decode.h"
+#include "machine/cpu/hart.h"
+#include "machine/cpu/softfp.h"
 
 static inline sf32 unbox_s(uint64_t v)
 {

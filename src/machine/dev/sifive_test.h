@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "machine.h"
+#include "machine/machine.h"
 
 #define SIFIVE_TEST_BASE 0x100000ull
 #define SIFIVE_TEST_SIZE 0x1000ull

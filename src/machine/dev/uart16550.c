@@ -21,7 +21,7 @@
  * virtual-time timer is involved, and the driver reads everything in LSR.DR
  * order either way.
  */
-#include "uart16550.h"
+#include "machine/dev/uart16550.h"
 
 #include <assert.h>
 #include <stdlib.h>

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "machine.h"
+#include "machine/machine.h"
 
 #define PLIC_BASE 0xc000000ull
 #define PLIC_SIZE 0x600000ull

@@ -13,13 +13,13 @@
  *    hart's MEIP/SEIP, so MIP never lags the PLIC.
  *  - Accesses must be 32-bit and aligned (as QEMU), else access fault.
  */
-#include "plic.h"
+#include "machine/dev/plic.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hart.h"
+#include "machine/cpu/hart.h"
 
 #define PRIORITY_MASK 7u /* 7 priority levels, like QEMU virt */
 #define PENDING_BASE 0x1000

@@ -6,7 +6,7 @@
  * form records which slots hold which backend so a snapshot never loads
  * into a differently populated board.
  */
-#include "virtio_mmio.h"
+#include "machine/dev/virtio_mmio.h"
 
 #include <stdlib.h>
 #include <string.h>

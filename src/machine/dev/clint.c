@@ -10,13 +10,13 @@
  *  - Only 32-bit and 64-bit naturally aligned accesses are accepted, like
  *    QEMU; anything else is an access fault.
  */
-#include "clint.h"
+#include "machine/dev/clint.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hart.h"
+#include "machine/cpu/hart.h"
 
 #define MSIP_OFF 0x0000
 #define MTIMECMP_OFF 0x4000

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "machine.h"
+#include "machine/machine.h"
 
 #define UART16550_FIFO_SIZE 16
 #define UART16550_BASE 0x10000000ull

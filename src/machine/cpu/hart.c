@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hart.h"
+#include "machine/cpu/hart.h"
 
 #define HART_STATE_VERSION 1
 

@@ -12,7 +12,7 @@
  */
 #include <assert.h>
 
-#include "hart.h"
+#include "machine/cpu/hart.h"
 
 #define CAUSE_INTERRUPT (1ull << 63)
 
