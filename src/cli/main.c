@@ -44,6 +44,8 @@
  * a seeded run reads no host input at all */
 #define SEEDED_RTC_BASE_NS (1767225600ull * 1000000000ull)
 
+#define MAX_RNG_OBJECTS 8
+
 /* the commands an option applies to */
 enum { C_RUN = 1, C_RECORD = 2, C_REPLAY = 4, C_LIVE = C_RUN | C_RECORD, C_ALL = 7 };
 
@@ -55,6 +57,8 @@ typedef struct Parse {
     char rr_path_buf[4096]; /* the recording's path when rrvm chose it */
     uint64_t *gotos;        /* --goto list, owned */
     DebugOptions dbg;       /* -s, -gdb, -S */
+    char rng_objects[MAX_RNG_OBJECTS][MACHINE_DEV_ID_MAX]; /* -object rng-random ids */
+    int nrng_objects;
     char err[512];
 } Parse;
 
@@ -373,6 +377,102 @@ static bool opt_net(Parse *p, const char *arg)
     return fail(p, "%s: rrvm has no network device yet (only 'none' is accepted)", arg);
 }
 
+/* --- devices: -device NAME[,PROP=V...], -object TYPE,id=ID[,...] --- */
+
+/* -object rng-random,id=ID[,filename=/dev/urandom|/dev/random]: rrvm's
+ * random bytes always come from the host's getrandom() through the random
+ * gate (or -seed); the object only names the source for -device ...,rng=. */
+static bool opt_object(Parse *p, const char *arg)
+{
+    char buf[512], *tok[16];
+    int n = split_commas(arg, buf, sizeof buf, tok, 16);
+    if (n == 0 || (strcmp(tok[0], "rng-random") != 0 && strcmp(tok[0], "rng-builtin") != 0))
+        return fail(p, "-object %s: rrvm knows rng-random and rng-builtin (entropy for virtio-rng-device)", arg);
+    const char *id = NULL;
+    for (int i = 1; i < n; i++) {
+        if (strncmp(tok[i], "id=", 3) == 0)
+            id = tok[i] + 3;
+        else if (strcmp(tok[i], "filename=/dev/urandom") == 0 || strcmp(tok[i], "filename=/dev/random") == 0)
+            ; /* the host's kernel entropy either way */
+        else if (strncmp(tok[i], "filename=", 9) == 0)
+            return fail(p, "-object %s: only filename=/dev/urandom or /dev/random (rrvm reads the host's "
+                        "entropy through its random gate)", arg);
+        else
+            return fail(p, "-object %s: unknown property '%s'", arg, tok[i]);
+    }
+    if (!id || !*id)
+        return fail(p, "-object %s: needs id=ID", arg);
+    if (p->nrng_objects == MAX_RNG_OBJECTS)
+        return fail(p, "-object %s: too many rng objects", arg);
+    snprintf(p->rng_objects[p->nrng_objects++], MACHINE_DEV_ID_MAX, "%s", id);
+    return true;
+}
+
+static bool rng_object_known(const Parse *p, const char *id)
+{
+    for (int i = 0; i < p->nrng_objects; i++)
+        if (strcmp(p->rng_objects[i], id) == 0)
+            return true;
+    return false;
+}
+
+/* Properties of one -device, after its name. */
+typedef bool (*DevPropFn)(Parse *p, MachineDeviceConfig *d, const char *key, const char *val);
+
+static bool prop_rng(Parse *p, MachineDeviceConfig *d, const char *key, const char *val)
+{
+    if (strcmp(key, "rng") != 0)
+        return fail(p, "-device virtio-rng-device: unknown property '%s' (rng=ID)", key);
+    if (!rng_object_known(p, val))
+        return fail(p, "-device virtio-rng-device,rng=%s: no -object rng-random,id=%s before it", val, val);
+    snprintf(d->id, sizeof d->id, "%s", val);
+    return true;
+}
+
+typedef struct DeviceOpt {
+    const char *name; /* QEMU's -device name */
+    int kind;         /* MachineDeviceKind */
+    DevPropFn prop;
+} DeviceOpt;
+
+static const DeviceOpt device_opts[] = {
+    {"virtio-rng-device", MDEV_VIRTIO_RNG, prop_rng},
+};
+#define NDEVICE_OPTS (sizeof device_opts / sizeof device_opts[0])
+
+static bool opt_device(Parse *p, const char *arg)
+{
+    char buf[512], *tok[16];
+    int n = split_commas(arg, buf, sizeof buf, tok, 16);
+    const DeviceOpt *dev = NULL;
+    for (size_t i = 0; n > 0 && i < NDEVICE_OPTS; i++)
+        if (strcmp(device_opts[i].name, tok[0]) == 0)
+            dev = &device_opts[i];
+    if (!dev) {
+        char names[256] = "";
+        for (size_t i = 0; i < NDEVICE_OPTS; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                     device_opts[i].name);
+        return fail(p, "-device %s: unknown device (rrvm has: %s)", arg, names);
+    }
+    MachineConfig *c = &p->o.cfg;
+    if (c->ndevices == MACHINE_MAX_DEVICES)
+        return fail(p, "-device %s: the virt board has %d virtio slots, all taken", arg, MACHINE_MAX_DEVICES);
+    MachineDeviceConfig d = {.kind = dev->kind};
+    for (int i = 1; i < n; i++) {
+        char *eq = strchr(tok[i], '=');
+        if (!eq)
+            return fail(p, "-device %s: property '%s' needs a value (KEY=VALUE)", arg, tok[i]);
+        *eq = 0;
+        if (strcmp(tok[i], "id") == 0)
+            continue; /* QEMU's device id: nothing refers to it here */
+        if (!dev->prop(p, &d, tok[i], eq + 1))
+            return false;
+    }
+    c->devices[c->ndevices++] = d;
+    return true;
+}
+
 static bool opt_cpu(Parse *p, const char *arg)
 {
     return fail(p, "-cpu %s: rrvm emulates one CPU, RV64GC (rv64imafdc with Sv39/Sv48), with exact "
@@ -581,6 +681,11 @@ static const OptDef option_table[] = {
     {"-monitor", "stdio|none", C_ALL, false, opt_monitor,
      "the human monitor (HMP) on the terminal: info, x, stop, cont, replay_break,\n"
      "replay_seek, savevm, loadvm, ... (give the console -serial none or file:PATH)"},
+    {"-device", "NAME[,PROP=V...]", C_ALL, true, opt_device,
+     "a virtio device in the next free virtio-mmio slot (the first takes the\n"
+     "highest, as QEMU): virtio-rng-device[,rng=ID]"},
+    {"-object", "rng-random,id=ID[,filename=/dev/urandom]", C_ALL, true, opt_object,
+     "an entropy source for -device virtio-rng-device,rng=ID (bytes are logged)"},
     {"-net", "none", C_ALL, true, opt_net, "accepted: rrvm has no network device yet"},
     {"-nic", "none", C_ALL, true, opt_net, NULL},
     {"-cpu", "MODEL", C_ALL, true, opt_cpu, NULL},

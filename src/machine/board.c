@@ -40,6 +40,7 @@
 #include "machine/dev/sifive_test.h"
 #include "machine/dev/uart16550.h"
 #include "machine/dev/virtio_mmio.h"
+#include "machine/dev/virtio_rng.h"
 
 #define MiB (1024ull * 1024)
 #define KERNEL_ALIGN (2 * MiB)
@@ -59,6 +60,78 @@ struct Board {
     size_t dtb_len;
     uint64_t dtb_addr, info_addr;
 };
+
+/* --- virtio device models: one line per model --- */
+
+typedef VirtioDev *(*VirtioCreateFn)(Machine *m, int index, const MachineDeviceConfig *c, char *err,
+                                     size_t errlen);
+typedef struct VirtioModel {
+    int kind;         /* MachineDeviceKind */
+    const char *name; /* QEMU's -device name */
+    VirtioCreateFn create;
+} VirtioModel;
+
+static const VirtioModel virtio_models[] = {
+    {MDEV_VIRTIO_RNG, "virtio-rng-device", virtio_rng_create},
+};
+#define NUM_VIRTIO_MODELS (sizeof virtio_models / sizeof virtio_models[0])
+
+static const VirtioModel *model_of_kind(int kind)
+{
+    for (size_t i = 0; i < NUM_VIRTIO_MODELS; i++)
+        if (virtio_models[i].kind == kind)
+            return &virtio_models[i];
+    return NULL;
+}
+
+const char *board_device_name(int kind)
+{
+    const VirtioModel *mod = model_of_kind(kind);
+    return mod ? mod->name : NULL;
+}
+
+int board_device_kind(const char *name)
+{
+    for (size_t i = 0; i < NUM_VIRTIO_MODELS; i++)
+        if (strcmp(virtio_models[i].name, name) == 0)
+            return virtio_models[i].kind;
+    return MDEV_NONE;
+}
+
+int board_device_slot(int index) { return VIRTIO_MMIO_SLOTS - 1 - index; }
+
+/* Create cfg.devices into the slots, the first device in the highest slot
+ * (QEMU: the first -device gets the lowest Linux name). */
+static bool create_virtio_devices(Machine *m, char *err, size_t errlen)
+{
+    const MachineConfig *c = &m->cfg;
+    if (c->ndevices < 0 || c->ndevices > VIRTIO_MMIO_SLOTS) {
+        snprintf(err, errlen, "board: %d devices, the virt board has %d virtio slots", c->ndevices,
+                 VIRTIO_MMIO_SLOTS);
+        return false;
+    }
+    if (c->ndevices && !m->board->virtio) {
+        snprintf(err, errlen, "board: virtio devices need the virt board");
+        return false;
+    }
+    for (int i = 0; i < c->ndevices; i++) {
+        const VirtioModel *mod = model_of_kind(c->devices[i].kind);
+        if (!mod) {
+            snprintf(err, errlen, "board: device %d has an unknown kind %d", i, c->devices[i].kind);
+            return false;
+        }
+        VirtioDev *d = mod->create(m, i, &c->devices[i], err, errlen);
+        if (!d)
+            return false;
+        if (!virtio_mmio_plug(m->board->virtio, m, board_device_slot(i), d)) {
+            if (d->cls->free)
+                d->cls->free(d);
+            snprintf(err, errlen, "board: %s: no free virtio slot or timer", mod->name);
+            return false;
+        }
+    }
+    return true;
+}
 
 static uint64_t align_down(uint64_t v, uint64_t a) { return v & ~(a - 1); }
 static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
@@ -106,12 +179,16 @@ bool board_init(Machine *m, char *err, size_t errlen)
              add_region(m, PLIC_BASE, PLIC_SIZE, m->plic, plic_read, plic_write, "plic");
         for (int i = 0; ok && i < VIRTIO_MMIO_SLOTS; i++) {
             VirtioMmioSlot *s = &m->board->virtio->slot[i];
-            ok = add_region(m, s->base, VIRTIO_MMIO_STRIDE, s, virtio_mmio_read, virtio_mmio_write,
-                            "virtio-mmio");
+            ok = add_region(m, virtio_mmio_slot_base(i), VIRTIO_MMIO_STRIDE, s, virtio_mmio_read,
+                            virtio_mmio_write, "virtio-mmio");
         }
     }
     if (!ok) {
         snprintf(err, errlen, "board: too many MMIO regions");
+        board_free(m);
+        return false;
+    }
+    if (!create_virtio_devices(m, err, errlen)) {
         board_free(m);
         return false;
     }
@@ -152,6 +229,8 @@ void board_reset_devices(Machine *m)
         goldfish_rtc_reset(m->rtc);
     if (m->htif)
         m->htif->tohost = m->htif->fromhost = 0;
+    if (m->board && m->board->virtio)
+        virtio_mmio_reset(m->board->virtio);
 }
 
 const uint8_t *board_dtb(const Machine *m, size_t *len)

@@ -39,6 +39,13 @@ bool board_load(Machine *m, const BootImages *img, char *err, size_t errlen);
 /* Write the generated (or supplied) device tree blob; NULL if none. */
 const uint8_t *board_dtb(const Machine *m, size_t *len);
 
+/* Virtio device models by kind (MachineDeviceKind) and QEMU -device name;
+ * NULL / MDEV_NONE when unknown. board_device_slot: the virtio-mmio slot
+ * of cfg.devices[index]. */
+const char *board_device_name(int kind);
+int board_device_kind(const char *name);
+int board_device_slot(int index);
+
 /* Put every device back in its reset state (guest-requested reset). */
 void board_reset_devices(Machine *m);
 

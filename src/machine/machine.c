@@ -20,6 +20,7 @@
 #include "machine/machine.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -41,6 +42,13 @@ static void *alloc_zeroed(size_t n)
 
 Machine *machine_new(const MachineConfig *cfg, const MachineHostIf *host)
 {
+    char err[256];
+    return machine_create(cfg, host, err, sizeof err);
+}
+
+Machine *machine_create(const MachineConfig *cfg, const MachineHostIf *host, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "invalid configuration or out of memory");
     if (cfg->nharts < 1 || cfg->nharts > MACHINE_MAX_HARTS || cfg->ram_size < PAGE_SIZE ||
         cfg->ram_size % PAGE_SIZE || cfg->icount_shift < 0 || cfg->icount_shift > 10)
         return NULL;
@@ -74,8 +82,7 @@ Machine *machine_new(const MachineConfig *cfg, const MachineHostIf *host)
         }
     }
     m->quantum_left = m->cfg.quantum;
-    char err[256];
-    if (!board_init(m, err, sizeof err)) {
+    if (!board_init(m, err, errlen)) {
         machine_free(m);
         return NULL;
     }
@@ -115,6 +122,21 @@ int machine_add_mmio(Machine *m, const MmioRegion *r)
     return 0;
 }
 
+int machine_timer_register(Machine *m, MachineTimer *t)
+{
+    if (m->ntimers >= MACHINE_MAX_TIMERS)
+        return -1;
+    t->deadline_ns = MACHINE_TIMER_OFF;
+    m->timers[m->ntimers++] = t;
+    return 0;
+}
+
+void machine_timer_arm(Machine *m, MachineTimer *t, uint64_t deadline_ns)
+{
+    t->deadline_ns = deadline_ns;
+    m->timers_changed = true;
+}
+
 const MmioRegion *machine_find_mmio(const Machine *m, uint64_t paddr)
 {
     for (int i = 0; i < m->nmmio; i++) {
@@ -143,6 +165,9 @@ static uint64_t next_deadline_vtime_ns(const Machine *m)
         if (alarm < best)
             best = alarm;
     }
+    for (int i = 0; i < m->ntimers; i++)
+        if (m->timers[i]->deadline_ns < best)
+            best = m->timers[i]->deadline_ns;
     return best;
 }
 
@@ -173,6 +198,17 @@ void machine_update_timers(Machine *m)
         clint_update_mtip(m->clint);
     if (m->rtc)
         goldfish_rtc_update(m->rtc);
+    /* device timers, in registration order; a fire may re-arm (its own or
+     * another timer) only for a later time, or for now (then the next call
+     * fires it: machine_run asks again before running) */
+    uint64_t now = machine_vtime_ns(m);
+    for (int i = 0; i < m->ntimers; i++) {
+        MachineTimer *t = m->timers[i];
+        if (t->deadline_ns <= now) {
+            t->deadline_ns = MACHINE_TIMER_OFF;
+            t->fire(t->opaque);
+        }
+    }
 }
 
 void machine_advance_idle(Machine *m, uint64_t ns)
@@ -206,11 +242,14 @@ MachineStop machine_run(Machine *m, uint64_t icount_limit)
             return MSTOP_LIMIT;
         m->timers_changed = false;
         uint64_t deadline = machine_next_deadline_icount(m);
-        if (deadline <= m->icount) {
+        /* a device timer may re-arm for now (work left at this instant):
+         * it fires again before any instruction runs */
+        for (int rounds = 0; deadline <= m->icount; rounds++) {
+            assert(rounds < 1000);
             machine_update_timers(m);
             deadline = machine_next_deadline_icount(m);
-            assert(deadline > m->icount);
         }
+        m->timers_changed = false;
         bool any = false;
         for (int i = 0; i < m->nharts; i++)
             any |= hart_runnable(m->harts[i]);

@@ -49,6 +49,30 @@
 typedef struct Machine Machine;
 typedef struct Hart Hart;
 
+/* A device plugged into a virtio-mmio slot. The board fills slots in
+ * QEMU's order: the first device takes the highest slot (0x10008000), so
+ * Linux names it first (vda, hvc0). Host resources (disk images, chardev
+ * backends) are not here: the replay layer opens them and serves them
+ * through MachineHostIf, by device index. */
+#define MACHINE_MAX_DEVICES 8
+#define MACHINE_DEV_ID_MAX 32
+typedef enum MachineDeviceKind {
+    MDEV_NONE = 0,
+    MDEV_VIRTIO_BLK = 1,
+    MDEV_VIRTIO_RNG = 2,
+    MDEV_VIRTIO_CONSOLE = 3, /* virtio-serial-device with virtconsole ports */
+    MDEV_VIRTIO_NET = 4,
+    MDEV_KIND_COUNT
+} MachineDeviceKind;
+typedef struct MachineDeviceConfig {
+    int kind;                        /* MachineDeviceKind */
+    char id[MACHINE_DEV_ID_MAX];     /* the user's id (drive=, chardev=), may be "" */
+    uint64_t size;                   /* blk: capacity in bytes (multiple of 512) */
+    bool readonly;                   /* blk: VIRTIO_BLK_F_RO */
+    uint32_t nports;                 /* console: virtconsole ports (1..) */
+    uint8_t mac[6];                  /* net */
+} MachineDeviceConfig;
+
 /* Everything that defines the machine; saved in a recording's header so a
  * replay needs no command line. Strings are owned by the config. */
 typedef struct MachineConfig {
@@ -60,6 +84,8 @@ typedef struct MachineConfig {
     uint64_t rtc_base_ns;   /* goldfish RTC: wall-clock ns at virtual time 0 */
     bool rtc_clock_host;    /* -rtc clock=host: RTC asks the gate for wall time */
     uint64_t quantum;       /* instructions per hart per round-robin turn */
+    int ndevices;           /* virtio devices, in command-line order */
+    MachineDeviceConfig devices[MACHINE_MAX_DEVICES];
 } MachineConfig;
 
 /* The gate through which the machine asks the host for values. Installed by
@@ -72,7 +98,28 @@ typedef struct MachineHostIf {
     void (*random_bytes)(void *opaque, uint8_t *buf, size_t n);
     /* guest console output; not an input, never logged */
     void (*console_write)(void *opaque, const uint8_t *buf, size_t n);
+    /* Read the base image of disk device `dev` (index into cfg.devices):
+     * a deterministic input identified by its content hash, never logged.
+     * false: host I/O error (the guest sees an I/O error). */
+    bool (*disk_read)(void *opaque, int dev, uint64_t offset, void *buf, size_t n);
+    /* Output of port `port` of character device `dev` (virtio console);
+     * not an input, never logged. */
+    void (*port_write)(void *opaque, int dev, int port, const uint8_t *buf, size_t n);
 } MachineHostIf;
+
+/* A virtual-time timer owned by a device (generic: any device may have
+ * one). Registered once, at board creation, in a fixed order; the deadline
+ * is device state (the owner saves and loads it). When virtual time
+ * reaches the deadline, the machine disarms the timer and calls fire()
+ * between instructions - exactly at the deadline's icount, or at the end of
+ * the idle period that reaches it. Timers fire in registration order. */
+#define MACHINE_TIMER_OFF UINT64_MAX
+#define MACHINE_MAX_TIMERS 16
+typedef struct MachineTimer {
+    uint64_t deadline_ns; /* virtual ns, MACHINE_TIMER_OFF: disarmed */
+    void (*fire)(void *opaque);
+    void *opaque;
+} MachineTimer;
 
 /* A memory-mapped device region. Accesses are naturally sized 1/2/4/8 bytes
  * and lie within [base, base+size). Returning false from read/write raises
@@ -166,6 +213,8 @@ struct Machine {
 
     MmioRegion mmio[MACHINE_MAX_MMIO];
     int nmmio;
+    MachineTimer *timers[MACHINE_MAX_TIMERS];
+    int ntimers;
 
     /* devices (NULL when absent on this board) */
     struct Uart16550 *uart;
@@ -204,6 +253,8 @@ struct Machine {
 /* Lifecycle. machine_new() builds the board described by cfg (devices,
  * harts in reset state) but loads nothing; see board.h for loading. */
 Machine *machine_new(const MachineConfig *cfg, const MachineHostIf *host);
+/* The same, with the reason for a NULL in err (one line). */
+Machine *machine_create(const MachineConfig *cfg, const MachineHostIf *host, char *err, size_t errlen);
 void machine_free(Machine *m);
 /* Guest-requested reset, in place (the Machine pointer stays valid): every
  * hart and device back to its reset state, every written RAM page back to
@@ -213,6 +264,13 @@ void machine_free(Machine *m);
  * the result is the state a fresh machine with this icount would have. */
 void machine_reset(Machine *m);
 int machine_add_mmio(Machine *m, const MmioRegion *r);
+/* Device timers (see MachineTimer). register: -1 when the table is full. */
+int machine_timer_register(Machine *m, MachineTimer *t);
+/* Arm `t` for virtual time deadline_ns (now or past: fires at the next
+ * instruction boundary); makes the running hart return so the scheduler
+ * sees the new deadline. */
+void machine_timer_arm(Machine *m, MachineTimer *t, uint64_t deadline_ns);
+static inline void machine_timer_cancel(MachineTimer *t) { t->deadline_ns = MACHINE_TIMER_OFF; }
 const MmioRegion *machine_find_mmio(const Machine *m, uint64_t paddr);
 
 /* Run harts round-robin until m->icount == icount_limit or another stop

@@ -262,6 +262,25 @@ static bool header_encode(const RlogHeader *h, SerWriter *w, char *err, size_t e
         put_str(w, h->kv[i][0]);
         put_str(w, h->kv[i][1]);
     }
+    /* format 3: the virtio devices (absent in older files: none) */
+    if (c->ndevices < 0 || c->ndevices > MACHINE_MAX_DEVICES) {
+        set_err(err, errlen, "recording header: too many devices");
+        return false;
+    }
+    ser_put_u32(w, (uint32_t)c->ndevices);
+    for (int i = 0; i < c->ndevices; i++) {
+        const MachineDeviceConfig *d = &c->devices[i];
+        if (!memchr(d->id, 0, sizeof d->id)) {
+            set_err(err, errlen, "recording header: device %d has an overlong id", i);
+            return false;
+        }
+        ser_put_u32(w, (uint32_t)d->kind);
+        put_str(w, d->id);
+        ser_put_u64(w, d->size);
+        ser_put_u8(w, d->readonly);
+        ser_put_u32(w, d->nports);
+        ser_put_bytes(w, d->mac, sizeof d->mac);
+    }
     if (w->oom || w->len > RLOG_MAX_HEADER) {
         set_err(err, errlen, "recording header: too large or out of memory");
         return false;
@@ -401,6 +420,26 @@ static bool header_decode(const uint8_t *body, size_t len, uint32_t version, Rlo
         h->kv[i][0] = cur_str(&c);
         h->kv[i][1] = cur_str(&c);
         h->nkv = (int)i + 1;
+    }
+    if (!c.why && c.p != c.end) { /* format 3: devices */
+        uint32_t ndev = cur_u32(&c);
+        if (!c.why && ndev > MACHINE_MAX_DEVICES)
+            c.why = "too many devices";
+        for (uint32_t i = 0; !c.why && i < ndev; i++) {
+            MachineDeviceConfig *d = &cfg->devices[i];
+            uint32_t kind = cur_u32(&c);
+            cur_str_fixed(&c, d->id, sizeof d->id);
+            d->size = cur_u64(&c);
+            d->readonly = cur_bool(&c);
+            d->nports = cur_u32(&c);
+            const uint8_t *p;
+            if (cur_take(&c, sizeof d->mac, &p))
+                memcpy(d->mac, p, sizeof d->mac);
+            if (!c.why && (kind == MDEV_NONE || kind >= MDEV_KIND_COUNT))
+                c.why = "unknown device kind";
+            d->kind = (int)kind;
+            cfg->ndevices = (int)i + 1;
+        }
     }
     if (!c.why && c.p != c.end)
         c.why = "unexpected bytes after the last field";

@@ -18,6 +18,7 @@
 #include "checkpoint.h"
 #include "log.h"
 #include "varint.h"
+#include "machine/board.h"
 
 #define KIND_SLOTS 64 /* per-kind counters; kinds above share the last slot */
 
@@ -226,6 +227,19 @@ static void print_header(const RlogHeader *h, const RlogReader *r, FILE *out)
     fprintf(out, "icount shift:        %d (1 instruction = %" PRIu64 " ns)\n", c->icount_shift,
             (uint64_t)1 << c->icount_shift);
     fprintf(out, "quantum:             %" PRIu64 " instructions\n", c->quantum);
+    for (int i = 0; i < c->ndevices; i++) {
+        const MachineDeviceConfig *d = &c->devices[i];
+        const char *name = board_device_name(d->kind);
+        fprintf(out, "device %d:            %s (virtio-mmio@0x%" PRIx64 ")", i, name ? name : "unknown",
+                (uint64_t)0x10001000 + 0x1000 * (uint64_t)board_device_slot(i));
+        if (d->id[0])
+            fprintf(out, " id=%s", d->id);
+        if (d->kind == MDEV_VIRTIO_BLK)
+            fprintf(out, " %" PRIu64 " bytes%s", d->size, d->readonly ? " read-only" : "");
+        if (d->kind == MDEV_VIRTIO_CONSOLE)
+            fprintf(out, " %u port(s)", d->nports);
+        fputc('\n', out);
+    }
     char date[64];
     format_wall(c->rtc_base_ns, date, sizeof date);
     fprintf(out, "RTC:                 %s, starts at %s (%" PRIu64 " ns)\n",

@@ -247,10 +247,11 @@ static bool build_machine(Session *s, const MachineConfig *cfg)
         .console_write = gate_console_write,
     };
     assert(!s->m);
-    s->m = machine_new(cfg, &host);
+    char err[256];
+    s->m = machine_create(cfg, &host, err, sizeof err);
     if (!s->m) {
-        session_fail(s, 1, "cannot create the machine (-m %" PRIu64 "M, -smp %d): invalid configuration or out of memory",
-                     cfg->ram_size >> 20, cfg->nharts);
+        session_fail(s, 1, "cannot create the machine (-m %" PRIu64 "M, -smp %d): %s", cfg->ram_size >> 20,
+                     cfg->nharts, err);
         return false;
     }
     return !startup_interrupted(s, "creating the machine") && boot_machine(s);

@@ -43,6 +43,12 @@ void ser_put_bytes(SerWriter *w, const void *p, size_t n)
 
 void ser_put_u8(SerWriter *w, uint8_t v) { ser_put_bytes(w, &v, 1); }
 
+void ser_put_u16(SerWriter *w, uint16_t v)
+{
+    uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+    ser_put_bytes(w, b, 2);
+}
+
 void ser_put_u32(SerWriter *w, uint32_t v)
 {
     uint8_t b[4];
@@ -95,6 +101,13 @@ uint8_t ser_get_u8(SerReader *r)
     uint8_t v;
     ser_get_bytes(r, &v, 1);
     return v;
+}
+
+uint16_t ser_get_u16(SerReader *r)
+{
+    uint8_t b[2];
+    ser_get_bytes(r, b, 2);
+    return (uint16_t)(b[0] | b[1] << 8);
 }
 
 uint32_t ser_get_u32(SerReader *r)

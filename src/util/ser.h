@@ -32,6 +32,7 @@ typedef struct SerReader {
 void ser_writer_init(SerWriter *w);
 void ser_writer_free(SerWriter *w);
 void ser_put_u8(SerWriter *w, uint8_t v);
+void ser_put_u16(SerWriter *w, uint16_t v);
 void ser_put_u32(SerWriter *w, uint32_t v);
 void ser_put_u64(SerWriter *w, uint64_t v);
 void ser_put_bytes(SerWriter *w, const void *p, size_t n);
@@ -41,6 +42,7 @@ void ser_put_tag(SerWriter *w, const char tag[4], uint32_t version);
 
 void ser_reader_init(SerReader *r, const void *buf, size_t len);
 uint8_t ser_get_u8(SerReader *r);
+uint16_t ser_get_u16(SerReader *r);
 uint32_t ser_get_u32(SerReader *r);
 uint64_t ser_get_u64(SerReader *r);
 void ser_get_bytes(SerReader *r, void *p, size_t n);

@@ -530,7 +530,7 @@ static void test_wrong_magic_and_version(void **state)
     copy[8] = 7;
     assert_null(rlog_reader_open_mem(copy, len, &h, err, sizeof err));
     assert_string_equal(err, "(recording in memory): recording format version 7 is not supported by this rrvm "
-                             "(supports 1 to 2)");
+                             "(supports 1 to 3)");
 
     /* the same through a file, where the message names the path */
     char *path = temp_path();
@@ -539,7 +539,7 @@ static void test_wrong_magic_and_version(void **state)
     fclose(f);
     assert_null(rlog_reader_open(path, &h, err, sizeof err));
     char want[300];
-    snprintf(want, sizeof want, "%s: recording format version 7 is not supported by this rrvm (supports 1 to 2)", path);
+    snprintf(want, sizeof want, "%s: recording format version 7 is not supported by this rrvm (supports 1 to 3)", path);
     assert_string_equal(err, want);
 
     /* empty file and missing file */

@@ -1,12 +1,26 @@
 /*
- * virtio_mmio.h - the eight virtio-mmio transport slots of the virt board
- * (0x10001000 + 0x1000*i, irq 1 + i).
+ * virtio_mmio.h - the virtio 1.x MMIO transport (modern, Version 2
+ * registers) on the eight slots of the virt board (0x10001000 + 0x1000*i,
+ * irq 1 + i), and the split-virtqueue helpers every device model uses.
  *
- * A slot without a backend answers like QEMU's empty slot: MagicValue
- * "virt", Version 2, DeviceID 0 (no device), VendorID "QEMU", every other
- * register 0, writes ignored. A device is plugged in by setting
- * slot->backend/slot->device before the guest runs; the slot then forwards
- * every access and the state save/load to the backend.
+ * A slot without a device answers like QEMU's empty slot: MagicValue
+ * "virt", Version 2, DeviceID 0, VendorID "QEMU", every other register 0,
+ * writes ignored. A device model embeds VirtioDev as its first member and
+ * provides a VirtioDevClass; the transport owns the common registers, the
+ * queues, the interrupt status and one virtual-time timer per device.
+ *
+ * Invariants:
+ *  - Nothing a guest writes makes the host touch memory outside guest RAM
+ *    or loop without bound: every ring and descriptor is checked against
+ *    RAM and the queue size, a chain visits at most queue-size descriptors
+ *    (an indirect table at most its own length), and any violation puts
+ *    the device in DEVICE_NEEDS_RESET (status bit 0x40, config interrupt)
+ *    until the driver resets it; a broken device ignores notifications.
+ *  - Device memory accesses go through machine_phys_read/write, so DMA
+ *    marks pages dirty and drops decoded code like any store.
+ *  - The transport state (registers, queue addresses and indices, the
+ *    timer deadline) is saved with the device; a device's own save adds
+ *    only what it keeps beyond that.
  */
 #ifndef RRVM_VIRTIO_MMIO_H
 #define RRVM_VIRTIO_MMIO_H
@@ -24,35 +38,146 @@
 #define VIRTIO_MMIO_MAGIC 0x74726976u  /* "virt" */
 #define VIRTIO_MMIO_VENDOR 0x554d4551u /* "QEMU" */
 
-/* What a device model provides to sit behind a slot. `off` is relative to
- * the slot base; the backend raises its interrupt with
- * machine_set_irq(m, slot->irq, level). */
-typedef struct VirtioMmioBackend {
-    const char *name;
-    bool (*read)(void *device, uint64_t off, int size, uint64_t *val);
-    bool (*write)(void *device, uint64_t off, int size, uint64_t val);
-    void (*save)(const void *device, SerWriter *w);
-    bool (*load)(void *device, SerReader *r);
-} VirtioMmioBackend;
+/* device status bits */
+#define VIRTIO_STATUS_ACKNOWLEDGE 0x01
+#define VIRTIO_STATUS_DRIVER 0x02
+#define VIRTIO_STATUS_DRIVER_OK 0x04
+#define VIRTIO_STATUS_FEATURES_OK 0x08
+#define VIRTIO_STATUS_NEEDS_RESET 0x40
+#define VIRTIO_STATUS_FAILED 0x80
 
-typedef struct VirtioMmioSlot {
+/* transport feature bits (device-specific ones are below 24) */
+#define VIRTIO_F_RING_INDIRECT_DESC 28
+#define VIRTIO_F_RING_EVENT_IDX 29
+#define VIRTIO_F_VERSION_1 32
+
+/* interrupt status bits */
+#define VIRTIO_INT_USED 1
+#define VIRTIO_INT_CONFIG 2
+
+#define VIRTIO_MAX_QUEUES 16
+#define VIRTIO_QUEUE_MAX_SIZE 256 /* QueueNumMax offered for every queue */
+#define VIRTIO_CONFIG_MAX 256     /* bytes of device config space */
+#define VIRTQ_MAX_SEGS 64         /* descriptors one element may have */
+#define VIRTIO_DEV_NAME_MAX 32
+
+typedef struct VirtioDev VirtioDev;
+
+/* What a device model provides. Unused callbacks may be NULL. */
+typedef struct VirtioDevClass {
+    const char *name;     /* QEMU's -device name, e.g. "virtio-rng-device" */
+    uint32_t device_id;   /* virtio device type (2 blk, 3 console, 4 rng) */
+    uint64_t features;    /* offered device-specific feature bits */
+    /* the driver kicked queue q (only while DRIVER_OK and not broken) */
+    void (*queue_notify)(VirtioDev *d, int q);
+    /* the driver wrote config bytes [off, off+len) (already stored) */
+    void (*config_write)(VirtioDev *d, uint32_t off, uint32_t len);
+    /* back to the state after creation: the transport has already cleared
+     * its registers, queues and timer */
+    void (*reset)(VirtioDev *d);
+    /* the device's timer (d->timer) reached its deadline */
+    void (*timer)(VirtioDev *d);
+    /* device state beyond the transport's; load must fail cleanly (ser
+     * sticky error) on a foreign blob, the machine rolls back */
+    void (*save)(const VirtioDev *d, SerWriter *w);
+    bool (*load)(VirtioDev *d, SerReader *r);
+    void (*free)(VirtioDev *d);
+} VirtioDevClass;
+
+typedef struct VirtQueue {
+    uint32_t num;        /* QueueNum: 0 = not configured */
+    bool ready;
+    uint64_t desc, avail, used; /* guest-physical ring addresses */
+    uint16_t last_avail; /* next avail ring index the device consumes */
+    uint16_t used_idx;   /* the device's copy of used->idx */
+    uint16_t signalled_used; /* used_idx at the last interrupt (EVENT_IDX) */
+    bool signalled_valid;
+} VirtQueue;
+
+struct VirtioDev {
+    const VirtioDevClass *cls;
     Machine *m;
-    uint64_t base;
-    int irq;
-    const VirtioMmioBackend *backend; /* NULL: empty slot */
-    void *device;
+    int slot, irq;
+    int nqueues;             /* set by the device model at creation */
+    uint32_t config_len;     /* bytes of config[] the device defines */
+    uint8_t config[VIRTIO_CONFIG_MAX]; /* device-specific config space */
+    /* transport registers */
+    uint32_t status;
+    uint32_t device_features_sel, driver_features_sel, queue_sel;
+    uint64_t driver_features;
+    uint32_t interrupt_status;
+    uint32_t config_generation;
+    VirtQueue vq[VIRTIO_MAX_QUEUES];
+    MachineTimer timer;      /* armed by the device model */
+    char broken[96];         /* why the device needs a reset, "" if not */
+};
+
+/* One popped chain: `nout` device-readable segments, then `nin` writable. */
+typedef struct VirtqSeg {
+    uint64_t addr;
+    uint32_t len;
+} VirtqSeg;
+
+typedef struct VirtqElem {
+    uint16_t head;
+    int nout, nin;
+    VirtqSeg seg[VIRTQ_MAX_SEGS];
+    uint64_t out_len, in_len; /* total bytes of each direction */
+} VirtqElem;
+
+/* The board's eight slots; a slot is the MmioRegion's opaque pointer. */
+typedef struct VirtioMmioSlot {
+    struct VirtioMmio *v;
+    int index;
 } VirtioMmioSlot;
 
 typedef struct VirtioMmio {
+    VirtioDev *dev[VIRTIO_MMIO_SLOTS]; /* NULL: empty slot */
     VirtioMmioSlot slot[VIRTIO_MMIO_SLOTS];
 } VirtioMmio;
 
 VirtioMmio *virtio_mmio_new(Machine *m);
 void virtio_mmio_free(VirtioMmio *v);
-/* MmioRegion callbacks; `dev` is a VirtioMmioSlot. */
+/* Plug `d` (fully created by its model) into slot i; registers its timer. */
+bool virtio_mmio_plug(VirtioMmio *v, Machine *m, int slot, VirtioDev *d);
+uint64_t virtio_mmio_slot_base(int slot);
+/* MmioRegion callbacks; `dev` is &v->slot[i]. */
 bool virtio_mmio_read(void *dev, uint64_t off, int size, uint64_t *val);
 bool virtio_mmio_write(void *dev, uint64_t off, int size, uint64_t val);
+void virtio_mmio_reset(VirtioMmio *v);
 void virtio_mmio_save(const VirtioMmio *v, SerWriter *w);
 bool virtio_mmio_load(VirtioMmio *v, SerReader *r);
+
+/* --- for device models --- */
+
+/* Initialise the transport part of a freshly allocated device. */
+void virtio_dev_init(VirtioDev *d, const VirtioDevClass *cls, int nqueues, uint32_t config_len);
+/* Take the next available chain of queue q: 1 = *e filled, 0 = none,
+ * -1 = the ring or chain is invalid (the device is now broken). */
+int virtq_pop(VirtioDev *d, int q, VirtqElem *e);
+/* Return an element to the used ring with `written` bytes written. */
+void virtq_push(VirtioDev *d, int q, const VirtqElem *e, uint32_t written);
+/* Interrupt the driver for queue q if it wants one (EVENT_IDX or
+ * NO_INTERRUPT), after one or more pushes. */
+void virtq_notify(VirtioDev *d, int q);
+/* Whether queue q has a chain waiting (false when not ready or broken). */
+bool virtq_has_avail(VirtioDev *d, int q);
+/* Copy between the element's segments and a host buffer, starting `off`
+ * bytes into the readable (from) or writable (to) part; returns bytes
+ * copied (short at the end of the segments). */
+size_t virtq_copy_from(VirtioDev *d, const VirtqElem *e, uint64_t off, void *buf, size_t n);
+size_t virtq_copy_to(VirtioDev *d, const VirtqElem *e, uint64_t off, const void *buf, size_t n);
+/* The config space changed: bump ConfigGeneration, config interrupt. */
+void virtio_config_changed(VirtioDev *d);
+/* Put the device in DEVICE_NEEDS_RESET with a reason (printf-style). */
+void virtio_dev_fail(VirtioDev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline bool virtio_dev_running(const VirtioDev *d)
+{
+    return (d->status & VIRTIO_STATUS_DRIVER_OK) && !d->broken[0];
+}
+static inline bool virtio_dev_has_feature(const VirtioDev *d, int bit)
+{
+    return (d->driver_features >> bit) & 1;
+}
 
 #endif
