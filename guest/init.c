@@ -11,13 +11,18 @@
  *   3. RTC (goldfish) and CLOCK_REALTIME          INIT: rtc=YYYY-MM-DD HH:MM:SS
  *   4. 16 random bytes (hwrng, else getrandom)    INIT: random=<32 hex>
  *   5. CPU-bound hash loop                        INIT: checksum=<16 hex> loops=N
- *   6. one console line with a poll() timeout     INIT: echo: <line>
- *   7. demo=1: exec /bin/sh; else power off        INIT: poweroff
+ *   6. disk=1: mount /dev/vda (ext2), checksum /mnt/hello.txt, write
+ *      /mnt/written.txt                            INIT: disk: ...
+ *      ddbench=MB: sequential read/write of /dev/vda  INIT: dd: ...
+ *      vcon=1: a line in and out of /dev/hvc0       INIT: vcon: <line>
+ *   7. one console line with a poll() timeout     INIT: echo: <line>
+ *   8. demo=1: exec /bin/sh; else power off        INIT: poweroff
  *
  * Kernel command line knobs (unknown key=value words reach init as env vars):
  *   loops=N       hash-loop iterations (default 1000000)
  *   rdtimeout=MS  console wait in ms (default 3000, 0 = just check)
  *   demo=1        start the shell instead of powering off
+ *   disk=1, ddbench=MB, vcon=1, vcontimeout=MS   (see step 6)
  *
  * Invariants: every output line is assembled in a buffer and written with a
  * single write(), so kernel messages cannot split it; init never exits (PID 1
@@ -467,6 +472,206 @@ static void do_console(unsigned long timeout_ms)
 	line_emit(&l);
 }
 
+/* FNV-1a 64 over a buffer, continuing from h (start: 0xcbf29ce484222325) */
+static unsigned long fnv1a(unsigned long h, const unsigned char *p, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3UL;
+	}
+	return h;
+}
+
+/* Read a whole small file; returns its length or -errno. */
+static int read_small(const char *path, char *buf, int cap)
+{
+	int fd = open(path, O_RDONLY, 0), len = 0, n;
+
+	if (fd < 0)
+		return -errno;
+	while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
+		len += n;
+	close(fd);
+	return len;
+}
+
+/*
+ * disk=1: mount the first virtio disk (ext2) on /mnt, print the size and
+ * FNV-1a 64 of /mnt/hello.txt, report /mnt/written.txt if an earlier boot
+ * left one, then write it again ("boot N", N one more than before), fsync
+ * and unmount. A read-only disk is mounted read-only and not written.
+ */
+static void do_disk(void)
+{
+	static char buf[65536];
+	unsigned long h = 0xcbf29ce484222325UL, boot = 1;
+	int fd, n, len, ro = 0, i;
+	Line l = { .len = 0 };
+
+	mkdir("/mnt", 0755);
+	if (mount("/dev/vda", "/mnt", "ext2", 0, NULL) < 0) {
+		if (errno != EROFS && errno != EACCES) {
+			say_errno("mount /dev/vda", errno);
+			return;
+		}
+		if (mount("/dev/vda", "/mnt", "ext2", MS_RDONLY, NULL) < 0) {
+			say_errno("mount /dev/vda read-only", errno);
+			return;
+		}
+		ro = 1;
+	}
+	fd = open("/mnt/hello.txt", O_RDONLY, 0);
+	if (fd < 0) {
+		say_errno("open /mnt/hello.txt", errno);
+	} else {
+		len = 0;
+		while ((n = read(fd, buf, sizeof(buf))) > 0) {
+			h = fnv1a(h, (unsigned char *)buf, n);
+			len += n;
+		}
+		close(fd);
+		line_str(&l, "INIT: disk: hello.txt bytes=");
+		line_dec(&l, (unsigned long)len);
+		line_str(&l, " fnv=");
+		line_hex64(&l, h);
+		line_emit(&l);
+	}
+	len = read_small("/mnt/written.txt", buf, 200);
+	if (len > 0) {
+		while (len > 0 && buf[len - 1] == '\n')
+			len--;
+		line_str(&l, "INIT: disk: found written.txt: ");
+		for (i = 0; i < len; i++)
+			line_char(&l, buf[i] >= 32 && buf[i] < 127 ? buf[i] : '?');
+		line_emit(&l);
+		for (i = 0; i < len && (buf[i] < '0' || buf[i] > '9'); i++)
+			;
+		for (boot = 0; i < len && buf[i] >= '0' && buf[i] <= '9'; i++)
+			boot = boot * 10 + (unsigned long)(buf[i] - '0');
+		boot++;
+	}
+	if (!ro) {
+		fd = open("/mnt/written.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0) {
+			say_errno("create /mnt/written.txt", errno);
+		} else {
+			line_str(&l, "written by the rrvm guest, boot ");
+			line_dec(&l, boot);
+			line_char(&l, '\n');
+			if (write(fd, l.buf, l.len) != (ssize_t)l.len || fsync(fd) < 0)
+				say_errno("write /mnt/written.txt", errno);
+			close(fd);
+			l.len = 0;
+			line_str(&l, "INIT: disk: wrote written.txt (boot ");
+			line_dec(&l, boot);
+			line_char(&l, ')');
+			line_emit(&l);
+		}
+	} else {
+		say2("disk: read-only, nothing written", "");
+	}
+	if (umount2("/mnt", 0) < 0)
+		say_errno("umount /mnt", errno);
+	else
+		say2("disk: unmounted", "");
+}
+
+/*
+ * ddbench=MB: read MB MiB from /dev/vda in 1 MiB blocks, then write MB MiB
+ * to it and fsync; a line before and after each, so a harness can time the
+ * phases on the host clock (guest time is virtual).
+ */
+static void do_ddbench(unsigned long mb)
+{
+	static unsigned char blk[1 << 20];
+	unsigned long h = 0xcbf29ce484222325UL, i;
+	int fd = open("/dev/vda", O_RDWR, 0);
+	Line l = { .len = 0 };
+
+	if (fd < 0) {
+		say_errno("open /dev/vda", errno);
+		return;
+	}
+	say2("dd: read start", "");
+	for (i = 0; i < mb; i++) {
+		if (read(fd, blk, sizeof(blk)) != (ssize_t)sizeof(blk)) {
+			say_errno("dd read", errno);
+			break;
+		}
+		h = fnv1a(h, blk, 64);
+	}
+	line_str(&l, "INIT: dd: read done mb=");
+	line_dec(&l, i);
+	line_str(&l, " fnv=");
+	line_hex64(&l, h);
+	line_emit(&l);
+	lseek(fd, 0, SEEK_SET);
+	for (i = 0; i < sizeof(blk); i++)
+		blk[i] = (unsigned char)(i * 7);
+	say2("dd: write start", "");
+	for (i = 0; i < mb; i++) {
+		if (write(fd, blk, sizeof(blk)) != (ssize_t)sizeof(blk)) {
+			say_errno("dd write", errno);
+			break;
+		}
+	}
+	if (fsync(fd) < 0)
+		say_errno("dd fsync", errno);
+	close(fd);
+	line_str(&l, "INIT: dd: write done mb=");
+	line_dec(&l, i);
+	line_emit(&l);
+}
+
+/*
+ * vcon=1: say hello on the first virtio console (/dev/hvc0), then wait up
+ * to vcontimeout ms for one line from it and echo it on the serial console.
+ */
+static void do_vcon(unsigned long timeout_ms)
+{
+	static const char hello[] = "hello from hvc0\n";
+	struct pollfd pfd = { .fd = -1, .events = POLLIN, .revents = 0 };
+	char buf[200];
+	int fd, r, n, len = 0, i;
+	Line l = { .len = 0 };
+
+	fd = open("/dev/hvc0", O_RDWR | O_NOCTTY, 0);
+	if (fd < 0) {
+		say_errno("open /dev/hvc0", errno);
+		return;
+	}
+	if (write(fd, hello, sizeof(hello) - 1) != (ssize_t)(sizeof(hello) - 1))
+		say_errno("write /dev/hvc0", errno);
+	say2("vcon: waiting for a line on hvc0", "");
+	pfd.fd = fd;
+	r = poll(&pfd, 1, (int)timeout_ms);
+	if (r <= 0 || !(pfd.revents & POLLIN)) {
+		say2("vcon: no input (timeout)", "");
+		close(fd);
+		return;
+	}
+	for (;;) {
+		char c[64];
+
+		n = read(fd, c, sizeof(c));
+		if (n <= 0)
+			break;
+		for (i = 0; i < n && len < (int)sizeof(buf); i++)
+			buf[len++] = c[i];
+		if (c[n - 1] == '\n')
+			break;
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	line_str(&l, "INIT: vcon: ");
+	for (i = 0; i < len; i++)
+		line_char(&l, buf[i] >= 32 && buf[i] < 127 ? buf[i] : '?');
+	line_emit(&l);
+	close(fd);
+}
+
 static void power_off(void)
 {
 	say2("poweroff", "");
@@ -489,6 +694,12 @@ int main(int argc, char **argv, char **envp)
 	do_rtc();
 	do_random();
 	do_checksum(loops);
+	if (env_number(envp, "disk", 0, 1))
+		do_disk();
+	if (env_number(envp, "ddbench", 0, 4096))
+		do_ddbench(env_number(envp, "ddbench", 0, 4096));
+	if (env_number(envp, "vcon", 0, 1))
+		do_vcon(env_number(envp, "vcontimeout", 10000, 0x7fffffffUL));
 	do_console(rdtimeout);
 	if (demo) {
 		char *sh_argv[] = { "sh", NULL };
