@@ -33,6 +33,8 @@
 #include "machine/cpu/hart.h"
 
 #define RCONT_FIRST_WINDOW 1000000ull   /* reverse-continue's first interval */
+#define RCONT_MAX_WINDOW 32000000ull    /* ... and its largest */
+#define RCONT_HIT_CK_GAP 2000000ull     /* checkpoint hits this far apart */
 
 struct GdbFront {
     Server *srv;
@@ -335,13 +337,16 @@ static SessionStop reverse_step(GdbFront *f, int hart)
     return seek(f, lo) ? SESSION_STOP_TARGET : SESSION_STOP_ERROR;
 }
 
-/* Replay [start, end) with breakpoints armed; the last hit, if any. */
+/* Replay [start, end) with breakpoints armed; the last hit, if any. A hit
+ * at least RCONT_HIT_CK_GAP after the last one kept leaves a checkpoint, so
+ * the final seek to the last hit re-runs at most that much. */
 static bool last_hit_in(GdbFront *f, uint64_t start, uint64_t end, uint64_t *at, int *hart, int *watch,
                         uint64_t *waddr)
 {
     if (!seek(f, start))
         return false;
     bool found = false;
+    uint64_t kept = start;
     arm(f, false);
     for (;;) {
         SessionTarget t = { SESSION_TO_ICOUNT, end, 0 };
@@ -353,17 +358,26 @@ static bool last_hit_in(GdbFront *f, uint64_t start, uint64_t end, uint64_t *at,
         *hart = f->m->dbg.hit_hart;
         *watch = f->m->dbg.watch_hit;
         *waddr = f->m->dbg.watch_hit_addr;
+        if (*at - kept >= RCONT_HIT_CK_GAP && session_checkpoint_here(f->s))
+            kept = *at;
         arm(f, true);
     }
     disarm(f);
     return found;
 }
 
+/* Scan backwards in windows (doubling up to RCONT_MAX_WINDOW) for the last
+ * hit before the current position. A window starts at an in-memory
+ * checkpoint when one is at most a window further back: seeking there
+ * costs a restore, not a re-run, and the extra stretch is scanned once
+ * instead of being re-run blind and then scanned by the next window. */
 static SessionStop reverse_continue(GdbFront *f, int *hart)
 {
     uint64_t end = session_icount(f->s);
-    for (uint64_t w = RCONT_FIRST_WINDOW; end > 0; w *= 2) {
-        uint64_t start = end > w ? end - w : 0, at, waddr;
+    for (uint64_t w = RCONT_FIRST_WINDOW; end > 0; w = w * 2 < RCONT_MAX_WINDOW ? w * 2 : RCONT_MAX_WINDOW) {
+        uint64_t start = end > w ? end - w : 0, at, waddr, ck;
+        if (start > 0 && session_checkpoint_before(f->s, start, &ck) && start - ck <= w)
+            start = ck;
         int watch;
         if (last_hit_in(f, start, end, &at, hart, &watch, &waddr)) {
             if (!seek(f, at))

@@ -965,6 +965,19 @@ SessionStop session_seek(Session *s, uint64_t target)
     return st;
 }
 
+bool session_checkpoint_here(Session *s)
+{
+    if (s->mode != SESSION_REPLAY || !s->ckstore || s->failed)
+        return false;
+    take_checkpoint(s);
+    return !s->failed;
+}
+
+bool session_checkpoint_before(const Session *s, uint64_t icount, uint64_t *ck)
+{
+    return s->ckstore && ckstore_find(s->ckstore, icount, ck);
+}
+
 uint64_t session_icount(const Session *s) { return s->m->icount; }
 Machine *session_machine(Session *s) { return s->m; }
 SessionMode session_mode(const Session *s) { return s->mode; }

@@ -111,6 +111,12 @@ SessionStop session_advance(Session *s, const SessionTarget *t);
  * SESSION_STOP_TARGET when there, else why not (END: the recording ends
  * before it). */
 SessionStop session_seek(Session *s, uint64_t icount);
+/* Replay with time travel: keep an in-memory checkpoint of the state at
+ * the current icount (a later seek here restores it instead of re-running;
+ * false only when out of memory), and the icount of the latest checkpoint
+ * at or before `icount` (false: none). */
+bool session_checkpoint_here(Session *s);
+bool session_checkpoint_before(const Session *s, uint64_t icount, uint64_t *ck);
 uint64_t session_icount(const Session *s);
 Machine *session_machine(Session *s);
 SessionMode session_mode(const Session *s);

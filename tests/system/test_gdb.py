@@ -330,3 +330,36 @@ def test_replay_gdb_on_a_terminal_gets_every_key(tmp_path):
     child.send("quit\r")
     child.expect(pexpect.EOF)
     child.close()
+
+
+def test_linux_reverse_continue_across_long_windows(guest, tmp_path):
+    """reverse-continue over tens of millions of instructions: windows
+    capped and aligned to checkpoints, checkpoints left at hits. The stop is
+    the last hit: continuing from it meets no other hit before the end, and
+    the earlier run_init_process hit is where a forward run finds it."""
+    rr = tmp_path / "lx.rr"
+    rc, out, err = run(["record", "-o", str(rr), "--digest"] +
+                       linux_args(append="rdtimeout=0 loops=6000000", seed=1), timeout=600)
+    assert rc == 0 and b"INIT: poweroff" in out, err[-2000:]
+    recorded = digest_of(err)
+    vmlinux = os.path.join(guest, "vmlinux")
+    init = "break *%#x" % symbol(vmlinux, "run_init_process")  # one address both ways
+    proc, sock = start_rrvm(tmp_path, ["replay", str(rr), "--digest", "--quiet", "-serial", "none"])
+    out = gdb(sock, vmlinux, [
+        init, "continue", "monitor when",                               # forward: the hit
+        "delete", "break kernel_power_off", "continue", "monitor when",  # the end
+        "break update_process_times", "reverse-continue", "monitor when",  # last tick
+        "continue", "monitor when",                                     # no tick after it
+        "reverse-continue", "reverse-continue", "monitor when",         # two ticks back
+        "continue", "monitor when",                                     # forward: the next tick
+        "delete", init, "reverse-continue", "monitor when",
+        "delete", "continue"])
+    rc, _, err = finish(proc)
+    w = [int(n) for n in re.findall(r"^icount (\d+)", out, re.M)]
+    assert len(w) == 7, out
+    init_hit, end, last_tick, after, two_back, next_tick, init_again = w
+    assert end - init_hit > 30000000, out  # long enough for several capped windows
+    assert init_hit < two_back < last_tick < end and after == end, out
+    assert two_back < next_tick == last_tick, out
+    assert init_again == init_hit, out
+    assert rc == 0 and digest_of(err) == recorded, err[-2000:]
