@@ -14,7 +14,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Wshadow -Wstrict-prototypes
 CPPFLAGS += -Isrc -D_GNU_SOURCE
-LIBS    := -lfdt -lzstd -lxxhash -ljansson -lm
+LIBS    := -lfdt -lzstd -lxxhash -ljansson -lslirp -lm
 ASAN    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 RV_CC   := riscv64-unknown-elf-gcc

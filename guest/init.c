@@ -15,6 +15,8 @@
  *      /mnt/written.txt                            INIT: disk: ...
  *      ddbench=MB: sequential read/write of /dev/vda  INIT: dd: ...
  *      vcon=1: a line in and out of /dev/hvc0       INIT: vcon: <line>
+ *      net=1: eth0 10.0.2.15/24; httpport=N: GET / from 10.0.2.2:N,
+ *      checksum the body; echoport=N: answer one TCP line   INIT: net: ...
  *   7. one console line with a poll() timeout     INIT: echo: <line>
  *   8. demo=1: exec /bin/sh; else power off        INIT: poweroff
  *
@@ -22,15 +24,41 @@
  *   loops=N       hash-loop iterations (default 1000000)
  *   rdtimeout=MS  console wait in ms (default 3000, 0 = just check)
  *   demo=1        start the shell instead of powering off
- *   disk=1, ddbench=MB, vcon=1, vcontimeout=MS   (see step 6)
+ *   disk=1, ddbench=MB, vcon=1, vcontimeout=MS, net=1, httpport=N,
+ *   echoport=N, nettimeout=MS                   (see step 6)
  *
  * Invariants: every output line is assembled in a buffer and written with a
  * single write(), so kernel messages cannot split it; init never exits (PID 1
  * exiting panics the kernel), it powers off or waits forever.
  */
+#include <linux/in.h>
 #include <linux/reboot.h>
+#include <linux/sockios.h>
 #include <linux/rtc.h>
 #include <linux/utsname.h>
+
+/* what <sys/socket.h> and <net/if.h> would give (nolibc has neither) */
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef SOCK_STREAM
+#define SOCK_STREAM 1
+#define SOCK_DGRAM 2
+#endif
+#ifndef SOL_SOCKET
+#define SOL_SOCKET 1
+#define SO_REUSEADDR 2
+#endif
+#define IFF_UP 0x1
+#define IFF_RUNNING 0x40
+struct ifreq {
+	char ifr_name[16];
+	union {
+		struct sockaddr_in ifr_addr;
+		short ifr_flags;
+		char pad[24];
+	};
+};
 
 #ifndef CLOCK_REALTIME
 #define CLOCK_REALTIME 0
@@ -672,6 +700,186 @@ static void do_vcon(unsigned long timeout_ms)
 	close(fd);
 }
 
+/* --- net=1: a little TCP/IP through eth0 (raw syscalls: nolibc has none) --- */
+
+static int sys_socket3(int domain, int type, int proto)
+{
+	long r = my_syscall3(__NR_socket, domain, type, proto);
+
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return (int)r;
+}
+
+static int sys_sockaddr_call(long nr, int fd, const struct sockaddr_in *sa)
+{
+	long r = my_syscall3(nr, fd, sa, sizeof(*sa));
+
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return (int)r;
+}
+
+static int sys_int2(long nr, int a, long b)
+{
+	long r = my_syscall2(nr, a, b);
+
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return (int)r;
+}
+
+static void ifreq_addr(struct ifreq *ifr, unsigned int ip_be)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr->ifr_addr;
+
+	memset(ifr, 0, sizeof(*ifr));
+	memcpy(ifr->ifr_name, "eth0", 5);
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = ip_be;
+}
+
+static unsigned int ip4(int a, int b, int c, int d)
+{
+	/* network byte order on a little-endian CPU */
+	return (unsigned int)(a | b << 8 | c << 16 | (unsigned int)d << 24);
+}
+
+static unsigned short port_be(unsigned long port)
+{
+	return (unsigned short)(((port & 0xff) << 8) | ((port >> 8) & 0xff));
+}
+
+/* eth0 up as 10.0.2.15/24, slirp's default guest address */
+static int net_configure(void)
+{
+	struct ifreq ifr;
+	int fd = sys_socket3(AF_INET, SOCK_DGRAM, 0);
+
+	if (fd < 0) {
+		say_errno("socket", errno);
+		return -1;
+	}
+	ifreq_addr(&ifr, ip4(10, 0, 2, 15));
+	if (ioctl(fd, SIOCSIFADDR, &ifr) < 0)
+		say_errno("SIOCSIFADDR eth0", errno);
+	ifreq_addr(&ifr, ip4(255, 255, 255, 0));
+	if (ioctl(fd, SIOCSIFNETMASK, &ifr) < 0)
+		say_errno("SIOCSIFNETMASK eth0", errno);
+	ifreq_addr(&ifr, 0);
+	ifr.ifr_flags = IFF_UP | IFF_RUNNING;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) {
+		say_errno("SIOCSIFFLAGS eth0", errno);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	say2("net: eth0 up 10.0.2.15/24", "");
+	return 0;
+}
+
+/* GET / from 10.0.2.2:port (the host, through slirp); checksum the body */
+static void net_http(unsigned long port)
+{
+	static char buf[1 << 16];
+	static const char req[] = "GET / HTTP/1.0\r\nHost: 10.0.2.2\r\n\r\n";
+	struct sockaddr_in sa;
+	unsigned long h = 0xcbf29ce484222325UL, body = 0;
+	int fd, n, state = 0, i;
+	Line l = { .len = 0 };
+
+	fd = sys_socket3(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = port_be(port);
+	sa.sin_addr.s_addr = ip4(10, 0, 2, 2);
+	if (fd < 0 || sys_sockaddr_call(__NR_connect, fd, &sa) < 0) {
+		say_errno("net: connect 10.0.2.2", errno);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	write(fd, req, sizeof(req) - 1);
+	/* the body starts after the first blank line (state 4 = \r\n\r\n seen) */
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (i = 0; i < n; i++) {
+			if (state < 4) {
+				char want = (state & 1) ? '\n' : '\r';
+
+				state = buf[i] == want ? state + 1 : (buf[i] == '\r' ? 1 : 0);
+				continue;
+			}
+			h ^= (unsigned char)buf[i];
+			h *= 0x100000001b3UL;
+			body++;
+		}
+	}
+	close(fd);
+	line_str(&l, "INIT: net: http bytes=");
+	line_dec(&l, body);
+	line_str(&l, " fnv=");
+	line_hex64(&l, h);
+	line_emit(&l);
+}
+
+/* accept one connection on port, read a line, answer "echo: <line>" */
+static void net_echo(unsigned long port, unsigned long timeout_ms)
+{
+	struct sockaddr_in sa;
+	struct pollfd pfd = { .fd = -1, .events = POLLIN, .revents = 0 };
+	char buf[200], out[220];
+	int lfd, fd, n, len = 0, one = 1, i;
+	Line l = { .len = 0 };
+
+	lfd = sys_socket3(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = port_be(port);
+	my_syscall5(__NR_setsockopt, lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (lfd < 0 || sys_sockaddr_call(__NR_bind, lfd, &sa) < 0 || sys_int2(__NR_listen, lfd, 1) < 0) {
+		say_errno("net: listen", errno);
+		return;
+	}
+	line_str(&l, "INIT: net: echo listening on ");
+	line_dec(&l, port);
+	line_emit(&l);
+	pfd.fd = lfd;
+	if (poll(&pfd, 1, (int)timeout_ms) <= 0) {
+		say2("net: echo: no connection (timeout)", "");
+		close(lfd);
+		return;
+	}
+	fd = (int)my_syscall3(__NR_accept, lfd, 0, 0);
+	if (fd < 0) {
+		say_errno("net: accept", -fd);
+		close(lfd);
+		return;
+	}
+	while (len < (int)sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) > 0) {
+		len += n;
+		if (buf[len - 1] == '\n')
+			break;
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	memcpy(out, "echo: ", 6);
+	memcpy(out + 6, buf, len);
+	out[6 + len] = '\n';
+	write(fd, out, 7 + len);
+	close(fd);
+	close(lfd);
+	line_str(&l, "INIT: net: echoed ");
+	for (i = 0; i < len; i++)
+		line_char(&l, buf[i] >= 32 && buf[i] < 127 ? buf[i] : '?');
+	line_emit(&l);
+}
+
 static void power_off(void)
 {
 	say2("poweroff", "");
@@ -700,6 +908,13 @@ int main(int argc, char **argv, char **envp)
 		do_ddbench(env_number(envp, "ddbench", 0, 4096));
 	if (env_number(envp, "vcon", 0, 1))
 		do_vcon(env_number(envp, "vcontimeout", 10000, 0x7fffffffUL));
+	if (env_number(envp, "net", 0, 1) && net_configure() == 0) {
+		if (env_number(envp, "httpport", 0, 65535))
+			net_http(env_number(envp, "httpport", 0, 65535));
+		if (env_number(envp, "echoport", 0, 65535))
+			net_echo(env_number(envp, "echoport", 0, 65535),
+				 env_number(envp, "nettimeout", 20000, 0x7fffffffUL));
+	}
 	do_console(rdtimeout);
 	if (demo) {
 		char *sh_argv[] = { "sh", NULL };

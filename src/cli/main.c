@@ -26,6 +26,7 @@
 
 #include "cli/recordings.h"
 #include "debug/server.h"
+#include "host/hostnet.h"
 #include "host/hostsys.h"
 #include "machine/fdt.h"
 #include "replay/log.h"
@@ -59,6 +60,8 @@ typedef struct Parse {
     DebugOptions dbg;       /* -s, -gdb, -S */
     char rng_objects[MAX_RNG_OBJECTS][MACHINE_DEV_ID_MAX]; /* -object rng-random ids */
     int nrng_objects;
+    struct { char id[MACHINE_DEV_ID_MAX]; char *spec; } netdevs[MACHINE_MAX_DEVICES]; /* -netdev */
+    int nnetdevs;
     char err[512];
 } Parse;
 
@@ -374,7 +377,8 @@ static bool opt_net(Parse *p, const char *arg)
 {
     if (strcmp(arg, "none") == 0)
         return true;
-    return fail(p, "%s: rrvm has no network device yet (only 'none' is accepted)", arg);
+    return fail(p, "-net %s: the legacy -net syntax is not supported; use -nic user[,...] or "
+                "-netdev user,id=ID -device virtio-net-device,netdev=ID", arg);
 }
 
 /* --- devices: -device NAME[,PROP=V...], -object TYPE,id=ID[,...] --- */
@@ -429,6 +433,27 @@ static bool prop_rng(Parse *p, MachineDeviceConfig *d, const char *key, const ch
     return true;
 }
 
+/* virtio-net-device: netdev=ID (a -netdev), mac=52:54:00:12:34:56 */
+static bool prop_net(Parse *p, MachineDeviceConfig *d, const char *key, const char *val)
+{
+    if (strcmp(key, "netdev") == 0) {
+        snprintf(d->id, sizeof d->id, "%s", val);
+        return true;
+    }
+    if (strcmp(key, "mac") == 0) {
+        unsigned b[6];
+        char end;
+        if (sscanf(val, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) != 6 ||
+            (b[0] & 1))
+            return fail(p, "-device virtio-net-device,mac=%s: not a unicast MAC address (52:54:00:12:34:56)", val);
+        for (int i = 0; i < 6; i++)
+            d->mac[i] = (uint8_t)b[i];
+        d->nports = 1; /* marks the MAC as given */
+        return true;
+    }
+    return fail(p, "-device virtio-net-device: unknown property '%s' (netdev=ID, mac=MAC)", key);
+}
+
 typedef struct DeviceOpt {
     const char *name; /* QEMU's -device name */
     int kind;         /* MachineDeviceKind */
@@ -437,6 +462,7 @@ typedef struct DeviceOpt {
 
 static const DeviceOpt device_opts[] = {
     {"virtio-rng-device", MDEV_VIRTIO_RNG, prop_rng},
+    {"virtio-net-device", MDEV_VIRTIO_NET, prop_net},
 };
 #define NDEVICE_OPTS (sizeof device_opts / sizeof device_opts[0])
 
@@ -472,6 +498,64 @@ static bool opt_device(Parse *p, const char *arg)
     c->devices[c->ndevices++] = d;
     return true;
 }
+
+/* -netdev TYPE,id=ID[,...]: the id is ours; the rest is the backend's
+ * (checked in finish_args, once --allow-remote-net is known) */
+static bool opt_netdev(Parse *p, const char *arg)
+{
+    if (p->nnetdevs == MACHINE_MAX_DEVICES)
+        return fail(p, "-netdev %s: at most %d network backends", arg, MACHINE_MAX_DEVICES);
+    char buf[1024], spec[1024] = "", *tok[40];
+    int n = split_commas(arg, buf, sizeof buf, tok, 40);
+    const char *id = NULL;
+    for (int i = 0; i < n; i++) {
+        if (strncmp(tok[i], "id=", 3) == 0) {
+            id = tok[i] + 3;
+            continue;
+        }
+        snprintf(spec + strlen(spec), sizeof spec - strlen(spec), "%s%s", spec[0] ? "," : "", tok[i]);
+    }
+    if (!id || !*id || strlen(id) >= MACHINE_DEV_ID_MAX)
+        return fail(p, "-netdev %s: needs id=ID (at most %d characters)", arg, MACHINE_DEV_ID_MAX - 1);
+    for (int i = 0; i < p->nnetdevs; i++)
+        if (strcmp(p->netdevs[i].id, id) == 0)
+            return fail(p, "-netdev %s: a netdev with id=%s exists already", arg, id);
+    snprintf(p->netdevs[p->nnetdevs].id, MACHINE_DEV_ID_MAX, "%s", id);
+    p->netdevs[p->nnetdevs].spec = strdup(spec);
+    p->nnetdevs++;
+    return true;
+}
+
+/* -nic none, or -nic user|socket[,...][,mac=M][,model=virtio-net-device]:
+ * a -netdev and its card in one option, as QEMU */
+static bool opt_nic(Parse *p, const char *arg)
+{
+    if (strcmp(arg, "none") == 0)
+        return true;
+    char buf[1024], spec[1024] = "", *tok[40];
+    int n = split_commas(arg, buf, sizeof buf, tok, 40);
+    const char *mac = NULL;
+    for (int i = 0; i < n; i++) {
+        if (strncmp(tok[i], "mac=", 4) == 0) {
+            mac = tok[i] + 4;
+        } else if (strncmp(tok[i], "model=", 6) == 0) {
+            if (strcmp(tok[i] + 6, "virtio-net-device") && strcmp(tok[i] + 6, "virtio"))
+                return fail(p, "-nic %s: rrvm's only network card is model=virtio-net-device", arg);
+        } else if (strncmp(tok[i], "id=", 3) == 0) {
+            return fail(p, "-nic %s: -nic takes no id= (use -netdev and -device to name the backend)", arg);
+        } else {
+            snprintf(spec + strlen(spec), sizeof spec - strlen(spec), "%s%s", spec[0] ? "," : "", tok[i]);
+        }
+    }
+    char netdev[1100], device[200];
+    snprintf(netdev, sizeof netdev, "%s,id=__nic%d", spec, p->nnetdevs);
+    snprintf(device, sizeof device, "virtio-net-device,netdev=__nic%d%s%s", p->nnetdevs, mac ? ",mac=" : "",
+             mac ? mac : "");
+    return opt_netdev(p, netdev) && opt_device(p, device);
+}
+
+static bool opt_net_dump(Parse *p, const char *arg) { p->o.net_dump = arg; return true; }
+static bool opt_allow_remote_net(Parse *p, const char *arg) { (void)arg; p->o.allow_remote_net = true; return true; }
 
 static bool opt_cpu(Parse *p, const char *arg)
 {
@@ -683,11 +767,22 @@ static const OptDef option_table[] = {
      "replay_seek, savevm, loadvm, ... (give the console -serial none or file:PATH)"},
     {"-device", "NAME[,PROP=V...]", C_ALL, true, opt_device,
      "a virtio device in the next free virtio-mmio slot (the first takes the\n"
-     "highest, as QEMU): virtio-rng-device[,rng=ID]"},
+     "highest, as QEMU): virtio-rng-device[,rng=ID],\n"
+     "virtio-net-device,netdev=ID[,mac=M]"},
     {"-object", "rng-random,id=ID[,filename=/dev/urandom]", C_ALL, true, opt_object,
      "an entropy source for -device virtio-rng-device,rng=ID (bytes are logged)"},
-    {"-net", "none", C_ALL, true, opt_net, "accepted: rrvm has no network device yet"},
-    {"-nic", "none", C_ALL, true, opt_net, NULL},
+    {"-netdev", "user|socket,id=ID[,...]", C_LIVE, false, opt_netdev,
+     "a network backend: user (libslirp: 10.0.2.0/24, host 10.0.2.2;\n"
+     "hostfwd=tcp:127.0.0.1:HPORT-:GPORT, restrict=on, net=, host=, dns=) or\n"
+     "socket (listen=|connect=|udp=[ADDR]:PORT); replay opens none"},
+    {"-nic", "user|socket[,...][,mac=M]|none", C_ALL, true, opt_nic,
+     "a virtio-net-device with its -netdev in one option"},
+    {"-net", "none", C_ALL, true, opt_net, NULL},
+    {"--net-dump", "FILE.pcap", C_ALL, false, opt_net_dump,
+     "write every frame in and out of the guest's network cards to a pcap file\n"
+     "(timestamps are virtual time: a replay writes the recording's file)"},
+    {"--allow-remote-net", NULL, C_LIVE, false, opt_allow_remote_net,
+     "let hostfwd= and -netdev socket listen on a non-loopback address"},
     {"-cpu", "MODEL", C_ALL, true, opt_cpu, NULL},
     {"-enable-kvm", NULL, C_ALL, true, opt_accel, NULL},
     {"-accel", "ACCEL", C_ALL, true, opt_accel, NULL},
@@ -974,6 +1069,44 @@ static int parse_args(Parse *p, const CmdDef *c, int argc, char **argv)
 }
 
 /* Defaults that depend on what was given, and what must be present. */
+/* Give each network card its backend; every -netdev must be used. */
+static bool connect_netdevs(Parse *p)
+{
+    MachineConfig *c = &p->o.cfg;
+    bool used[MACHINE_MAX_DEVICES] = {false};
+    int nics = 0;
+    for (int i = 0; i < c->ndevices; i++) {
+        MachineDeviceConfig *d = &c->devices[i];
+        if (d->kind != MDEV_VIRTIO_NET)
+            continue;
+        if (!d->nports) { /* QEMU's default MACs: 52:54:00:12:34:56, :57, ... */
+            static const uint8_t base[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+            memcpy(d->mac, base, 6);
+            d->mac[5] = (uint8_t)(base[5] + nics);
+        }
+        d->nports = 0;
+        nics++;
+        int k = 0;
+        while (k < p->nnetdevs && strcmp(p->netdevs[k].id, d->id) != 0)
+            k++;
+        if (!d->id[0] || k == p->nnetdevs)
+            return fail(p, "-device virtio-net-device%s%s: no -netdev with that id (give netdev=ID)",
+                        d->id[0] ? ",netdev=" : "", d->id);
+        if (used[k])
+            return fail(p, "-netdev id=%s: used by two network cards", d->id);
+        used[k] = true;
+        char err[512];
+        if (!hostnet_check(p->netdevs[k].spec, p->o.allow_remote_net, err, sizeof err))
+            return fail(p, "%s", err);
+        p->o.netdev_spec[i] = p->netdevs[k].spec;
+    }
+    for (int k = 0; k < p->nnetdevs; k++)
+        if (!used[k])
+            return fail(p, "-netdev id=%s: no network card uses it (add -device virtio-net-device,netdev=%s)",
+                        p->netdevs[k].id, p->netdevs[k].id);
+    return true;
+}
+
 static int finish_args(Parse *p)
 {
     SessionOptions *o = &p->o;
@@ -991,6 +1124,8 @@ static int finish_args(Parse *p)
         return usage_error("replay: --goto does not combine with --stop-at or --go-live");
     if (p->cmd == C_REPLAY)
         return -1;
+    if (!connect_netdevs(p))
+        return usage_error("%s", p->err);
     if (o->from_snapshot) {
         /* the snapshot holds the machine and names its images */
         if (o->image_path[IMG_KERNEL] || o->image_path[IMG_INITRD] || o->image_path[IMG_DTB] ||

@@ -105,6 +105,9 @@ typedef struct MachineHostIf {
     /* Output of port `port` of character device `dev` (virtio console);
      * not an input, never logged. */
     void (*port_write)(void *opaque, int dev, int port, const uint8_t *buf, size_t n);
+    /* An Ethernet frame the guest sent on network device `dev`; not an
+     * input, never logged (its digest is device state). */
+    void (*net_send)(void *opaque, int dev, const uint8_t *frame, size_t n);
 } MachineHostIf;
 
 /* A virtual-time timer owned by a device (generic: any device may have

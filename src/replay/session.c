@@ -129,7 +129,7 @@ void session_log(Session *s, uint32_t kind, const void *payload, size_t len)
      * it takes effect (its own inputs follow it): its caller writes the
      * checkpoint once the machine is reset. */
     bool async = kind == RLOG_UART_RX || kind == RLOG_UART_BREAK || kind == RLOG_IDLE || kind == RLOG_SHUTDOWN ||
-                 kind == RLOG_POWERDOWN;
+                 kind == RLOG_POWERDOWN || kind == RLOG_NET_RX;
     if (async)
         strict_checkpoint(s);
 }
@@ -245,6 +245,7 @@ static bool build_machine(Session *s, const MachineConfig *cfg)
         .wallclock_ns = gate_clock_wall_ns,
         .random_bytes = gate_random_bytes,
         .console_write = gate_console_write,
+        .net_send = gate_net_send,
     };
     assert(!s->m);
     char err[256];
@@ -476,6 +477,7 @@ static SessionStop live_advance(Session *s, uint64_t target)
             continue;
         }
         gate_console_poll(s);
+        gate_net_poll(s);
         if (stop == MSTOP_IDLE)
             gate_idle_wait(s);
     }
@@ -707,6 +709,9 @@ static void replay_apply(Session *s, const RlogEvent *ev)
         break;
     case RLOG_UART_BREAK:
         gate_console_break_replay(s, ev);
+        break;
+    case RLOG_NET_RX:
+        gate_net_deliver(s, ev);
         break;
     case RLOG_IDLE:
         gate_idle_replay(s, ev);
@@ -1633,6 +1638,8 @@ Session *session_open(const SessionOptions *o, int *status)
     }
     if (ok && s->mode == SESSION_REPLAY && !o->stdin_taken)
         host_console_open_escapes(&s->console);
+    if (ok)
+        ok = gate_net_open(s);
     if (ok && startup_interrupted(s, "reading the images"))
         ok = false;
     if (ok)
@@ -1688,6 +1695,7 @@ int session_close(Session *s)
     }
     progress_finish(&s->progress);
     host_console_close(&s->console);
+    gate_net_close(s);
     const char *out_path = s->go_live_path ? s->go_live_path : o->rr_path;
     if (s->writer)
         close_recording(s);

@@ -71,6 +71,12 @@ typedef struct SessionOptions {
     const char *snapshot_out;    /* --snapshot-out: at --stop-at or at exit */
     const char *from_snapshot;   /* run -loadvm / record --from / replay --from */
     const char *snapshot_dir;    /* replay: where to look for a recording's snapshot */
+    /* networking: the -netdev backend of each virtio-net device (indexed
+     * like cfg.devices; NULL for other devices), --allow-remote-net, and
+     * --net-dump FILE.pcap (any mode) */
+    const char *netdev_spec[MACHINE_MAX_DEVICES];
+    bool allow_remote_net;
+    const char *net_dump;
     bool go_live;                /* replay: after --stop-at, continue live */
     const char *go_live_out;     /* replay --go-live -o G.rr: record what follows */
 } SessionOptions;

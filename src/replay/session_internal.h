@@ -12,6 +12,7 @@
 #ifndef RRVM_SESSION_INTERNAL_H
 #define RRVM_SESSION_INTERNAL_H
 
+#include <poll.h>
 #include <stdarg.h>
 
 #include "checkpoint.h"
@@ -87,6 +88,11 @@ struct Session {
     size_t snap_blob_len;
     char *snap_path_buf;
     const char *go_live_path; /* --go-live -o: the new recording */
+    /* networking: each virtio-net device's backend (run/record; NULL in
+     * a replay: no backend is opened), and the --net-dump capture */
+    struct HostNet *net[MACHINE_MAX_DEVICES];
+    int net_nfds[MACHINE_MAX_DEVICES]; /* poll entries each added at the last fill */
+    struct Pcap *pcap;
     /* an interactive driver (session.h) */
     SessionNoticeFn observer;
     void *observer_opaque;
@@ -144,6 +150,15 @@ uint64_t gate_clock_wall_ns(void *opaque);
 void gate_random_bytes(void *opaque, uint8_t *buf, size_t n);
 void gate_console_write(void *opaque, const uint8_t *buf, size_t n);
 void gate_console_poll(Session *s);               /* run/record */
+/* network (gate_net.c) */
+#define GATE_NET_MAX_FDS 64
+bool gate_net_open(Session *s);                   /* backends (run/record), capture */
+void gate_net_close(Session *s);
+void gate_net_send(void *opaque, int dev, const uint8_t *frame, size_t n);
+int gate_net_poll_fill(Session *s, struct pollfd *fds, int max, int *timeout_ms);
+void gate_net_poll_dispatch(Session *s, const struct pollfd *fds, int count);
+void gate_net_poll(Session *s);                   /* run/record: frames into the guest */
+void gate_net_deliver(Session *s, const RlogEvent *ev); /* replay */
 /* Read typed input now: guest-bound bytes into pending_in (run, record) or
  * dropped (replay); monitor bytes go to the monitor on the way. */
 void gate_console_read_host(Session *s);

@@ -322,6 +322,14 @@ int virtq_pop(VirtioDev *d, int q, VirtqElem *e)
     return 1;
 }
 
+void virtq_unpop(VirtioDev *d, int q, uint16_t n)
+{
+    VirtQueue *vq = queue(d, q);
+    vq->last_avail -= n;
+    if (queue_usable(d, vq) && virtio_dev_has_feature(d, VIRTIO_F_RING_EVENT_IDX))
+        wr16(d, vq->used + 4 + 8ull * vq->num, vq->last_avail);
+}
+
 void virtq_push(VirtioDev *d, int q, const VirtqElem *e, uint32_t written)
 {
     VirtQueue *vq = queue(d, q);
@@ -684,6 +692,8 @@ static void load_dev(VirtioDev *d, SerReader *r)
     if (ser_ok(r))
         update_irq(d);
 }
+
+void virtio_mmio_save_one(const VirtioDev *d, SerWriter *w) { save_dev(d, w); }
 
 void virtio_mmio_save(const VirtioMmio *v, SerWriter *w)
 {

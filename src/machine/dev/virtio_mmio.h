@@ -146,6 +146,8 @@ bool virtio_mmio_read(void *dev, uint64_t off, int size, uint64_t *val);
 bool virtio_mmio_write(void *dev, uint64_t off, int size, uint64_t val);
 void virtio_mmio_reset(VirtioMmio *v);
 void virtio_mmio_save(const VirtioMmio *v, SerWriter *w);
+/* One device's state (transport and model), as virtio_mmio_save writes it. */
+void virtio_mmio_save_one(const VirtioDev *d, SerWriter *w);
 bool virtio_mmio_load(VirtioMmio *v, SerReader *r);
 
 /* --- for device models --- */
@@ -155,6 +157,10 @@ void virtio_dev_init(VirtioDev *d, const VirtioDevClass *cls, int nqueues, uint3
 /* Take the next available chain of queue q: 1 = *e filled, 0 = none,
  * -1 = the ring or chain is invalid (the device is now broken). */
 int virtq_pop(VirtioDev *d, int q, VirtqElem *e);
+/* Give back the last n popped (not pushed) elements of queue q: the next
+ * pops return them again (a device that found too few buffers for a
+ * packet spanning several). */
+void virtq_unpop(VirtioDev *d, int q, uint16_t n);
 /* Return an element to the used ring with `written` bytes written. */
 void virtq_push(VirtioDev *d, int q, const VirtqElem *e, uint32_t written);
 /* Interrupt the driver for queue q if it wants one (EVENT_IDX or
