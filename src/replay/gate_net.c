@@ -17,6 +17,7 @@
  */
 #include "session_internal.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include "host/hostnet.h"
@@ -147,4 +148,58 @@ void gate_net_deliver(Session *s, const RlogEvent *ev)
         return;
     }
     capture(s, frame, len);
+}
+
+static bool is_net_device(const Machine *m, int dev)
+{
+    return dev >= 0 && dev < m->cfg.ndevices && m->cfg.devices[dev].kind == MDEV_VIRTIO_NET;
+}
+
+static void stats_encode(int dev, const VirtioNetStats *st, uint8_t p[RLOG_NET_STATS_LEN])
+{
+    uint64_t v[5] = {st->tx_frames, st->tx_bytes, st->rx_frames, st->rx_bytes, st->tx_digest};
+    p[0] = (uint8_t)dev;
+    for (int i = 0; i < 5; i++)
+        for (int b = 0; b < 8; b++)
+            p[1 + 8 * i + b] = (uint8_t)(v[i] >> (8 * b));
+}
+
+void gate_net_log_stats(Session *s)
+{
+    for (int i = 0; i < s->m->cfg.ndevices; i++) {
+        VirtioDev *d = is_net_device(s->m, i) ? board_virtio_device(s->m, i) : NULL;
+        if (!d)
+            continue;
+        VirtioNetStats st;
+        virtio_net_stats(d, &st);
+        uint8_t p[RLOG_NET_STATS_LEN];
+        stats_encode(i, &st, p);
+        session_log(s, RLOG_NET_STATS, p, sizeof p);
+    }
+}
+
+void gate_net_verify_stats(Session *s, const RlogEvent *ev)
+{
+    int dev = ev->len == RLOG_NET_STATS_LEN ? ev->payload[0] : -1;
+    VirtioDev *d = is_net_device(s->m, dev) ? board_virtio_device(s->m, dev) : NULL;
+    if (!d) {
+        session_diverged(s, "malformed NET_STATS event, or for a device that is not a network card");
+        return;
+    }
+    VirtioNetStats st;
+    virtio_net_stats(d, &st);
+    uint8_t mine[RLOG_NET_STATS_LEN];
+    stats_encode(dev, &st, mine);
+    if (memcmp(mine, ev->payload, sizeof mine) != 0)
+        session_diverged(s, "virtio-net-device@%llx (device %d): the guest sent %" PRIu64 " frames (%" PRIu64
+                            " bytes, digest %016" PRIx64 ") and received %" PRIu64 "; the recording differs",
+                         (unsigned long long)(0x10001000ull + 0x1000ull * (uint64_t)board_device_slot(dev)), dev,
+                         st.tx_frames, st.tx_bytes, st.tx_digest, st.rx_frames);
+}
+
+void gate_net_perturb_tx(Session *s, int dev)
+{
+    VirtioDev *d = is_net_device(s->m, dev) ? board_virtio_device(s->m, dev) : NULL;
+    if (d)
+        virtio_net_test_corrupt_next_tx(d);
 }

@@ -84,6 +84,7 @@ const char *rlog_kind_name(uint32_t kind)
     case RLOG_BLOCK_COMPLETE: return "BLOCK_COMPLETE";
     case RLOG_INPUT: return "INPUT";
     case RLOG_AUDIO_IN: return "AUDIO_IN";
+    case RLOG_NET_STATS: return "NET_STATS";
     default: return "UNKNOWN";
     }
 }

@@ -52,6 +52,10 @@
 #define RLOG_BLOCK_COMPLETE 33 /* reserved */
 #define RLOG_INPUT 34         /* reserved */
 #define RLOG_AUDIO_IN 35      /* reserved */
+#define RLOG_NET_STATS 36     /* u8 device, then u64 LE tx_frames, tx_bytes, rx_frames,
+                               * rx_bytes, tx_digest: a network card's traffic, written
+                               * before END; not an input (replay verifies it) */
+#define RLOG_NET_STATS_LEN 41
 
 #define RLOG_SHUTDOWN_QUIT_KEY 1
 #define RLOG_SHUTDOWN_SIGINT 2

@@ -25,6 +25,9 @@
 typedef struct KindStats {
     uint64_t count[KIND_SLOTS];
     uint64_t bytes[KIND_SLOTS]; /* encoded size: event header + payload */
+    /* network traffic per device: in from NET_RX, out from NET_STATS */
+    uint64_t net_in_frames[256], net_in_bytes[256], net_out_frames[256], net_out_bytes[256];
+    bool net_seen[256];
 } KindStats;
 
 /* Print up to `max` bytes as a C-like quoted string. */
@@ -139,6 +142,22 @@ static void print_event(FILE *out, const RlogEvent *ev, uint64_t vtime_ns)
         checkpoint_summary(ev->payload, ev->len, buf, sizeof buf);
         fprintf(out, " %s", buf);
         break;
+    case RLOG_NET_RX:
+        if (ev->len < 1)
+            goto malformed;
+        fprintf(out, " dev %u, %zu-byte frame ", ev->payload[0], ev->len - 1);
+        print_hex(out, ev->payload + 1, ev->len - 1, 16);
+        break;
+    case RLOG_NET_STATS: {
+        if (ev->len != RLOG_NET_STATS_LEN)
+            goto malformed;
+        uint64_t f[5];
+        for (int i = 0; i < 5; i++)
+            rlog_u64_decode(ev->payload + 1 + 8 * i, 8, &f[i]);
+        fprintf(out, " dev %u: out %" PRIu64 " frames %" PRIu64 " bytes, in %" PRIu64 " frames %" PRIu64
+                     " bytes, tx digest %016" PRIx64, ev->payload[0], f[0], f[1], f[2], f[3], f[4]);
+        break;
+    }
     case RLOG_END:
         if (!rlog_end_decode(ev->payload, ev->len, &end))
             goto malformed;
@@ -326,6 +345,17 @@ static int info_reader(RlogReader *r, const RlogHeader *h, const RlogDumpFilter 
         }
         if (ev.kind == RLOG_END && rlog_end_decode(ev.payload, ev.len, &end))
             have_end = true;
+        if (ev.kind == RLOG_NET_RX && ev.len >= 1) {
+            st->net_seen[ev.payload[0]] = true;
+            st->net_in_frames[ev.payload[0]]++;
+            st->net_in_bytes[ev.payload[0]] += ev.len - 1;
+        }
+        if (ev.kind == RLOG_NET_STATS && ev.len == RLOG_NET_STATS_LEN) {
+            uint8_t dv = ev.payload[0];
+            st->net_seen[dv] = true;
+            rlog_u64_decode(ev.payload + 1, 8, &st->net_out_frames[dv]);
+            rlog_u64_decode(ev.payload + 9, 8, &st->net_out_bytes[dv]);
+        }
     }
     uint64_t last_icount = rlog_reader_last_icount(r);
 
@@ -351,6 +381,11 @@ static int info_reader(RlogReader *r, const RlogHeader *h, const RlogDumpFilter 
                 last_ckpt);
     else
         fprintf(out, "checkpoints:         0\n");
+    for (int dv = 0; dv < 256; dv++)
+        if (st->net_seen[dv])
+            fprintf(out, "network device %d:    in %" PRIu64 " frames, %" PRIu64 " bytes (logged); out %" PRIu64
+                         " frames, %" PRIu64 " bytes (digested, not logged)\n", dv, st->net_in_frames[dv],
+                    st->net_in_bytes[dv], st->net_out_frames[dv], st->net_out_bytes[dv]);
     fprintf(out, "events by kind:      (share of event bytes = the nondeterminism audit)\n");
     fprintf(out, "  %-4s %-16s %12s %14s %7s\n", "id", "kind", "count", "bytes", "share");
     for (unsigned k = 0; k < KIND_SLOTS; k++) {

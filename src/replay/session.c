@@ -99,7 +99,10 @@ void session_diverged(Session *s, const char *fmt, ...)
 /* Input events, as --stats and the end-of-recording line count them: every
  * logged event but checkpoints and the end, counted where record logs them
  * and where replay consumes them, so both modes give the same number. */
-static bool is_input_kind(uint32_t kind) { return kind != RLOG_CHECKPOINT && kind != RLOG_END; }
+static bool is_input_kind(uint32_t kind)
+{
+    return kind != RLOG_CHECKPOINT && kind != RLOG_END && kind != RLOG_NET_STATS;
+}
 
 /* Record with --verify=strict: a checkpoint of the state now, after an
  * asynchronous event has taken effect. */
@@ -614,6 +617,8 @@ static void apply_perturbation(Session *s)
         h->mstatus ^= MSTATUS_SUM;
     } else if (strcmp(w, "mscratch") == 0) {
         h->mscratch ^= 1;
+    } else if (strncmp(w, "net-tx:", 7) == 0) {
+        gate_net_perturb_tx(s, atoi(w + 7));
     } else if (strncmp(w, "ram:", 4) == 0) {
         uint64_t a = strtoull(w + 4, NULL, 0);
         uint8_t b;
@@ -713,6 +718,9 @@ static void replay_apply(Session *s, const RlogEvent *ev)
     case RLOG_NET_RX:
         gate_net_deliver(s, ev);
         break;
+    case RLOG_NET_STATS:
+        gate_net_verify_stats(s, ev);
+        return; /* not an input */
     case RLOG_IDLE:
         gate_idle_replay(s, ev);
         break;
@@ -792,7 +800,9 @@ static bool replay_run(Session *s, const RlogEvent *ev, uint64_t limit, uint64_t
                          rlog_kind_name(ev->kind), ev->icount);
         return false;
     }
-    if (stop == MSTOP_EXIT && !(ev->kind == RLOG_END && ev->icount == m->icount)) {
+    /* what record writes after the guest exits: network statistics, END */
+    bool closing = ev->kind == RLOG_END || ev->kind == RLOG_NET_STATS;
+    if (stop == MSTOP_EXIT && !(closing && ev->icount == m->icount)) {
         session_diverged(s, "the guest exited (code %d), but the recording continues with %s at icount %" PRIu64,
                          m->exit_code, rlog_kind_name(ev->kind), ev->icount);
         return false;
@@ -1683,6 +1693,7 @@ int session_close(Session *s)
             session_log(s, RLOG_SHUTDOWN, &c, 1);
             s->shutdown_cause = c;
         }
+        gate_net_log_stats(s);
         RlogEnd end = {
             .icount = s->m->icount,
             .vtime_ns = machine_vtime_ns(s->m),

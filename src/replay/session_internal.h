@@ -159,6 +159,9 @@ int gate_net_poll_fill(Session *s, struct pollfd *fds, int max, int *timeout_ms)
 void gate_net_poll_dispatch(Session *s, const struct pollfd *fds, int count);
 void gate_net_poll(Session *s);                   /* run/record: frames into the guest */
 void gate_net_deliver(Session *s, const RlogEvent *ev); /* replay */
+void gate_net_log_stats(Session *s);              /* record: before END */
+void gate_net_verify_stats(Session *s, const RlogEvent *ev); /* replay */
+void gate_net_perturb_tx(Session *s, int dev);    /* --test-perturb net-tx:N */
 /* Read typed input now: guest-bound bytes into pending_in (run, record) or
  * dropped (replay); monitor bytes go to the monitor on the way. */
 void gate_console_read_host(Session *s);

@@ -38,6 +38,7 @@ typedef struct VirtioNet {
     VirtioDev vdev; /* first: the transport's view */
     int index;      /* in cfg.devices: names the backend for net_send */
     VirtioNetStats st;
+    bool corrupt_next_tx; /* test hook, not state */
     /* scratch, not state: one frame being sent, the buffers of one being
      * received */
     uint8_t tx_frame[NET_HDR_LEN + VIRTIO_NET_MAX_FRAME];
@@ -57,8 +58,12 @@ static void tx_notify(VirtioDev *d, int q)
         if (len < NET_HDR_LEN + ETH_HDR_LEN || virtq_copy_from(d, &e, 0, frame, len) != len) {
             n->st.tx_dropped++;
         } else {
-            const uint8_t *eth = frame + NET_HDR_LEN;
+            uint8_t *eth = frame + NET_HDR_LEN;
             size_t elen = len - NET_HDR_LEN;
+            if (n->corrupt_next_tx) {
+                eth[elen - 1] ^= 0xff;
+                n->corrupt_next_tx = false;
+            }
             n->st.tx_frames++;
             n->st.tx_bytes += elen;
             n->st.tx_digest = XXH64(eth, elen, n->st.tx_digest);
@@ -135,6 +140,8 @@ bool virtio_net_receive(VirtioDev *d, const uint8_t *frame, size_t len)
 }
 
 void virtio_net_stats(const VirtioDev *d, VirtioNetStats *out) { *out = ((const VirtioNet *)d)->st; }
+
+void virtio_net_test_corrupt_next_tx(VirtioDev *d) { net_of(d)->corrupt_next_tx = true; }
 
 static void net_reset(VirtioDev *d)
 {

@@ -31,5 +31,9 @@ typedef struct VirtioNetStats {
     uint64_t tx_digest; /* XXH64 chain over every frame sent, in order */
 } VirtioNetStats;
 void virtio_net_stats(const VirtioDev *d, VirtioNetStats *out);
+/* Test only (replay --test-perturb net-tx:N): the next frame the guest
+ * sends leaves with one byte flipped, as if the guest had sent something
+ * else. Not state. */
+void virtio_net_test_corrupt_next_tx(VirtioDev *d);
 
 #endif
