@@ -16,7 +16,8 @@
  *      ddbench=MB: sequential read/write of /dev/vda  INIT: dd: ...
  *      vcon=1: a line in and out of /dev/hvc0       INIT: vcon: <line>
  *      net=1: eth0 10.0.2.15/24; httpport=N: GET / from 10.0.2.2:N,
- *      checksum the body; echoport=N: answer one TCP line   INIT: net: ...
+ *      checksum the body; echoport=N: answer one TCP line; netrx=N /
+ *      nettx=N,nettxmb=M: bulk transfers for the bench   INIT: net: ...
  *   7. one console line with a poll() timeout     INIT: echo: <line>
  *   8. demo=1: exec /bin/sh; else power off        INIT: poweroff
  *
@@ -25,7 +26,7 @@
  *   rdtimeout=MS  console wait in ms (default 3000, 0 = just check)
  *   demo=1        start the shell instead of powering off
  *   disk=1, ddbench=MB, vcon=1, vcontimeout=MS, net=1, httpport=N,
- *   echoport=N, nettimeout=MS                   (see step 6)
+ *   echoport=N, nettimeout=MS, netrx=N, nettx=N, nettxmb=M  (see step 6)
  *
  * Invariants: every output line is assembled in a buffer and written with a
  * single write(), so kernel messages cannot split it; init never exits (PID 1
@@ -784,27 +785,20 @@ static int net_configure(void)
 	return 0;
 }
 
+static int net_connect_host(unsigned long port);
+
 /* GET / from 10.0.2.2:port (the host, through slirp); checksum the body */
 static void net_http(unsigned long port)
 {
 	static char buf[1 << 16];
 	static const char req[] = "GET / HTTP/1.0\r\nHost: 10.0.2.2\r\n\r\n";
-	struct sockaddr_in sa;
 	unsigned long h = 0xcbf29ce484222325UL, body = 0;
 	int fd, n, state = 0, i;
 	Line l = { .len = 0 };
 
-	fd = sys_socket3(AF_INET, SOCK_STREAM, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = port_be(port);
-	sa.sin_addr.s_addr = ip4(10, 0, 2, 2);
-	if (fd < 0 || sys_sockaddr_call(__NR_connect, fd, &sa) < 0) {
-		say_errno("net: connect 10.0.2.2", errno);
-		if (fd >= 0)
-			close(fd);
+	fd = net_connect_host(port);
+	if (fd < 0)
 		return;
-	}
 	write(fd, req, sizeof(req) - 1);
 	/* the body starts after the first blank line (state 4 = \r\n\r\n seen) */
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
@@ -825,6 +819,65 @@ static void net_http(unsigned long port)
 	line_dec(&l, body);
 	line_str(&l, " fnv=");
 	line_hex64(&l, h);
+	line_emit(&l);
+}
+
+/* Connect to the host (10.0.2.2:port); -1 with the reason said. */
+static int net_connect_host(unsigned long port)
+{
+	struct sockaddr_in sa;
+	int fd = sys_socket3(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = port_be(port);
+	sa.sin_addr.s_addr = ip4(10, 0, 2, 2);
+	if (fd < 0 || sys_sockaddr_call(__NR_connect, fd, &sa) < 0) {
+		say_errno("net: connect 10.0.2.2", errno);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* netrx=PORT: read from the host until it closes (throughput bench) */
+static void net_rx(unsigned long port)
+{
+	static char buf[1 << 16];
+	unsigned long total = 0;
+	int fd = net_connect_host(port), n;
+	Line l = { .len = 0 };
+
+	if (fd < 0)
+		return;
+	say2("net: rx start", "");
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		total += (unsigned long)n;
+	close(fd);
+	line_str(&l, "INIT: net: rx done bytes=");
+	line_dec(&l, total);
+	line_emit(&l);
+}
+
+/* nettx=PORT, nettxmb=N: send N MiB to the host (throughput bench) */
+static void net_tx(unsigned long port, unsigned long mb)
+{
+	static char buf[1 << 16];
+	unsigned long total = 0, i;
+	int fd = net_connect_host(port), n;
+	Line l = { .len = 0 };
+
+	if (fd < 0)
+		return;
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)('a' + i % 26);
+	say2("net: tx start", "");
+	while (total < (mb << 20) && (n = write(fd, buf, sizeof(buf))) > 0)
+		total += (unsigned long)n;
+	close(fd);
+	line_str(&l, "INIT: net: tx done bytes=");
+	line_dec(&l, total);
 	line_emit(&l);
 }
 
@@ -911,6 +964,10 @@ int main(int argc, char **argv, char **envp)
 	if (env_number(envp, "net", 0, 1) && net_configure() == 0) {
 		if (env_number(envp, "httpport", 0, 65535))
 			net_http(env_number(envp, "httpport", 0, 65535));
+		if (env_number(envp, "netrx", 0, 65535))
+			net_rx(env_number(envp, "netrx", 0, 65535));
+		if (env_number(envp, "nettx", 0, 65535))
+			net_tx(env_number(envp, "nettx", 0, 65535), env_number(envp, "nettxmb", 16, 4096));
 		if (env_number(envp, "echoport", 0, 65535))
 			net_echo(env_number(envp, "echoport", 0, 65535),
 				 env_number(envp, "nettimeout", 20000, 0x7fffffffUL));
