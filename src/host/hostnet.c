@@ -309,7 +309,23 @@ static bool parse_socket(const char *spec, bool allow_remote, SockOpts *o, char 
     return true;
 }
 
+/* Refusals quote the user's text: keep them one printable line. */
+static bool refuse_one_line(char *err)
+{
+    for (char *c = err; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+            *c = '?';
+    return false;
+}
+
+static bool check_spec(const char *spec, bool allow_remote, char *err, size_t errlen);
+
 bool hostnet_check(const char *spec, bool allow_remote, char *err, size_t errlen)
+{
+    return check_spec(spec, allow_remote, err, errlen) || refuse_one_line(err);
+}
+
+static bool check_spec(const char *spec, bool allow_remote, char *err, size_t errlen)
 {
     if (!strncmp(spec, "user", 4) && (spec[4] == 0 || spec[4] == ',')) {
         UserOpts o;
