@@ -41,5 +41,10 @@ bool blockimg_read(BlockImage *b, uint64_t off, void *buf, size_t n, char *err, 
  * $RRVM_CACHE_DIR or $XDG_CACHE_HOME/rrvm or ~/.cache/rrvm (a cache that
  * cannot be written only costs time). */
 bool blockimg_hash(BlockImage *b, uint8_t out[16], char *err, size_t errlen);
+/* The same hash, computed without reading or writing the cache. */
+bool blockimg_hash_uncached(BlockImage *b, uint8_t out[16], char *err, size_t errlen);
+/* pread calls made on the image and its backing files since open (a
+ * cached hash makes none). */
+uint64_t blockimg_read_count(const BlockImage *b);
 
 #endif
