@@ -232,6 +232,35 @@ static void test_virtual_size_larger_and_smaller_than_backing(void **state)
     assert_same_as_raw("shrunk.qcow2", "shrunk.raw");
 }
 
+/* pread calls for reading the whole image 4 KiB at a time */
+static uint64_t preads_of_sequential_read(const char *name)
+{
+    BlockImage *b = open_ok(name, NULL);
+    uint64_t before = blockimg_read_count(b);
+    uint8_t buf[4096];
+    char err[512];
+    for (uint64_t off = 0; off < blockimg_size(b); off += sizeof buf)
+        if (!blockimg_read(b, off, buf, sizeof buf, err, sizeof err))
+            fail_msg("read %s: %s", name, err);
+    uint64_t n = blockimg_read_count(b) - before;
+    blockimg_close(b);
+    return n;
+}
+
+static void test_sequential_reads_reuse_tables_and_clusters(void **state)
+{
+    /* 8 MiB of data, 128 clusters of 64 KiB under one L2 table: 2048
+     * data reads and the table once (not once per read) */
+    sh("qemu-img create -f qcow2 seq.qcow2 8M && qemu-io -f qcow2 -c 'write -P 0x21 0 8M' seq.qcow2");
+    assert_int_equal(preads_of_sequential_read("seq.qcow2"), 2048 + 1);
+    /* compressed: each cluster read and inflated once, not 16 times */
+    sh("qemu-img convert -c -O qcow2 seq.qcow2 seqc.qcow2");
+    assert_true(preads_of_sequential_read("seqc.qcow2") <= 128 + 1);
+    /* 512-byte clusters: 64 entries per table, 256 tables, more than the cache holds */
+    sh("qemu-img convert -O qcow2 -o cluster_size=512 seq.qcow2 seq512.qcow2");
+    assert_true(preads_of_sequential_read("seq512.qcow2") <= 2048 + 256);
+}
+
 static void test_hash_of_sparse_8g_is_fast_and_matches_raw(void **state)
 {
     sh("qemu-img create -f qcow2 sparse.qcow2 8G && qemu-io -f qcow2 -c 'write -P 0x99 5G 64k' sparse.qcow2");
@@ -501,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_compressed_clusters),
         cmocka_unit_test(test_backing_chain_of_three_with_relative_names),
         cmocka_unit_test(test_virtual_size_larger_and_smaller_than_backing),
+        cmocka_unit_test(test_sequential_reads_reuse_tables_and_clusters),
         cmocka_unit_test(test_hash_of_sparse_8g_is_fast_and_matches_raw),
         cmocka_unit_test(test_hash_cache_hits_and_invalidates),
         cmocka_unit_test(test_refuses_broken_headers),
