@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xxhash.h>
@@ -44,6 +45,7 @@ struct BlockImage {
     Qcow2 *qcow2;          /* NULL for raw */
     BlockImage *backing;   /* qcow2 only; NULL: unallocated reads as zeros */
     uint64_t preads;       /* raw and data-cluster reads; qcow2 counts its own */
+    struct stat id;        /* at open: the file's identity for the hash cache */
 };
 
 typedef struct {
@@ -55,6 +57,7 @@ static const uint8_t QCOW2_MAGIC[4] = {'Q', 'F', 'I', 0xfb};
 #define HASH_CHUNK (1u << 20)          /* data read per step while hashing */
 #define CACHE_MAX_BYTES (4u << 20)     /* a bigger cache file is ignored (and replaced) */
 #define CACHE_MAX_LINES 1000
+#define CACHE_RACY_NS 2000000000ll     /* files modified this recently are not cached */
 
 /* ---- opening a chain ---------------------------------------------------- */
 
@@ -142,6 +145,7 @@ static BlockImage *open_chain(const char *path, const char *format, FileId *chai
     }
     chain[depth] = (FileId){st.st_dev, st.st_ino};
     b->file_size = (uint64_t)st.st_size;
+    b->id = st;
     b->realpath = realpath(path, NULL); /* NULL: no caching of its hash */
     uint8_t magic[4] = {0};
     bool is_qcow2 = pread(b->fd, magic, 4, 0) == 4 && memcmp(magic, QCOW2_MAGIC, 4) == 0;
@@ -379,21 +383,43 @@ static void put_escaped(Strbuf *sb, const char *s)
     }
 }
 
+static int64_t mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000ll + st->st_mtim.tv_nsec;
+}
+
+/* Every file of the chain is as it was at open, and was last modified
+ * long enough ago: a write in the same clock tick as a hash would leave
+ * the mtime unchanged, so a file modified within the last CACHE_RACY_NS
+ * is hashed but not cached (as git treats "racily clean" files). */
+static bool chain_settled(const BlockImage *b)
+{
+    struct timespec now;
+    if (clock_gettime(CLOCK_REALTIME, &now) < 0)
+        return false;
+    int64_t now_ns = (int64_t)now.tv_sec * 1000000000ll + now.tv_nsec;
+    for (; b; b = b->backing) {
+        struct stat st;
+        if (fstat(b->fd, &st) < 0 || st.st_size != b->id.st_size || mtime_ns(&st) != mtime_ns(&b->id) ||
+            st.st_ino != b->id.st_ino || st.st_dev != b->id.st_dev || mtime_ns(&st) > now_ns - CACHE_RACY_NS)
+            return false;
+    }
+    return true;
+}
+
 /* The key of a cache line: the top file's format, then real path, size,
- * mtime (ns), inode and device of every file in the chain, as they are
- * now. false when a file's identity is unknown. */
+ * mtime (ns), inode and device of every file in the chain, as they were
+ * at open. false when a file's real path is unknown. */
 static bool cache_key(const BlockImage *b, Strbuf *key)
 {
     sb_puts(key, b->format);
     for (; b; b = b->backing) {
-        struct stat st;
-        if (!b->realpath || fstat(b->fd, &st) < 0)
+        if (!b->realpath)
             return false;
         sb_puts(key, " ");
         put_escaped(key, b->realpath);
-        sb_printf(key, " %llu %llu %llu %llu", (unsigned long long)st.st_size,
-                  (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec,
-                  (unsigned long long)st.st_ino, (unsigned long long)st.st_dev);
+        sb_printf(key, " %llu %lld %llu %llu", (unsigned long long)b->id.st_size, (long long)mtime_ns(&b->id),
+                  (unsigned long long)b->id.st_ino, (unsigned long long)b->id.st_dev);
     }
     return !key->oom;
 }
@@ -506,7 +532,7 @@ bool blockimg_hash(BlockImage *b, uint8_t out[16], char *err, size_t errlen)
     sb_init(&key);
     bool cacheable = cache_dir(dir, sizeof dir) &&
                      (size_t)snprintf(file, sizeof file, "%s/image-hashes", dir) < sizeof file &&
-                     cache_key(b, &key);
+                     cache_key(b, &key) && chain_settled(b);
     char *text = cacheable ? cache_load(file) : NULL;
     if (text && cache_lookup(text, &key, out)) {
         free(text);
@@ -514,14 +540,10 @@ bool blockimg_hash(BlockImage *b, uint8_t out[16], char *err, size_t errlen)
         return true;
     }
     bool ok = blockimg_hash_uncached(b, out, err, errlen);
-    Strbuf after; /* a file changed while hashing: the hash is of neither version */
-    sb_init(&after);
-    if (ok && cacheable && cache_key(b, &after) && after.len == key.len &&
-        memcmp(sb_str(&after), sb_str(&key), key.len) == 0) {
+    if (ok && cacheable && chain_settled(b)) { /* not if a file changed while hashing */
         make_dirs(dir);
         cache_store(dir, file, text, &key, out);
     }
-    sb_free(&after);
     free(text);
     sb_free(&key);
     return ok;
