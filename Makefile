@@ -14,7 +14,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Wshadow -Wstrict-prototypes
 CPPFLAGS += -Isrc -D_GNU_SOURCE
-LIBS    := -lfdt -lzstd -lxxhash -ljansson -lslirp -lm
+LIBS    := -lfdt -lzstd -lxxhash -ljansson -lslirp -lz -lm
 ASAN    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 RV_CC   := riscv64-unknown-elf-gcc
@@ -79,8 +79,11 @@ guest-tests: $(GUEST_ELF)
 # test_session replays bare-metal guest tests in process
 unit-test: $(GUEST_ELF)
 
+# image hashes are cached under build/, never in ~/.cache
+TEST_CACHE := RRVM_CACHE_DIR=$(CURDIR)/build/test-cache
+
 unit-test: $(UNIT_BIN) $(AUNIT_BIN)
-	@set -e; for t in $(UNIT_BIN) $(AUNIT_BIN); do echo "== $$t"; $$t; done
+	@set -e; for t in $(UNIT_BIN) $(AUNIT_BIN); do echo "== $$t"; $(TEST_CACHE) $$t; done
 	@scripts/run-qmp-protocol-test
 
 guest-test: build/rrvm build/asan/rrvm $(GUEST_ELF)
@@ -88,7 +91,7 @@ guest-test: build/rrvm build/asan/rrvm $(GUEST_ELF)
 	@scripts/run-guest-tests build/asan/rrvm $(GUEST_ELF)
 
 system-test: build/rrvm build/asan/rrvm $(GUEST_ELF)
-	$(PYTHON) -m pytest -q tests/system
+	$(TEST_CACHE) $(PYTHON) -m pytest -q tests/system
 
 test: unit-test guest-test guest fuzz-smoke system-test
 
@@ -118,6 +121,7 @@ fuzz:
 	scripts/run-fuzz-gdb
 	scripts/run-fuzz-qmp
 	scripts/run-fuzz-netdev
+	scripts/run-fuzz-blockimg
 
 # a short run of every fuzzer under ASan+UBSan, so every CI run fuzzes a bit
 fuzz-smoke:
@@ -130,6 +134,7 @@ fuzz-smoke:
 	FUZZ_SECONDS=15 scripts/run-fuzz-gdb
 	FUZZ_SECONDS=15 scripts/run-fuzz-qmp
 	FUZZ_SECONDS=10 scripts/run-fuzz-netdev
+	FUZZ_SECONDS=10 scripts/run-fuzz-blockimg
 
 clean:
 	rm -rf build/obj build/asan build/tests build/guest-tests build/rrvm

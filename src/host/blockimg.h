@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BLOCKIMG_MAX_CHAIN 16
+#define BLOCKIMG_MAX_CHAIN 16 /* files in a chain, the top one included */
 
 typedef struct BlockImage BlockImage;
 
@@ -39,7 +39,14 @@ const char *blockimg_format(const BlockImage *b);
 bool blockimg_read(BlockImage *b, uint64_t off, void *buf, size_t n, char *err, size_t errlen);
 /* XXH3-128 of the guest-visible contents, big-endian bytes. Cached in
  * $RRVM_CACHE_DIR or $XDG_CACHE_HOME/rrvm or ~/.cache/rrvm (a cache that
- * cannot be written only costs time). */
+ * cannot be written only costs time), keyed by the identity at open of
+ * every file in the chain; files modified in the last 2 seconds are
+ * hashed but not cached. */
 bool blockimg_hash(BlockImage *b, uint8_t out[16], char *err, size_t errlen);
+/* The same hash, computed without reading or writing the cache. */
+bool blockimg_hash_uncached(BlockImage *b, uint8_t out[16], char *err, size_t errlen);
+/* pread calls made on the image and its backing files since open (a
+ * cached hash makes none). */
+uint64_t blockimg_read_count(const BlockImage *b);
 
 #endif
