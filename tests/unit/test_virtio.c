@@ -668,6 +668,29 @@ static void test_device_reset(void **state)
     assert_int_equal(used_idx(f), 1);
 }
 
+/* A guest reset (machine_reset) puts the transport back to the state of
+ * a fresh machine, ConfigGeneration included. */
+static void test_machine_reset_is_fresh(void **state)
+{
+    Fix *f = *state;
+    driver_init(f, FEAT_ALL, 8);
+    request_ok(f, 0, 8);
+    virtio_config_changed(dev_of(f));
+    machine_reset(f->m);
+    Fix *g = make_fix();
+    SerWriter a, b;
+    ser_writer_init(&a);
+    ser_writer_init(&b);
+    board_save_devices(f->m, &a);
+    board_save_devices(g->m, &b);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.buf, b.buf, a.len);
+    assert_int_equal(reg(f, R_CONFIG_GEN), 0);
+    ser_writer_free(&a);
+    ser_writer_free(&b);
+    free_fix(g);
+}
+
 /* Save mid-use, load into a second machine, and drive both alike: every
  * answer and every byte of the rings must match. */
 static void copy_ram(Fix *from, Fix *to)
@@ -1119,6 +1142,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_interrupt_flag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_generation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_machine_reset_is_fresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_load_mid_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_chains, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_ring_overlap, setup, teardown),

@@ -602,11 +602,17 @@ bool virtio_mmio_write(void *opaque, uint64_t off, int size, uint64_t val)
     return true;
 }
 
+/* A machine reset: every device as a fresh machine has it. Unlike the
+ * driver's reset (status 0), which keeps ConfigGeneration counting so a
+ * driver never sees an old generation come back, this one must also zero
+ * it: machine_reset promises the state of a freshly built machine. */
 void virtio_mmio_reset(VirtioMmio *v)
 {
     for (int i = 0; i < VIRTIO_MMIO_SLOTS; i++)
-        if (v->dev[i])
+        if (v->dev[i]) {
             dev_reset(v->dev[i]);
+            v->dev[i]->config_generation = 0;
+        }
 }
 
 /* --- state --- */
