@@ -359,6 +359,43 @@ static void test_feature_negotiation(void **state)
     assert_int_equal(dev_of(f)->driver_features, 0);
 }
 
+/* A device runs only on features it accepted: a driver that skips
+ * FEATURES_OK (or clears it later to rewrite them) gets no service, so a
+ * device model never acts on a feature it did not offer. */
+static void test_driver_ok_needs_features_ok(void **state)
+{
+    Fix *f = *state;
+    uint32_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
+    set_reg(f, R_STATUS, st);
+    write_features(f, FEAT_ALL | 1); /* bit 0: never offered by rng */
+    f->qnum = 8;
+    f->avail_idx = 0;
+    setup_queue(f, 8, DESC, AVAIL, USED);
+    set_reg(f, R_STATUS, st | VIRTIO_STATUS_DRIVER_OK);
+    put_desc(f, 0, BUF, 8, F_WRITE, 0);
+    offer(f, 0);
+    notify(f);
+    assert_int_equal(used_idx(f), 0);
+    assert_int_equal(f->rng_calls, 0);
+    assert_false(virtio_dev_running(dev_of(f)));
+    /* a proper negotiation then serves it */
+    driver_init(f, FEAT_ALL, 8);
+    request_ok(f, 1, 8);
+    /* clearing FEATURES_OK to rewrite the features stops the device */
+    set_reg(f, R_STATUS, st | VIRTIO_STATUS_DRIVER_OK);
+    write_features(f, FEAT_ALL | 1);
+    put_desc(f, 2, BUF, 8, F_WRITE, 0);
+    offer(f, 2);
+    notify(f);
+    assert_int_equal(used_idx(f), 1);
+    assert_int_equal(f->rng_calls, 1);
+    /* FEATURES_OK again is refused for the unoffered bit: still stopped */
+    set_reg(f, R_STATUS, st | VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+    assert_int_equal(reg(f, R_STATUS) & VIRTIO_STATUS_FEATURES_OK, 0);
+    notify(f);
+    assert_int_equal(used_idx(f), 1);
+}
+
 static void test_queue_setup(void **state)
 {
     Fix *f = *state;
@@ -1134,6 +1171,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_slots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_feature_negotiation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_driver_ok_needs_features_ok, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_setup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_ready_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_direct_request, setup, teardown),
