@@ -821,6 +821,49 @@ static void test_save_load_mid_use(void **state)
     free_fix(g);
 }
 
+/* A saved state whose error reason and NEEDS_RESET bit disagree is one no
+ * device can reach (virtio_dev_fail sets both, reset clears both): load
+ * must refuse it rather than run a device that shows NEEDS_RESET, or keep
+ * a reason that does not save back to the same bytes. */
+static void test_load_refuses_inconsistent_error(void **state)
+{
+    Fix *f = *state;
+    driver_init(f, FEAT_ALL, 8);
+    put_desc(f, 0, BUF, 8, F_WRITE | F_NEXT, 0);
+    offer(f, 0);
+    notify(f);
+    const char *why = dev_of(f)->broken;
+    size_t wlen = strlen(why);
+    assert_true(wlen > 4);
+    SerWriter w;
+    ser_writer_init(&w);
+    board_save_devices(f->m, &w);
+    uint8_t *at = memmem(w.buf, w.len, why, wlen);
+    assert_non_null(at);
+    assert_int_equal(get_le32(at - 4), wlen);
+    Fix *g = make_fix();
+    SerReader r;
+    ser_reader_init(&r, w.buf, w.len);
+    assert_true(board_load_devices(g->m, &r)); /* the real one loads */
+
+    /* a NUL inside the reason */
+    uint8_t *bad = malloc(w.len);
+    memcpy(bad, w.buf, w.len);
+    bad[at - w.buf + 2] = 0;
+    ser_reader_init(&r, bad, w.len);
+    assert_false(board_load_devices(g->m, &r));
+    /* NEEDS_RESET without a reason: cut the text out, length 0 */
+    size_t pos = (size_t)(at - w.buf);
+    memcpy(bad, w.buf, pos - 4);
+    put_le32(bad + pos - 4, 0);
+    memcpy(bad + pos, w.buf + pos + wlen, w.len - pos - wlen);
+    ser_reader_init(&r, bad, w.len - wlen);
+    assert_false(board_load_devices(g->m, &r));
+    free(bad);
+    ser_writer_free(&w);
+    free_fix(g);
+}
+
 /* --- hostile drivers --- */
 
 /* Each case builds a broken request on a ready queue (features and queue
@@ -1182,6 +1225,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_device_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_machine_reset_is_fresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_load_mid_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_refuses_inconsistent_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_chains, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_ring_overlap, setup, teardown),
     };

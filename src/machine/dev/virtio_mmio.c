@@ -664,6 +664,10 @@ static void load_dev(VirtioDev *d, SerReader *r)
     }
     ser_get_bytes(r, d->broken, blen);
     d->broken[blen] = 0;
+    /* virtio_dev_fail sets the reason and NEEDS_RESET together, reset
+     * clears both: a state where they disagree was never saved by us */
+    if (ser_ok(r) && (strlen(d->broken) != blen || !(d->status & VIRTIO_STATUS_NEEDS_RESET) != !blen))
+        ser_fail(r, "virtio device state: error reason and NEEDS_RESET disagree");
     ser_get_bytes(r, d->config, d->config_len);
     for (int q = 0; q < d->nqueues && ser_ok(r); q++) {
         VirtQueue *vq = &d->vq[q];
