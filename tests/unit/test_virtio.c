@@ -1172,40 +1172,143 @@ static void test_hostile_chains(void **state)
         check_hostile(f, &hostile[i]);
 }
 
-/* The driver changes its rings under the device between two requests. */
+/* Writable buffers over the descriptor table or the used ring are only
+ * the driver's loss: the device serves them, stays sane and returns. */
 static void test_hostile_ring_overlap(void **state)
 {
     Fix *f = *state;
-    /* used ring over the avail ring: the device's used->idx write makes
-     * avail->idx equal to what it consumed, so it stops */
+    driver_init(f, FEAT_ALL, 8);
+    put_desc(f, 0, DESC, 16 * 8, F_WRITE, 0); /* the whole table, itself included */
+    offer(f, 0);
+    notify(f);
+    assert_int_equal(used_idx(f), 1);
+    assert_int_equal(reg(f, R_STATUS) & VIRTIO_STATUS_NEEDS_RESET, 0);
+    /* the next chain reads a descriptor of random bytes: broken or served */
+    offer(f, 1);
+    notify(f);
+    assert_true(used_idx(f) == 2 || (reg(f, R_STATUS) & VIRTIO_STATUS_NEEDS_RESET));
+
+    driver_init(f, FEAT_ALL, 8);
+    put_desc(f, 0, USED, 6 + 8 * 8, F_WRITE, 0); /* the whole used ring */
+    offer(f, 0);
+    notify(f);
+    assert_int_equal(reg(f, R_STATUS) & VIRTIO_STATUS_NEEDS_RESET, 0);
+    assert_int_equal(used_idx(f), 1); /* the device's own write comes last */
+    assert_int_equal(used_id(f, 0), 0);
+    driver_init(f, FEAT_ALL, 8);
+    request_ok(f, 0, 8);
+}
+
+/* A device whose output the guest can predict (here a serial number;
+ * virtio-blk returning sectors the guest wrote is the real case) must not
+ * be able to feed its own queue: a writable buffer over the avail index
+ * would let each answer announce one more chain, and the device would pop
+ * forever inside one QueueNotify. The model stops itself at POP_CAP. */
+#define POP_CAP 100000
+typedef struct Serial {
+    VirtioDev d; /* first member, as every model */
+    uint32_t served, pops;
+} Serial;
+
+static void serial_notify(VirtioDev *d, int q)
+{
+    Serial *s = (Serial *)d;
+    VirtqElem e;
+    s->pops = 0;
+    while (s->pops < POP_CAP && virtq_pop(d, q, &e) == 1) {
+        s->pops++;
+        s->served++;
+        uint8_t b[2];
+        put_le16(b, (uint16_t)(s->served + 1));
+        virtq_push(d, q, &e, (uint32_t)virtq_copy_to(d, &e, 0, b, sizeof b));
+    }
+    virtq_notify(d, q);
+}
+
+static void serial_free(VirtioDev *d) { free(d); }
+
+static const VirtioDevClass serial_class = {
+    .name = "test-serial", .device_id = 0x7e57, .queue_notify = serial_notify, .free = serial_free};
+
+static void test_device_cannot_feed_its_avail_ring(void **state)
+{
+    Fix *f = *state;
+    const VirtioMmioSlot *slot = machine_find_mmio(f->m, DEV_BASE)->dev;
+    Serial *s = calloc(1, sizeof *s);
+    virtio_dev_init(&s->d, &serial_class, 1, 0);
+    assert_true(virtio_mmio_plug(slot->v, f->m, 0, &s->d)); /* slot 0, 0x10001000 */
+    uint64_t base = VIRTIO_MMIO_BASE;
+    assert_int_equal(rd(f->m, base + R_DEVICE_ID, 4), 0x7e57);
+    wr(f->m, base + R_STATUS, 4, 3);
+    wr(f->m, base + R_DRV_FEATURES_SEL, 4, 1);
+    wr(f->m, base + R_DRV_FEATURES, 4, 1);
+    wr(f->m, base + R_STATUS, 4, 0xb);
+    wr(f->m, base + R_QUEUE_SEL, 4, 0);
+    wr(f->m, base + R_QUEUE_NUM, 4, 8);
+    wr(f->m, base + R_DESC_LO, 4, (uint32_t)DESC);
+    wr(f->m, base + R_AVAIL_LO, 4, (uint32_t)AVAIL);
+    wr(f->m, base + R_USED_LO, 4, (uint32_t)USED);
+    wr(f->m, base + R_QUEUE_READY, 4, 1);
+    wr(f->m, base + R_STATUS, 4, 0xf);
+    assert_int_equal(rd(f->m, base + R_STATUS, 4), 0xf);
+    f->qnum = 8;
+    /* every ring entry names chain 0, whose buffer is avail->idx */
+    put_desc(f, 0, AVAIL + 2, 2, F_WRITE, 0);
+    offer(f, 0);
+    wr(f->m, base + R_QUEUE_NOTIFY, 4, 0);
+    assert_true(s->pops <= 8);
+    assert_int_not_equal(rd(f->m, base + R_STATUS, 4) & VIRTIO_STATUS_NEEDS_RESET, 0);
+    /* a buffer over another part of the rings is only the driver's loss */
+    wr(f->m, base + R_STATUS, 4, 0);
+    wr(f->m, base + R_STATUS, 4, 3);
+    wr(f->m, base + R_DRV_FEATURES_SEL, 4, 1);
+    wr(f->m, base + R_DRV_FEATURES, 4, 1);
+    wr(f->m, base + R_STATUS, 4, 0xb);
+    wr(f->m, base + R_QUEUE_NUM, 4, 8);
+    wr(f->m, base + R_DESC_LO, 4, (uint32_t)DESC);
+    wr(f->m, base + R_AVAIL_LO, 4, (uint32_t)AVAIL);
+    wr(f->m, base + R_USED_LO, 4, (uint32_t)USED);
+    wr(f->m, base + R_QUEUE_READY, 4, 1);
+    wr(f->m, base + R_STATUS, 4, 0xf);
+    f->avail_idx = 0;
+    put16(f, AVAIL + 2, 0);
+    put_desc(f, 1, USED + 0x100, 2, F_WRITE, 0);
+    offer(f, 1);
+    wr(f->m, base + R_QUEUE_NOTIFY, 4, 0);
+    assert_int_equal(s->pops, 1);
+    assert_int_equal(rd(f->m, base + R_STATUS, 4), 0xf);
+}
+
+/* The used ring (device-written) must not overlap an avail ring either:
+ * the used elements' lengths would become avail indices. */
+static void test_used_ring_over_avail_ring(void **state)
+{
+    Fix *f = *state;
+    struct {
+        uint64_t avail, used;
+    } bad[] = {
+        {AVAIL, AVAIL},
+        {AVAIL + 6, AVAIL},       /* used elem 0's len lands on avail idx */
+        {AVAIL, AVAIL - 0x40},    /* used ring ends inside the avail ring */
+        {AVAIL, AVAIL + 0x10},    /* used ring starts inside it */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        set_reg(f, R_STATUS, 0);
+        set_reg(f, R_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+        write_features(f, FEAT_ALL);
+        set_reg(f, R_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+        setup_queue(f, 8, DESC, bad[i].avail, bad[i].used);
+        assert_int_equal(reg(f, R_QUEUE_READY), 0);
+        assert_int_not_equal(reg(f, R_STATUS) & VIRTIO_STATUS_NEEDS_RESET, 0);
+    }
+    /* adjacent is fine: avail ring of 8 is 22 bytes */
     set_reg(f, R_STATUS, 0);
     set_reg(f, R_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
     write_features(f, FEAT_ALL);
     set_reg(f, R_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
-    f->qnum = 8;
-    f->avail_idx = 0;
-    setup_queue(f, 8, DESC, AVAIL, AVAIL);
-    set_reg(f, R_STATUS, reg(f, R_STATUS) | VIRTIO_STATUS_DRIVER_OK);
-    for (uint16_t i = 0; i < 8; i++)
-        put_desc(f, i, BUF, 8, F_WRITE, 0);
-    put16(f, AVAIL + 2, 3);
-    notify(f);
-    assert_true(reg(f, R_STATUS) & VIRTIO_STATUS_DRIVER_OK);
-    /* a writable buffer over the avail ring: the random bytes become the
-     * avail index and heads; the device goes on or breaks, but returns */
-    driver_init(f, FEAT_ALL, 8);
-    put_desc(f, 0, AVAIL, 64, F_WRITE, 0);
-    offer(f, 0);
-    notify(f);
-    assert_true(used_idx(f) >= 1 || (reg(f, R_STATUS) & VIRTIO_STATUS_NEEDS_RESET));
-    /* and over the used ring */
-    driver_init(f, FEAT_ALL, 8);
-    put_desc(f, 0, USED, 6 + 8 * 8, F_WRITE, 0);
-    offer(f, 0);
-    notify(f);
-    assert_true(used_idx(f) >= 1 || (reg(f, R_STATUS) & VIRTIO_STATUS_NEEDS_RESET));
-    driver_init(f, FEAT_ALL, 8);
-    request_ok(f, 0, 8);
+    setup_queue(f, 8, DESC, AVAIL, AVAIL + 24);
+    assert_int_equal(reg(f, R_QUEUE_READY), 1);
+    assert_int_equal(reg(f, R_STATUS) & VIRTIO_STATUS_NEEDS_RESET, 0);
 }
 
 int main(void)
@@ -1228,6 +1331,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_load_refuses_inconsistent_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_chains, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_ring_overlap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_cannot_feed_its_avail_ring, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_used_ring_over_avail_ring, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
