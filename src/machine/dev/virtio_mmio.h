@@ -13,7 +13,9 @@
  *  - Nothing a guest writes makes the host touch memory outside guest RAM
  *    or loop without bound: every ring and descriptor is checked against
  *    RAM and the queue size, a chain visits at most queue-size descriptors
- *    (an indirect table at most its own length), and any violation puts
+ *    (an indirect table at most its own length), no device write (a
+ *    writable buffer, the used ring) may land in an avail ring, so one
+ *    call into a model pops at most queue-size chains, and any violation puts
  *    the device in DEVICE_NEEDS_RESET (status bit 0x40, config interrupt)
  *    until the driver resets it; a broken device ignores notifications.
  *  - Device memory accesses go through machine_phys_read/write, so DMA
