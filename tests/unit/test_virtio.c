@@ -864,6 +864,54 @@ static void test_load_refuses_inconsistent_error(void **state)
     free_fix(g);
 }
 
+/* Other states no device reaches: interrupt bits beyond USED|CONFIG (the
+ * line would stay high with nothing a driver can ack), or FEATURES_OK
+ * with features never offered (the device would run on them). */
+static void test_load_refuses_unreachable_registers(void **state)
+{
+    Fix *f = *state;
+    driver_init(f, FEAT_ALL, 8);
+    request_ok(f, 0, 8);
+    SerWriter w;
+    ser_writer_init(&w);
+    board_save_devices(f->m, &w);
+    const char *name = "virtio-rng-device";
+    uint8_t *at = memmem(w.buf, w.len, name, strlen(name));
+    assert_non_null(at);
+    size_t regs = (size_t)(at - w.buf) + strlen(name);
+    /* status, 3 selectors, driver features (u64), interrupt status */
+    assert_int_equal(get_le32(w.buf + regs), reg(f, R_STATUS));
+    assert_int_equal(get_le64(w.buf + regs + 16), FEAT_ALL);
+    assert_int_equal(get_le32(w.buf + regs + 24), VIRTIO_INT_USED);
+    Fix *g = make_fix();
+    SerReader r;
+    ser_reader_init(&r, w.buf, w.len);
+    assert_true(board_load_devices(g->m, &r));
+
+    uint8_t *bad = malloc(w.len);
+    memcpy(bad, w.buf, w.len);
+    put_le32(bad + regs + 24, VIRTIO_INT_USED | 4);
+    ser_reader_init(&r, bad, w.len);
+    assert_false(board_load_devices(g->m, &r));
+    memcpy(bad, w.buf, w.len);
+    put_le64(bad + regs + 16, FEAT_ALL | 1);
+    ser_reader_init(&r, bad, w.len);
+    assert_false(board_load_devices(g->m, &r));
+    memcpy(bad, w.buf, w.len);
+    put_le64(bad + regs + 16, FEAT_INDIRECT); /* no VERSION_1 */
+    ser_reader_init(&r, bad, w.len);
+    assert_false(board_load_devices(g->m, &r));
+    /* without FEATURES_OK any features are a driver's unchecked writes */
+    memcpy(bad, w.buf, w.len);
+    put_le32(bad + regs, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    put_le64(bad + regs + 16, FEAT_ALL | 1);
+    ser_reader_init(&r, bad, w.len);
+    assert_true(board_load_devices(g->m, &r));
+    free(bad);
+    ser_writer_free(&w);
+    free_fix(g);
+}
+
 /* --- hostile drivers --- */
 
 /* Each case builds a broken request on a ready queue (features and queue
@@ -1329,6 +1377,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_machine_reset_is_fresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_load_mid_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_refuses_inconsistent_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_refuses_unreachable_registers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_chains, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_ring_overlap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_cannot_feed_its_avail_ring, setup, teardown),

@@ -440,6 +440,12 @@ static void dev_reset(VirtioDev *d)
 
 static uint64_t offered_features(const VirtioDev *d) { return d->cls->features | TRANSPORT_FEATURES; }
 
+/* FEATURES_OK: only offered features, and only the modern interface. */
+static bool features_acceptable(const VirtioDev *d, uint64_t f)
+{
+    return !(f & ~offered_features(d)) && (f & (1ull << VIRTIO_F_VERSION_1));
+}
+
 /* Queue rings must lie in RAM, aligned as the spec requires. */
 static bool queue_rings_ok(const VirtioDev *d, const VirtQueue *vq)
 {
@@ -466,12 +472,9 @@ static void write_status(VirtioDev *d, uint32_t val)
         dev_reset(d);
         return;
     }
-    if ((val & VIRTIO_STATUS_FEATURES_OK) && !(d->status & VIRTIO_STATUS_FEATURES_OK)) {
-        /* accept only offered features, and only the modern interface */
-        uint64_t f = d->driver_features;
-        if ((f & ~offered_features(d)) || !(f & (1ull << VIRTIO_F_VERSION_1)))
-            val &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
-    }
+    if ((val & VIRTIO_STATUS_FEATURES_OK) && !(d->status & VIRTIO_STATUS_FEATURES_OK) &&
+        !features_acceptable(d, d->driver_features))
+        val &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
     d->status = (val & ~(uint32_t)VIRTIO_STATUS_NEEDS_RESET) | (d->status & VIRTIO_STATUS_NEEDS_RESET);
 }
 
@@ -711,6 +714,12 @@ static void load_dev(VirtioDev *d, SerReader *r)
      * clears both: a state where they disagree was never saved by us */
     if (ser_ok(r) && (strlen(d->broken) != blen || !(d->status & VIRTIO_STATUS_NEEDS_RESET) != !blen))
         ser_fail(r, "virtio device state: error reason and NEEDS_RESET disagree");
+    /* only raise_int sets interrupt bits; FEATURES_OK is only ever set on
+     * features write_status accepted */
+    if (ser_ok(r) && (d->interrupt_status & ~(uint32_t)(VIRTIO_INT_USED | VIRTIO_INT_CONFIG)))
+        ser_fail(r, "virtio device state: unknown interrupt status bits");
+    if (ser_ok(r) && (d->status & VIRTIO_STATUS_FEATURES_OK) && !features_acceptable(d, d->driver_features))
+        ser_fail(r, "virtio device state: FEATURES_OK on features never offered");
     ser_get_bytes(r, d->config, d->config_len);
     for (int q = 0; q < d->nqueues && ser_ok(r); q++) {
         VirtQueue *vq = &d->vq[q];
