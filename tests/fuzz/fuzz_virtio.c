@@ -18,7 +18,13 @@
  *   6   slot                              device reset (status 0)
  *   7   slot feat q log2num               a well-formed driver init
  *   8   slot q idx addr16 len16 flags next   one descriptor, in the queue's
- *                                            table or the indirect area
+ *                                            table or the indirect area,
+ *                                            pointing anywhere or into
+ *                                            the queue's own rings
+ *   13  pos16 xor8                        save, corrupt one byte of the
+ *                                         virtio state, load: refused and
+ *                                         unchanged, or accepted and then
+ *                                         fuzzed on
  *   9   slot q head                       offer a chain (avail ring, idx++)
  *   10  slot off size val32               config space write
  *   11  slot                              read and ack the interrupt status
@@ -69,7 +75,8 @@
 #define BUFFERS (RAM_BASE + 0x80000)
 
 enum { OP_WRITE_REG, OP_READ_REG, OP_WRITE_RAM, OP_NOTIFY, OP_ADVANCE, OP_SAVE_LOAD, OP_RESET,
-       OP_DRIVER_INIT, OP_DESC, OP_OFFER, OP_CONFIG_WRITE, OP_ACK, OP_EVENT, OP_COUNT };
+       OP_DRIVER_INIT, OP_DESC, OP_OFFER, OP_CONFIG_WRITE, OP_ACK, OP_EVENT, OP_LOAD_CORRUPT,
+       OP_COUNT };
 
 /* --- device kinds --- */
 
@@ -334,9 +341,11 @@ static void op_desc(Rig *g, Input *in)
     int slot = pick_slot(g, u8(in));
     int q = u8(in) % DRIVER_QUEUES;
     uint8_t idx = u8(in);
-    uint64_t addr = pick_addr(u16(in));
+    uint16_t a16 = u16(in);
     uint32_t len = pick_len(u16(in));
     uint8_t flags = u8(in), next = u8(in);
+    /* flag 0x20: an address inside this queue's own rings */
+    uint64_t addr = (flags & 0x20) ? desc_table(slot, q) + a16 % RING_STRIDE : pick_addr(a16);
     uint8_t b[16];
     put_le64(b, addr);
     put_le32(b + 8, len);
@@ -407,6 +416,36 @@ static void op_save_load(Rig *g)
     ser_writer_free(&b);
 }
 
+/* A saved state with one byte changed in the virtio part (from its tag
+ * on): machine_load either refuses it, leaving the machine byte-identical,
+ * or accepts it, and then the state saves and loads to the same bytes and
+ * must keep every invariant under the ops that follow. */
+static void op_load_corrupt(Rig *g, Input *in)
+{
+    uint16_t pos = u16(in);
+    uint8_t x = u8(in);
+    SerWriter a, b;
+    save_blob(g->m, &a);
+    const uint8_t *tag = memmem(a.buf, a.len, "VIRT", 4);
+    CHECK(tag);
+    size_t base = (size_t)(tag - a.buf), at = base + pos % (a.len - base);
+    uint8_t *bad = malloc(a.len);
+    CHECK(bad);
+    memcpy(bad, a.buf, a.len);
+    bad[at] ^= x ? x : 1;
+    SerReader r;
+    ser_reader_init(&r, bad, a.len);
+    bool ok = machine_load(g->m, &r);
+    save_blob(g->m, &b);
+    if (!ok)
+        CHECK(r.err && a.len == b.len && memcmp(a.buf, b.buf, a.len) == 0);
+    free(bad);
+    ser_writer_free(&a);
+    ser_writer_free(&b);
+    if (ok)
+        op_save_load(g);
+}
+
 static const int sizes[4] = {1, 2, 4, 8};
 
 static void run_op(Rig *g, Input *in)
@@ -423,7 +462,7 @@ static void run_op(Rig *g, Input *in)
         int slot = pick_slot(g, u8(in));
         uint8_t o = u8(in);
         int size = sizes[u8(in) & 3];
-        uint64_t off = ((uint64_t)o * 16) & ~(uint64_t)(size - 1);
+        uint64_t off = ((uint64_t)o * 4) & ~(uint64_t)(size - 1); /* registers and config */
         reg_read(g, slot, off, size);
         break;
     }
@@ -477,6 +516,9 @@ static void run_op(Rig *g, Input *in)
     case OP_EVENT:
         op_event(g, in);
         break;
+    case OP_LOAD_CORRUPT:
+        op_load_corrupt(g, in);
+        break;
     }
 }
 
@@ -518,7 +560,8 @@ static void check_avail_rings(Rig *g, const AvailCopy *c)
 /* Ops in which the harness itself writes guest memory. */
 static bool driver_writes_ram(uint8_t op)
 {
-    return op == OP_WRITE_RAM || op == OP_DESC || op == OP_OFFER || op == OP_EVENT || op == OP_DRIVER_INIT;
+    return op == OP_WRITE_RAM || op == OP_DESC || op == OP_OFFER || op == OP_EVENT || op == OP_DRIVER_INIT ||
+           op == OP_LOAD_CORRUPT; /* the blob may hold RAM after the devices */
 }
 
 /* What must hold after every op. */
@@ -688,6 +731,18 @@ int main(int argc, char **argv)
         emit(&s, 4, OP_OFFER, dev, 0, 0);
         emit(&s, 3, OP_NOTIFY, dev, 0);
         emit(&s, 7, OP_WRITE_REG, dev, 0x070 / 4, 0, 0, 0, 0); /* status 0 */
+        write_seed(argv[1], count++, &s);
+
+        /* a writable buffer over the queue's avail index, then a state
+         * with a corrupted byte */
+        s.n = 0;
+        emit(&s, 1, dev);
+        emit(&s, 5, OP_DRIVER_INIT, dev, 0x03, 1, 3);
+        emit(&s, 10, OP_DESC, dev, 0, 0, 0x02, 0x10, 2, 0, 0x22, 0); /* rings + 0x1002 */
+        emit(&s, 4, OP_OFFER, dev, 0, 0);
+        emit(&s, 3, OP_NOTIFY, dev, 0);
+        emit(&s, 4, OP_LOAD_CORRUPT, 0x30, 0, 0x40);
+        emit(&s, 4, OP_LOAD_CORRUPT, 0x08, 0, 0x01);
         write_seed(argv[1], count++, &s);
     }
     printf("%d seeds, %d device kinds, %u random-byte requests served\n", count, n, rng_calls);
