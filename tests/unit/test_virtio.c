@@ -7,7 +7,10 @@
  * MMIO region, rings and buffers written into guest RAM. The hostile half
  * hands the device broken rings and chains and checks that each one ends
  * in DEVICE_NEEDS_RESET with a config interrupt, that nothing was written
- * to the used ring, and that a reset brings the device back.
+ * to the used ring, and that a reset brings the device back; a small test
+ * model whose answers the guest can predict (a serial number) checks that
+ * no device can feed its own avail ring. Saved states that no device can
+ * reach must be refused by load.
  */
 #include <setjmp.h>
 #include <stdarg.h>
