@@ -122,6 +122,7 @@ fuzz:
 	scripts/run-fuzz-qmp
 	scripts/run-fuzz-netdev
 	scripts/run-fuzz-blockimg
+	scripts/run-fuzz-virtio
 
 # a short run of every fuzzer under ASan+UBSan, so every CI run fuzzes a bit
 fuzz-smoke:
@@ -135,6 +136,7 @@ fuzz-smoke:
 	FUZZ_SECONDS=15 scripts/run-fuzz-qmp
 	FUZZ_SECONDS=10 scripts/run-fuzz-netdev
 	FUZZ_SECONDS=10 scripts/run-fuzz-blockimg
+	FUZZ_SECONDS=15 scripts/run-fuzz-virtio
 
 clean:
 	rm -rf build/obj build/asan build/tests build/guest-tests build/rrvm

@@ -177,6 +177,32 @@ static VirtQueue *queue(VirtioDev *d, int q)
     return &d->vq[q];
 }
 
+static uint64_t avail_bytes(const VirtQueue *vq) { return 6 + 2ull * vq->num; }
+static uint64_t used_bytes(const VirtQueue *vq) { return 6 + 8ull * vq->num; }
+
+/* Both ranges lie in RAM, so the sums cannot wrap. */
+static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+    return a < b + blen && b < a + alen;
+}
+
+/* Whether [addr, addr+len) touches the avail ring of a ready queue of d
+ * (or of `also`, a queue about to become ready). The device never writes
+ * there, so an avail index changes only by the driver's stores and one
+ * call into a device model pops at most queue-size chains: a buffer over
+ * the avail index would let a device whose answers the guest can predict
+ * (blk reading back sectors the guest wrote) announce one more chain with
+ * each answer and pop forever inside one QueueNotify. */
+static bool hits_avail_ring(const VirtioDev *d, uint64_t addr, uint64_t len, const VirtQueue *also)
+{
+    for (int q = 0; q < d->nqueues; q++) {
+        const VirtQueue *p = &d->vq[q];
+        if ((p->ready || p == also) && overlaps(addr, len, p->avail, avail_bytes(p)))
+            return true;
+    }
+    return false;
+}
+
 /* The rings of a ready queue lie in RAM (checked when it became ready). */
 static bool queue_usable(VirtioDev *d, VirtQueue *vq) { return vq->ready && virtio_dev_running(d); }
 
@@ -221,6 +247,11 @@ static bool add_seg(VirtioDev *d, VirtqElem *e, const Desc *desc)
     }
     if (desc->len && !ram_ok(d, desc->addr, desc->len)) {
         virtio_dev_fail(d, "descriptor buffer 0x%llx+%u outside RAM", (unsigned long long)desc->addr,
+                        desc->len);
+        return false;
+    }
+    if (writable && desc->len && hits_avail_ring(d, desc->addr, desc->len, NULL)) {
+        virtio_dev_fail(d, "writable buffer 0x%llx+%u over an avail ring", (unsigned long long)desc->addr,
                         desc->len);
         return false;
     }
@@ -417,12 +448,30 @@ static void dev_reset(VirtioDev *d)
 
 static uint64_t offered_features(const VirtioDev *d) { return d->cls->features | TRANSPORT_FEATURES; }
 
+/* FEATURES_OK: only offered features, and only the modern interface. */
+static bool features_acceptable(const VirtioDev *d, uint64_t f)
+{
+    return !(f & ~offered_features(d)) && (f & (1ull << VIRTIO_F_VERSION_1));
+}
+
 /* Queue rings must lie in RAM, aligned as the spec requires. */
 static bool queue_rings_ok(const VirtioDev *d, const VirtQueue *vq)
 {
     uint64_t n = vq->num;
-    return n && (n & (n - 1)) == 0 && !(vq->desc & 15) && !(vq->avail & 1) && !(vq->used & 3) &&
-           ram_ok(d, vq->desc, 16 * n) && ram_ok(d, vq->avail, 6 + 2 * n) && ram_ok(d, vq->used, 6 + 8 * n);
+    if (!(n && (n & (n - 1)) == 0 && !(vq->desc & 15) && !(vq->avail & 1) && !(vq->used & 3) &&
+          ram_ok(d, vq->desc, 16 * n) && ram_ok(d, vq->avail, avail_bytes(vq)) &&
+          ram_ok(d, vq->used, used_bytes(vq))))
+        return false;
+    /* the device writes the used ring: it must not reach an avail ring
+     * (see hits_avail_ring), this queue's or another ready one's */
+    if (hits_avail_ring(d, vq->used, used_bytes(vq), vq))
+        return false;
+    for (int q = 0; q < d->nqueues; q++) {
+        const VirtQueue *p = &d->vq[q];
+        if (p != vq && p->ready && overlaps(p->used, used_bytes(p), vq->avail, avail_bytes(vq)))
+            return false;
+    }
+    return true;
 }
 
 static void write_status(VirtioDev *d, uint32_t val)
@@ -431,12 +480,9 @@ static void write_status(VirtioDev *d, uint32_t val)
         dev_reset(d);
         return;
     }
-    if ((val & VIRTIO_STATUS_FEATURES_OK) && !(d->status & VIRTIO_STATUS_FEATURES_OK)) {
-        /* accept only offered features, and only the modern interface */
-        uint64_t f = d->driver_features;
-        if ((f & ~offered_features(d)) || !(f & (1ull << VIRTIO_F_VERSION_1)))
-            val &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
-    }
+    if ((val & VIRTIO_STATUS_FEATURES_OK) && !(d->status & VIRTIO_STATUS_FEATURES_OK) &&
+        !features_acceptable(d, d->driver_features))
+        val &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
     d->status = (val & ~(uint32_t)VIRTIO_STATUS_NEEDS_RESET) | (d->status & VIRTIO_STATUS_NEEDS_RESET);
 }
 
@@ -610,11 +656,17 @@ bool virtio_mmio_write(void *opaque, uint64_t off, int size, uint64_t val)
     return true;
 }
 
+/* A machine reset: every device as a fresh machine has it. Unlike the
+ * driver's reset (status 0), which keeps ConfigGeneration counting so a
+ * driver never sees an old generation come back, this one must also zero
+ * it: machine_reset promises the state of a freshly built machine. */
 void virtio_mmio_reset(VirtioMmio *v)
 {
     for (int i = 0; i < VIRTIO_MMIO_SLOTS; i++)
-        if (v->dev[i])
+        if (v->dev[i]) {
             dev_reset(v->dev[i]);
+            v->dev[i]->config_generation = 0;
+        }
 }
 
 /* --- state --- */
@@ -666,6 +718,16 @@ static void load_dev(VirtioDev *d, SerReader *r)
     }
     ser_get_bytes(r, d->broken, blen);
     d->broken[blen] = 0;
+    /* virtio_dev_fail sets the reason and NEEDS_RESET together, reset
+     * clears both: a state where they disagree was never saved by us */
+    if (ser_ok(r) && (strlen(d->broken) != blen || !(d->status & VIRTIO_STATUS_NEEDS_RESET) != !blen))
+        ser_fail(r, "virtio device state: error reason and NEEDS_RESET disagree");
+    /* only raise_int sets interrupt bits; FEATURES_OK is only ever set on
+     * features write_status accepted */
+    if (ser_ok(r) && (d->interrupt_status & ~(uint32_t)(VIRTIO_INT_USED | VIRTIO_INT_CONFIG)))
+        ser_fail(r, "virtio device state: unknown interrupt status bits");
+    if (ser_ok(r) && (d->status & VIRTIO_STATUS_FEATURES_OK) && !features_acceptable(d, d->driver_features))
+        ser_fail(r, "virtio device state: FEATURES_OK on features never offered");
     ser_get_bytes(r, d->config, d->config_len);
     for (int q = 0; q < d->nqueues && ser_ok(r); q++) {
         VirtQueue *vq = &d->vq[q];
@@ -682,11 +744,12 @@ static void load_dev(VirtioDev *d, SerReader *r)
             ser_fail(r, "virtio queue state is invalid");
         vq->ready = ready;
         vq->signalled_valid = sv;
-        /* a ready queue's rings were checked when it became ready; a
-         * loaded one must pass the same check */
-        if (ser_ok(r) && vq->ready && !queue_rings_ok(d, vq))
-            ser_fail(r, "virtio queue state has rings outside RAM");
     }
+    /* a ready queue's rings were checked when it became ready; loaded ones
+     * must pass the same check, against each other once all are in */
+    for (int q = 0; q < d->nqueues && ser_ok(r); q++)
+        if (d->vq[q].ready && !queue_rings_ok(d, &d->vq[q]))
+            ser_fail(r, "virtio queue state has rings outside RAM or overlapping");
     if (ser_ok(r) && d->cls->load && !d->cls->load(d, r) && ser_ok(r))
         ser_fail(r, "virtio device state is invalid");
     if (ser_ok(r))

@@ -13,7 +13,9 @@
  *  - Nothing a guest writes makes the host touch memory outside guest RAM
  *    or loop without bound: every ring and descriptor is checked against
  *    RAM and the queue size, a chain visits at most queue-size descriptors
- *    (an indirect table at most its own length), and any violation puts
+ *    (an indirect table at most its own length), no device write (a
+ *    writable buffer, the used ring) may land in an avail ring, so one
+ *    call into a model pops at most queue-size chains, and any violation puts
  *    the device in DEVICE_NEEDS_RESET (status bit 0x40, config interrupt)
  *    until the driver resets it; a broken device ignores notifications.
  *  - Device memory accesses go through machine_phys_read/write, so DMA
@@ -177,9 +179,13 @@ size_t virtq_copy_to(VirtioDev *d, const VirtqElem *e, uint64_t off, const void 
 void virtio_config_changed(VirtioDev *d);
 /* Put the device in DEVICE_NEEDS_RESET with a reason (printf-style). */
 void virtio_dev_fail(VirtioDev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Running: DRIVER_OK with the features accepted (FEATURES_OK, which also
+ * freezes them), and not broken. Without FEATURES_OK the driver's feature
+ * bits were never checked against the offer, so a model must not act. */
 static inline bool virtio_dev_running(const VirtioDev *d)
 {
-    return (d->status & VIRTIO_STATUS_DRIVER_OK) && !d->broken[0];
+    uint32_t on = VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FEATURES_OK;
+    return (d->status & on) == on && !d->broken[0];
 }
 static inline bool virtio_dev_has_feature(const VirtioDev *d, int bit)
 {
