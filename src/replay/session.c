@@ -245,6 +245,7 @@ static bool build_machine(Session *s, const MachineConfig *cfg)
         .wallclock_ns = gate_clock_wall_ns,
         .random_bytes = gate_random_bytes,
         .console_write = gate_console_write,
+        .disk_read = gate_disk_read,
     };
     assert(!s->m);
     char err[256];
@@ -252,6 +253,10 @@ static bool build_machine(Session *s, const MachineConfig *cfg)
     if (!s->m) {
         session_fail(s, 1, "cannot create the machine (-m %" PRIu64 "M, -smp %d): %s", cfg->ram_size >> 20,
                      cfg->nharts, err);
+        return false;
+    }
+    if (!gate_disk_apply_overlays(s, err, sizeof err)) {
+        session_fail(s, STATUS_ERROR, "%s", err);
         return false;
     }
     return !startup_interrupted(s, "creating the machine") && boot_machine(s);
@@ -283,8 +288,10 @@ static bool load_images_for_run(Session *s)
 }
 
 /* Replay: find each recorded image packed in the recording, in
- * --image-dir or at its path, and refuse one whose contents differ. */
-static bool load_images_for_replay(Session *s)
+ * --image-dir or at its path, and refuse one whose contents differ. The
+ * drives too (gate_disk.c), and the overlays they start from unless the
+ * machine state comes from a snapshot. */
+static bool load_images_for_replay(Session *s, bool from_snapshot)
 {
     for (int k = 0; k < s->header.nimages; k++) {
         const RlogImage *ri = &s->header.images[k];
@@ -294,6 +301,8 @@ static bool load_images_for_replay(Session *s)
                 idx = i;
         if (strcmp(ri->role, SNAPSHOT_ROLE) == 0)
             continue; /* the snapshot a recording starts from: find_recording_snapshot */
+        if (gate_disk_is_role(ri->role))
+            continue; /* below */
         if (idx < 0) {
             session_fail(s, STATUS_ERROR, "the recording uses a %s image, which this rrvm cannot load", ri->role);
             return false;
@@ -305,6 +314,11 @@ static bool load_images_for_replay(Session *s)
                          s->opt->image_dir ? "" : " (use --image-dir DIR if the images moved)");
             return false;
         }
+    }
+    char err[8192];
+    if (!gate_disk_open_recorded(s, !from_snapshot, err, sizeof err)) {
+        session_fail(s, STATUS_ERROR, "%s", err);
+        return false;
     }
     return true;
 }
@@ -1198,7 +1212,7 @@ static bool snapshot_prepare(Session *s, const char *path, MachineConfig *cfg)
         }
     }
     *cfg = s->header.cfg;
-    return load_images_for_replay(s);
+    return load_images_for_replay(s, true);
 }
 
 static bool snapshot_finish(Session *s, MachineConfig *cfg)
@@ -1444,6 +1458,10 @@ static bool open_recording(Session *s)
             return false;
         }
     }
+    if (!gate_disk_pack_overlays(s)) {
+        session_fail(s, 1, "%s", rlog_writer_error(s->writer));
+        return false;
+    }
     return true;
 }
 
@@ -1573,7 +1591,7 @@ static bool open_replay(Session *s, MachineConfig *cfg)
     }
     if (o->from_snapshot)
         return snapshot_prepare(s, o->from_snapshot, cfg);
-    return load_images_for_replay(s);
+    return load_images_for_replay(s, false);
 }
 
 /* Run/record: images from the command line or a snapshot; the log. */
@@ -1589,6 +1607,11 @@ static bool open_live(Session *s, MachineConfig *cfg)
     }
     if (o->from_snapshot ? !snapshot_prepare(s, o->from_snapshot, cfg) : !load_images_for_run(s))
         return false;
+    char err[8192];
+    if (!o->from_snapshot && !gate_disk_open_live(s, cfg, err, sizeof err)) {
+        session_fail(s, STATUS_ERROR, "%s", err);
+        return false;
+    }
     if (o->from_snapshot && !check_host_ram(s, cfg))
         return false;
     if (s->mode == SESSION_RECORD) {
@@ -1675,6 +1698,11 @@ int session_close(Session *s)
     }
     progress_finish(&s->progress);
     host_console_close(&s->console);
+    if (s->mode != SESSION_REPLAY && s->started && s->m) {
+        char err[4400];
+        if (!gate_disk_write_overlays(s, err, sizeof err))
+            session_fail(s, 1, "%s", err);
+    }
     const char *out_path = s->go_live_path ? s->go_live_path : o->rr_path;
     if (s->writer)
         close_recording(s);
@@ -1712,6 +1740,7 @@ int session_close(Session *s)
     machine_free(s->m);
     for (int i = 0; i < IMG_COUNT; i++)
         free(s->image[i]);
+    gate_disk_close(s);
     snapshot_release(s);
     free(s->snap_path_buf);
     free(s);
