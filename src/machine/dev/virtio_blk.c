@@ -198,7 +198,8 @@ static void ovl_save(const BlkOverlay *o, SerWriter *w)
         if (o->key[i] != OVL_EMPTY)
             keys[n++] = o->key[i];
     assert(n == o->count);
-    qsort(keys, n, sizeof *keys, cmp_u64);
+    if (n > 1)
+        qsort(keys, n, sizeof *keys, cmp_u64);
     for (size_t k = 0; k < n; k++) {
         long i = ovl_find(o, keys[k]);
         ser_put_u64(w, keys[k]);
