@@ -56,7 +56,9 @@ void board_reset_devices(Machine *m);
 void board_save_devices(const Machine *m, SerWriter *w);
 bool board_load_devices(Machine *m, SerReader *r);
 /* Digest one named device state at a time for divergence reports:
- * calls fn(name, bytes, len) for every device in a fixed order. */
+ * calls fn(name, bytes, len) for every device in a fixed order. The bytes
+ * are the device's save, or a shorter stand-in that changes whenever the
+ * save would (a disk overlay's cluster hashes instead of its data). */
 void board_foreach_device_state(const Machine *m,
                                 void (*fn)(void *ctx, const char *name, const uint8_t *p, size_t n),
                                 void *ctx);

@@ -233,3 +233,26 @@ def test_goto_mid_io_matches_plain_replay(guest, ext2, tmp_path):
     for n in points[:3]:
         rc, _, serr = run(["replay", str(rr), "--stop-at", str(n), "--digest", "-serial", "none"], timeout=300)
         assert rc == 0 and digest_of(serr) == by[n], serr[-2000:]
+
+
+def test_snapshot_mid_io_and_pack(guest, ext2, tmp_path):
+    """A snapshot file taken during dd resumes to the recording's end (the
+    overlay and requests in flight are in it); rrvm pack embeds the boot
+    images, says why the disk stays outside, and the packed file replays."""
+    rr = tmp_path / "s.rr"
+    rc, out, err = run(["record", "-o", str(rr), "--digest", "--stats", "--quiet"] +
+                       linux_args(smp=2, append=QUIET + "disk=1 ddbench=4") + drive(ext2), timeout=300)
+    assert rc == 0, err[-2000:]
+    total = int(re.search(r"^instructions: (\d+)", err, re.M).group(1))
+    final = digest_of(err)
+    snap = tmp_path / "mid.snap"
+    rc, _, serr = run(["replay", str(rr), "--stop-at", str(total - total // 8), "--snapshot-out", str(snap),
+                       "--quiet", "-serial", "none"])
+    assert rc == 0 and snap.exists(), serr[-2000:]
+    rc, _, ferr = run(["replay", str(rr), "--from", str(snap), "--digest", "--quiet", "-serial", "none"])
+    assert rc == 0 and digest_of(ferr) == final, ferr[-2000:]
+    rc, _, perr = run(["pack", str(rr)])
+    assert rc == 0, perr
+    assert "drive0" in perr and "not embedded" in perr
+    rc, _, rerr = run(["replay", str(rr), "--digest", "--quiet", "-serial", "none"])
+    assert rc == 0 and digest_of(rerr) == final, rerr[-2000:]
