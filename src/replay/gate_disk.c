@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <xxhash.h>
@@ -195,6 +196,13 @@ bool gate_disk_open_live(Session *s, const MachineConfig *cfg, char *err, size_t
         }
         if (!add_drive_image(s, i, b, dr->path)) {
             snprintf(err, errlen, "too many images for one recording");
+            return false;
+        }
+        struct stat si, so;
+        if (dr->overlay && stat(dr->path, &si) == 0 && stat(dr->overlay, &so) == 0 && si.st_dev == so.st_dev &&
+            si.st_ino == so.st_ino) {
+            snprintf(err, errlen, "drive %s: overlay=%s is the drive's image (rrvm never writes a base image)",
+                     cfg->devices[i].id, dr->overlay);
             return false;
         }
         if (!dr->overlay || access(dr->overlay, F_OK) != 0)

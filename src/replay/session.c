@@ -1437,6 +1437,17 @@ static bool output_is_an_input(Session *s, const char *out)
             return true;
         }
     }
+    for (int i = 0; i < MACHINE_MAX_DEVICES; i++) {
+        const char *in[2] = { s->opt->drive[i].path, s->opt->drive[i].overlay };
+        for (int k = 0; k < 2; k++) {
+            struct stat si;
+            if (in[k] && stat(in[k], &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+                session_fail(s, STATUS_ERROR, "%s is the %s of drive %d: a recording must not overwrite it", out,
+                             k ? "overlay file" : "image", i);
+                return true;
+            }
+        }
+    }
     return false;
 }
 

@@ -256,3 +256,17 @@ def test_snapshot_mid_io_and_pack(guest, ext2, tmp_path):
     assert "drive0" in perr and "not embedded" in perr
     rc, _, rerr = run(["replay", str(rr), "--digest", "--quiet", "-serial", "none"])
     assert rc == 0 and digest_of(rerr) == final, rerr[-2000:]
+
+
+def test_several_disks_in_qemu_order(guest, ext2, tmp_path):
+    """The first -drive is vda, as on QEMU (its slot is the highest, and the
+    device tree lists slots from the highest, as QEMU's does)."""
+    blank = tmp_path / "blank.img"
+    blank.write_bytes(b"\0" * (1 << 20))
+    rc, out, err = run(["run"] + linux_args(smp=2, append=QUIET + "disk=1") + drive(ext2, ",id=sys") +
+                       ["-drive", "file=%s,format=raw,if=none,id=scratch" % blank,
+                        "-device", "virtio-blk-device,drive=scratch"])
+    assert rc == 0, err[-2000:]
+    assert re.search(rb"\[vda\] 16384 512-byte logical blocks", out), out[-3000:]
+    assert re.search(rb"\[vdb\] 2048 512-byte logical blocks", out)
+    assert hello_line() in out
