@@ -246,7 +246,8 @@ static bool open_recorded_drive(Session *s, int i, const RlogImage *ri, char *er
     for (int c = 0; c < ncand; c++) {
         BlockImage *b = blockimg_open(cand[c], format, why, sizeof why);
         if (!b) {
-            snprintf(err, errlen, "replay: drive%d image: %s", i, why);
+            snprintf(err, errlen, "replay: drive%d image: %s%s", i, why,
+                     s->opt->image_dir ? "" : " (use --image-dir DIR if the images moved)");
             continue;
         }
         uint8_t h[16];
