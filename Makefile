@@ -115,6 +115,7 @@ fuzz:
 	scripts/run-fuzz-snapshot
 	scripts/run-fuzz-loader
 	scripts/run-fuzz-state
+	scripts/run-fuzz-blk
 	scripts/run-fuzz-gdb
 	scripts/run-fuzz-qmp
 
@@ -125,6 +126,7 @@ fuzz-smoke:
 	FUZZ_SECONDS=15 scripts/run-fuzz-snapshot
 	FUZZ_SECONDS=15 scripts/run-fuzz-loader
 	FUZZ_SECONDS=15 scripts/run-fuzz-state
+	FUZZ_SECONDS=15 scripts/run-fuzz-blk
 	FUZZ_SECONDS=15 scripts/run-fuzz-sesspos
 	FUZZ_SECONDS=15 scripts/run-fuzz-gdb
 	FUZZ_SECONDS=15 scripts/run-fuzz-qmp
