@@ -118,6 +118,7 @@ fuzz:
 	scripts/run-fuzz-snapshot
 	scripts/run-fuzz-loader
 	scripts/run-fuzz-state
+	scripts/run-fuzz-blk
 	scripts/run-fuzz-gdb
 	scripts/run-fuzz-qmp
 	scripts/run-fuzz-netdev
@@ -131,6 +132,7 @@ fuzz-smoke:
 	FUZZ_SECONDS=15 scripts/run-fuzz-snapshot
 	FUZZ_SECONDS=15 scripts/run-fuzz-loader
 	FUZZ_SECONDS=15 scripts/run-fuzz-state
+	FUZZ_SECONDS=15 scripts/run-fuzz-blk
 	FUZZ_SECONDS=15 scripts/run-fuzz-sesspos
 	FUZZ_SECONDS=15 scripts/run-fuzz-gdb
 	FUZZ_SECONDS=15 scripts/run-fuzz-qmp

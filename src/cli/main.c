@@ -27,6 +27,7 @@
 #include "cli/recordings.h"
 #include "debug/server.h"
 #include "host/hostnet.h"
+#include "host/blockimg.h"
 #include "host/hostsys.h"
 #include "machine/fdt.h"
 #include "replay/log.h"
@@ -46,6 +47,19 @@
 #define SEEDED_RTC_BASE_NS (1767225600ull * 1000000000ull)
 
 #define MAX_RNG_OBJECTS 8
+#define MAX_DRIVES MACHINE_MAX_DEVICES
+
+/* One -drive: if=virtio drives become a device at once, if=none ones wait
+ * for -device virtio-blk-device,drive=ID. */
+typedef struct ParseDrive {
+    char id[MACHINE_DEV_ID_MAX];
+    char file[4096];
+    char format[8];    /* "raw", "qcow2", "" = probe */
+    char overlay[4096]; /* "" = none */
+    bool readonly;
+    uint64_t size;
+    bool used;         /* a device took it */
+} ParseDrive;
 
 /* the commands an option applies to */
 enum { C_RUN = 1, C_RECORD = 2, C_REPLAY = 4, C_LIVE = C_RUN | C_RECORD, C_ALL = 7 };
@@ -62,6 +76,8 @@ typedef struct Parse {
     int nrng_objects;
     struct { char id[MACHINE_DEV_ID_MAX]; char *spec; } netdevs[MACHINE_MAX_DEVICES]; /* -netdev */
     int nnetdevs;
+    ParseDrive drives[MAX_DRIVES];
+    int ndrives;
     char err[512];
 } Parse;
 
@@ -452,6 +468,132 @@ static bool prop_net(Parse *p, MachineDeviceConfig *d, const char *key, const ch
         return true;
     }
     return fail(p, "-device virtio-net-device: unknown property '%s' (netdev=ID, mac=MAC)", key);
+/* --- disks: -drive file=IMG[,format=][,if=][,id=][,readonly=on][,snapshot=on][,overlay=FILE] --- */
+
+static bool on_off(const char *v, bool *out)
+{
+    if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0)
+        *out = true;
+    else if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0)
+        *out = false;
+    else
+        return false;
+    return true;
+}
+
+static ParseDrive *find_drive(Parse *p, const char *id)
+{
+    for (int i = 0; i < p->ndrives; i++)
+        if (strcmp(p->drives[i].id, id) == 0)
+            return &p->drives[i];
+    return NULL;
+}
+
+/* Add a virtio-blk device backed by drive dr to the machine. */
+static bool add_blk_device(Parse *p, ParseDrive *dr, const char *what)
+{
+    MachineConfig *c = &p->o.cfg;
+    if (c->ndevices == MACHINE_MAX_DEVICES)
+        return fail(p, "%s: the virt board has %d virtio slots, all taken", what, MACHINE_MAX_DEVICES);
+    if (dr->used)
+        return fail(p, "%s: drive %s is already used by a device", what, dr->id);
+    dr->used = true;
+    int i = c->ndevices++;
+    MachineDeviceConfig *d = &c->devices[i];
+    memset(d, 0, sizeof *d);
+    d->kind = MDEV_VIRTIO_BLK;
+    snprintf(d->id, sizeof d->id, "%s", dr->id);
+    d->size = dr->size;
+    d->readonly = dr->readonly;
+    p->o.drive[i].path = dr->file;
+    p->o.drive[i].format = dr->format[0] ? dr->format : NULL;
+    p->o.drive[i].overlay = dr->overlay[0] ? dr->overlay : NULL;
+    return true;
+}
+
+/* QEMU's if= default is ide on most boards; rrvm has only virtio disks, so
+ * it defaults to virtio. snapshot=on is how rrvm always works (the base is
+ * never written), so it is accepted and changes nothing. */
+static bool opt_drive(Parse *p, const char *arg)
+{
+    char buf[8192], *tok[16];
+    if (strlen(arg) >= sizeof buf)
+        return fail(p, "-drive: the argument is too long");
+    int n = split_commas(arg, buf, sizeof buf, tok, 16);
+    if (p->ndrives == MAX_DRIVES)
+        return fail(p, "-drive %s: at most %d drives", arg, MAX_DRIVES);
+    ParseDrive *dr = &p->drives[p->ndrives];
+    memset(dr, 0, sizeof *dr);
+    bool if_virtio = true, snapshot = false;
+    for (int i = 0; i < n; i++) {
+        char *eq = strchr(tok[i], '=');
+        if (!eq)
+            return fail(p, "-drive %s: '%s' needs a value (KEY=VALUE)", arg, tok[i]);
+        *eq = 0;
+        const char *k = tok[i], *v = eq + 1;
+        if (strcmp(k, "file") == 0) {
+            if (!*v || strlen(v) >= sizeof dr->file)
+                return fail(p, "-drive %s: file= needs a path", arg);
+            snprintf(dr->file, sizeof dr->file, "%s", v);
+        } else if (strcmp(k, "format") == 0) {
+            if (strcmp(v, "raw") != 0 && strcmp(v, "qcow2") != 0)
+                return fail(p, "-drive %s: format=%s: rrvm reads raw and qcow2 images", arg, v);
+            snprintf(dr->format, sizeof dr->format, "%s", v);
+        } else if (strcmp(k, "if") == 0) {
+            if (strcmp(v, "virtio") != 0 && strcmp(v, "none") != 0)
+                return fail(p, "-drive %s: if=%s: rrvm has only virtio disks (if=virtio, or if=none with "
+                               "-device virtio-blk-device,drive=ID)", arg, v);
+            if_virtio = strcmp(v, "virtio") == 0;
+        } else if (strcmp(k, "id") == 0) {
+            if (!*v || strlen(v) >= sizeof dr->id)
+                return fail(p, "-drive %s: id= takes 1 to %d characters", arg, MACHINE_DEV_ID_MAX - 1);
+            snprintf(dr->id, sizeof dr->id, "%s", v);
+        } else if (strcmp(k, "readonly") == 0) {
+            if (!on_off(v, &dr->readonly))
+                return fail(p, "-drive %s: readonly=%s: takes on or off", arg, v);
+        } else if (strcmp(k, "snapshot") == 0) {
+            if (!on_off(v, &snapshot))
+                return fail(p, "-drive %s: snapshot=%s: takes on or off", arg, v);
+        } else if (strcmp(k, "overlay") == 0) {
+            if (!*v || strlen(v) >= sizeof dr->overlay)
+                return fail(p, "-drive %s: overlay= needs a path", arg);
+            snprintf(dr->overlay, sizeof dr->overlay, "%s", v);
+        } else {
+            return fail(p, "-drive %s: unknown key '%s' (rrvm takes file, format, if, id, readonly, snapshot, "
+                           "overlay)", arg, k);
+        }
+    }
+    if (!dr->file[0])
+        return fail(p, "-drive %s: needs file=IMAGE", arg);
+    if (!dr->id[0]) {
+        if (!if_virtio)
+            return fail(p, "-drive %s: if=none needs id=ID (for -device virtio-blk-device,drive=ID)", arg);
+        snprintf(dr->id, sizeof dr->id, "virtio%d", p->ndrives); /* QEMU's name for if=virtio drives */
+    }
+    if (find_drive(p, dr->id))
+        return fail(p, "-drive %s: a drive with id=%s already exists", arg, dr->id);
+    char err[1024];
+    BlockImage *b = blockimg_open(dr->file, dr->format[0] ? dr->format : NULL, err, sizeof err);
+    if (!b)
+        return fail(p, "-drive %s: %s", arg, err);
+    dr->size = blockimg_size(b);
+    blockimg_close(b);
+    if (dr->size == 0 || dr->size % 512)
+        return fail(p, "-drive %s: the image is %" PRIu64 " bytes, not a positive multiple of 512 (a virtio "
+                       "disk has 512-byte sectors)", arg, dr->size);
+    p->ndrives++;
+    return if_virtio ? add_blk_device(p, dr, "-drive") : true;
+}
+
+static bool prop_blk(Parse *p, MachineDeviceConfig *d, const char *key, const char *val)
+{
+    (void)d;
+    if (strcmp(key, "drive") != 0)
+        return fail(p, "-device virtio-blk-device: unknown property '%s' (drive=ID)", key);
+    if (!find_drive(p, val))
+        return fail(p, "-device virtio-blk-device,drive=%s: no -drive ...,id=%s before it", val, val);
+    snprintf(d->id, sizeof d->id, "%s", val); /* the device is added by opt_device */
+    return true;
 }
 
 typedef struct DeviceOpt {
@@ -461,6 +603,7 @@ typedef struct DeviceOpt {
 } DeviceOpt;
 
 static const DeviceOpt device_opts[] = {
+    {"virtio-blk-device", MDEV_VIRTIO_BLK, prop_blk},
     {"virtio-rng-device", MDEV_VIRTIO_RNG, prop_rng},
     {"virtio-net-device", MDEV_VIRTIO_NET, prop_net},
 };
@@ -494,6 +637,11 @@ static bool opt_device(Parse *p, const char *arg)
             continue; /* QEMU's device id: nothing refers to it here */
         if (!dev->prop(p, &d, tok[i], eq + 1))
             return false;
+    }
+    if (dev->kind == MDEV_VIRTIO_BLK) {
+        if (!d.id[0])
+            return fail(p, "-device %s: needs drive=ID (of a -drive ...,if=none,id=ID)", arg);
+        return add_blk_device(p, find_drive(p, d.id), "-device virtio-blk-device");
     }
     c->devices[c->ndevices++] = d;
     return true;
@@ -769,6 +917,13 @@ static const OptDef option_table[] = {
      "a virtio device in the next free virtio-mmio slot (the first takes the\n"
      "highest, as QEMU): virtio-rng-device[,rng=ID],\n"
      "virtio-net-device,netdev=ID[,mac=M]"},
+     "highest, as QEMU): virtio-rng-device[,rng=ID], virtio-blk-device,drive=ID"},
+    {"-drive", "file=IMG[,format=raw|qcow2][,if=virtio|none][,id=ID][,readonly=on][,snapshot=on][,overlay=FILE]",
+     C_ALL, true, opt_drive,
+     "a disk (virtio-blk): if=virtio (default here; QEMU's default is ide) adds the\n"
+     "device at once, if=none waits for -device virtio-blk-device,drive=ID. The image\n"
+     "is never written: writes go to an overlay in the machine state (snapshot=on is\n"
+     "always so); overlay=FILE starts from FILE if it exists and saves the final one there"},
     {"-object", "rng-random,id=ID[,filename=/dev/urandom]", C_ALL, true, opt_object,
      "an entropy source for -device virtio-rng-device,rng=ID (bytes are logged)"},
     {"-netdev", "user|socket,id=ID[,...]", C_LIVE, false, opt_netdev,

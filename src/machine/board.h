@@ -45,7 +45,8 @@ const uint8_t *board_dtb(const Machine *m, size_t *len);
 const char *board_device_name(int kind);
 int board_device_kind(const char *name);
 int board_device_slot(int index);
-/* The virtio device created for cfg.devices[index] (NULL if none). */
+/* The virtio device model of cfg.devices[index], NULL if none. */
+struct VirtioDev;
 struct VirtioDev *board_virtio_device(Machine *m, int index);
 
 /* Put every device back in its reset state (guest-requested reset). */
@@ -55,7 +56,9 @@ void board_reset_devices(Machine *m);
 void board_save_devices(const Machine *m, SerWriter *w);
 bool board_load_devices(Machine *m, SerReader *r);
 /* Digest one named device state at a time for divergence reports:
- * calls fn(name, bytes, len) for every device in a fixed order. */
+ * calls fn(name, bytes, len) for every device in a fixed order. The bytes
+ * are the device's save, or a shorter stand-in that changes whenever the
+ * save would (a disk overlay's cluster hashes instead of its data). */
 void board_foreach_device_state(const Machine *m,
                                 void (*fn)(void *ctx, const char *name, const uint8_t *p, size_t n),
                                 void *ctx);

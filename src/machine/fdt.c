@@ -161,7 +161,9 @@ static int add_soc(void *fdt, const Machine *m)
         err |= fdt_end_node(fdt);
     }
     if (m->plic) { /* the virtio slots exist exactly on the virt board */
-        for (int i = 0; i < VIRTIO_MMIO_SLOTS; i++) {
+        /* highest address first, as QEMU's tree: Linux probes in tree order,
+         * so the first device (highest slot) is vda / hvc0 with several */
+        for (int i = VIRTIO_MMIO_SLOTS - 1; i >= 0; i--) {
             uint64_t base = VIRTIO_MMIO_BASE + VIRTIO_MMIO_STRIDE * (uint64_t)i;
             snprintf(name, sizeof name, "virtio_mmio@%llx", (unsigned long long)base);
             err |= fdt_begin_node(fdt, name);

@@ -231,6 +231,18 @@ static void next_hart(Machine *m)
     m->quantum_left = m->cfg.quantum;
 }
 
+/* Every hart idles: the virtual ns to jump if the next deadline is an
+ * idle_skip timer's (a device completing its own work), else UINT64_MAX
+ * (the host decides how long idle time lasts: gate_idle). */
+static uint64_t idle_skip_ns(const Machine *m)
+{
+    uint64_t next = next_deadline_vtime_ns(m), now = machine_vtime_ns(m);
+    for (int i = 0; next != UINT64_MAX && i < m->ntimers; i++)
+        if (m->timers[i]->idle_skip && m->timers[i]->deadline_ns == next)
+            return next > now ? next - now : 0;
+    return UINT64_MAX;
+}
+
 MachineStop machine_run(Machine *m, uint64_t icount_limit)
 {
     for (;;) {
@@ -253,8 +265,13 @@ MachineStop machine_run(Machine *m, uint64_t icount_limit)
         bool any = false;
         for (int i = 0; i < m->nharts; i++)
             any |= hart_runnable(m->harts[i]);
-        if (!any)
-            return MSTOP_IDLE;
+        if (!any) {
+            uint64_t skip = idle_skip_ns(m);
+            if (skip == UINT64_MAX)
+                return MSTOP_IDLE;
+            machine_advance_idle(m, skip);
+            continue;
+        }
         Hart *h = m->harts[m->cur_hart];
         if (!hart_runnable(h)) {
             next_hart(m);

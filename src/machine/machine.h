@@ -122,6 +122,10 @@ typedef struct MachineTimer {
     uint64_t deadline_ns; /* virtual ns, MACHINE_TIMER_OFF: disarmed */
     void (*fire)(void *opaque);
     void *opaque;
+    /* When every hart idles and this timer has the next deadline, virtual
+     * time jumps to it inside machine_run: no host wait, no log entry (a
+     * device's own completion, e.g. disk I/O, is not a host input). */
+    bool idle_skip;
 } MachineTimer;
 
 /* A memory-mapped device region. Accesses are naturally sized 1/2/4/8 bytes

@@ -299,9 +299,12 @@ static void print_header(const RlogHeader *h, const RlogReader *r, FILE *out)
     uint64_t stored = 0;
     for (int i = 0; i < rlog_reader_npacked(r); i++)
         stored += rlog_reader_packed(r, i)->stored;
+    bool disks = false; /* disk images are never packed (rrvm pack says why) */
+    for (int i = 0; i < h->nimages; i++)
+        disks |= strncmp(h->images[i].role, "drive", 5) == 0;
     if (rlog_reader_npacked(r))
-        fprintf(out, "packed images:       %d (%" PRIu64 " bytes compressed): replays with nothing else\n",
-                rlog_reader_npacked(r), stored);
+        fprintf(out, "packed images:       %d (%" PRIu64 " bytes compressed): %s\n", rlog_reader_npacked(r), stored,
+                disks ? "replays with the disk images only (read from their paths)" : "replays with nothing else");
     else
         fprintf(out, "packed images:       none (the images are read from their paths; rrvm pack embeds them)\n");
 }

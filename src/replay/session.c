@@ -249,6 +249,7 @@ static bool build_machine(Session *s, const MachineConfig *cfg)
         .random_bytes = gate_random_bytes,
         .console_write = gate_console_write,
         .net_send = gate_net_send,
+        .disk_read = gate_disk_read,
     };
     assert(!s->m);
     char err[256];
@@ -256,6 +257,10 @@ static bool build_machine(Session *s, const MachineConfig *cfg)
     if (!s->m) {
         session_fail(s, 1, "cannot create the machine (-m %" PRIu64 "M, -smp %d): %s", cfg->ram_size >> 20,
                      cfg->nharts, err);
+        return false;
+    }
+    if (!gate_disk_apply_overlays(s, err, sizeof err)) {
+        session_fail(s, STATUS_ERROR, "%s", err);
         return false;
     }
     return !startup_interrupted(s, "creating the machine") && boot_machine(s);
@@ -287,8 +292,10 @@ static bool load_images_for_run(Session *s)
 }
 
 /* Replay: find each recorded image packed in the recording, in
- * --image-dir or at its path, and refuse one whose contents differ. */
-static bool load_images_for_replay(Session *s)
+ * --image-dir or at its path, and refuse one whose contents differ. The
+ * drives too (gate_disk.c), and the overlays they start from unless the
+ * machine state comes from a snapshot. */
+static bool load_images_for_replay(Session *s, bool from_snapshot)
 {
     for (int k = 0; k < s->header.nimages; k++) {
         const RlogImage *ri = &s->header.images[k];
@@ -298,6 +305,8 @@ static bool load_images_for_replay(Session *s)
                 idx = i;
         if (strcmp(ri->role, SNAPSHOT_ROLE) == 0)
             continue; /* the snapshot a recording starts from: find_recording_snapshot */
+        if (gate_disk_is_role(ri->role))
+            continue; /* below */
         if (idx < 0) {
             session_fail(s, STATUS_ERROR, "the recording uses a %s image, which this rrvm cannot load", ri->role);
             return false;
@@ -309,6 +318,11 @@ static bool load_images_for_replay(Session *s)
                          s->opt->image_dir ? "" : " (use --image-dir DIR if the images moved)");
             return false;
         }
+    }
+    char err[8192];
+    if (!gate_disk_open_recorded(s, !from_snapshot, err, sizeof err)) {
+        session_fail(s, STATUS_ERROR, "%s", err);
+        return false;
     }
     return true;
 }
@@ -1226,7 +1240,7 @@ static bool snapshot_prepare(Session *s, const char *path, MachineConfig *cfg)
         }
     }
     *cfg = s->header.cfg;
-    return load_images_for_replay(s);
+    return load_images_for_replay(s, true);
 }
 
 static bool snapshot_finish(Session *s, MachineConfig *cfg)
@@ -1451,6 +1465,17 @@ static bool output_is_an_input(Session *s, const char *out)
             return true;
         }
     }
+    for (int i = 0; i < MACHINE_MAX_DEVICES; i++) {
+        const char *in[2] = { s->opt->drive[i].path, s->opt->drive[i].overlay };
+        for (int k = 0; k < 2; k++) {
+            struct stat si;
+            if (in[k] && stat(in[k], &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+                session_fail(s, STATUS_ERROR, "%s is the %s of drive %d: a recording must not overwrite it", out,
+                             k ? "overlay file" : "image", i);
+                return true;
+            }
+        }
+    }
     return false;
 }
 
@@ -1471,6 +1496,10 @@ static bool open_recording(Session *s)
             session_fail(s, 1, "%s", rlog_writer_error(s->writer));
             return false;
         }
+    }
+    if (!gate_disk_pack_overlays(s)) {
+        session_fail(s, 1, "%s", rlog_writer_error(s->writer));
+        return false;
     }
     return true;
 }
@@ -1601,7 +1630,7 @@ static bool open_replay(Session *s, MachineConfig *cfg)
     }
     if (o->from_snapshot)
         return snapshot_prepare(s, o->from_snapshot, cfg);
-    return load_images_for_replay(s);
+    return load_images_for_replay(s, false);
 }
 
 /* Run/record: images from the command line or a snapshot; the log. */
@@ -1617,6 +1646,11 @@ static bool open_live(Session *s, MachineConfig *cfg)
     }
     if (o->from_snapshot ? !snapshot_prepare(s, o->from_snapshot, cfg) : !load_images_for_run(s))
         return false;
+    char err[8192];
+    if (!o->from_snapshot && !gate_disk_open_live(s, cfg, err, sizeof err)) {
+        session_fail(s, STATUS_ERROR, "%s", err);
+        return false;
+    }
     if (o->from_snapshot && !check_host_ram(s, cfg))
         return false;
     if (s->mode == SESSION_RECORD) {
@@ -1707,6 +1741,11 @@ int session_close(Session *s)
     progress_finish(&s->progress);
     host_console_close(&s->console);
     gate_net_close(s);
+    if (s->mode != SESSION_REPLAY && s->started && s->m) {
+        char err[4400];
+        if (!gate_disk_write_overlays(s, err, sizeof err))
+            session_fail(s, 1, "%s", err);
+    }
     const char *out_path = s->go_live_path ? s->go_live_path : o->rr_path;
     if (s->writer)
         close_recording(s);
@@ -1744,6 +1783,7 @@ int session_close(Session *s)
     machine_free(s->m);
     for (int i = 0; i < IMG_COUNT; i++)
         free(s->image[i]);
+    gate_disk_close(s);
     snapshot_release(s);
     free(s->snap_path_buf);
     free(s);

@@ -31,6 +31,14 @@ typedef enum SessionMode { SESSION_RUN, SESSION_RECORD, SESSION_REPLAY } Session
 
 enum { IMG_BIOS = 0, IMG_KERNEL, IMG_INITRD, IMG_DTB, IMG_COUNT };
 
+/* A disk's host side (run/record), by device index: the base image and
+ * the overlay file (-drive ...,overlay=FILE). */
+typedef struct SessionDrive {
+    const char *path;    /* NULL: not a disk */
+    const char *format;  /* "raw", "qcow2", NULL: probe */
+    const char *overlay; /* NULL: none */
+} SessionDrive;
+
 typedef struct SessionOptions {
     SessionMode mode;
     const char *rr_path;        /* record: output; replay: input */
@@ -56,6 +64,7 @@ typedef struct SessionOptions {
     uint64_t seed;
     MachineConfig cfg;          /* run/record */
     const char *image_path[IMG_COUNT]; /* run/record; NULL = absent */
+    SessionDrive drive[MACHINE_MAX_DEVICES]; /* run/record, by cfg.devices index */
     /* test only: flip state during replay at an icount ("x5", "pc",
      * "mstatus", "ram:0x80001000") to exercise divergence reports */
     uint64_t perturb_icount;

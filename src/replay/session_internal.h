@@ -1,7 +1,7 @@
 /*
  * session_internal.h - the Session struct shared by session.c and the
  * gates (one file per host input source: gate_clock.c, gate_random.c,
- * gate_console.c, gate_idle.c, gate_shutdown.c).
+ * gate_console.c, gate_idle.c, gate_shutdown.c, gate_disk.c).
  *
  * Gate contract: in SESSION_RUN a gate reads the host; in SESSION_RECORD it
  * reads the host and logs the value with the current icount; in
@@ -51,6 +51,13 @@ struct Session {
     uint8_t *image[IMG_COUNT];
     size_t image_len[IMG_COUNT];
     uint64_t seed_counter; /* -seed: bytes handed out so far */
+    /* disks (gate_disk.c), by device index */
+    struct BlockImage *disk[MACHINE_MAX_DEVICES];
+    uint8_t disk_hash[MACHINE_MAX_DEVICES][16];
+    char *disk_path[MACHINE_MAX_DEVICES];
+    uint8_t *overlay_in[MACHINE_MAX_DEVICES]; /* the overlay file a disk starts from */
+    size_t overlay_in_len[MACHINE_MAX_DEVICES];
+    bool disk_error_reported;
     /* statistics */
     uint64_t events_delivered;
     uint64_t idle_skipped_ns;
@@ -173,5 +180,13 @@ void gate_idle_replay(Session *s, const RlogEvent *ev);
 void gate_shutdown_poll(Session *s);              /* run/record */
 void gate_shutdown_host(Session *s, int cause);   /* run/record: log and end */
 void gate_shutdown_replay(Session *s, const RlogEvent *ev);
+bool gate_disk_read(void *opaque, int dev, uint64_t offset, void *buf, size_t n);
+bool gate_disk_open_live(Session *s, const MachineConfig *cfg, char *err, size_t errlen);
+bool gate_disk_open_recorded(Session *s, bool with_overlays, char *err, size_t errlen);
+bool gate_disk_is_role(const char *role);
+bool gate_disk_pack_overlays(Session *s);
+bool gate_disk_apply_overlays(Session *s, char *err, size_t errlen);
+bool gate_disk_write_overlays(Session *s, char *err, size_t errlen);
+void gate_disk_close(Session *s);
 
 #endif

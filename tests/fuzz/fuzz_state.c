@@ -2,7 +2,7 @@
  * fuzz_state.c - libFuzzer harness for machine_load, the parser of saved
  * machine state (snapshot files, in-memory checkpoints).
  *
- * One machine (virt board, 2 harts, 4 MiB of RAM) is booted once with a
+ * One machine (virt board, 2 harts, 4 MiB of RAM, a virtio-blk disk) is booted once with a
  * small guest that writes a page every few instructions, run a little, and
  * saved: that blob is the reference state. Each input is a whole blob that
  * machine_load is asked to load into the machine. It must either
@@ -35,6 +35,11 @@ static const uint8_t PROG[] = {
 static uint64_t host_wallclock(void *opaque) { return 1767225600000000000ull; }
 static void host_random(void *opaque, uint8_t *buf, size_t n) { memset(buf, 0x5a, n); }
 static void host_console(void *opaque, const uint8_t *buf, size_t n) {}
+static bool host_disk(void *opaque, int dev, uint64_t off, void *buf, size_t n)
+{
+    memset(buf, 0x33, n);
+    return true;
+}
 
 #define CHECK(c)                                                            \
     do {                                                                    \
@@ -46,8 +51,12 @@ static void host_console(void *opaque, const uint8_t *buf, size_t n) {}
 
 static Machine *boot(uint64_t icount)
 {
-    MachineConfig cfg = {.ram_size = 4 << 20, .nharts = 2, .icount_shift = 1, .board_virt = true, .quantum = 7};
-    MachineHostIf host = {NULL, host_wallclock, host_random, host_console};
+    MachineConfig cfg = {.ram_size = 4 << 20, .nharts = 2, .icount_shift = 1, .board_virt = true, .quantum = 7,
+                         .ndevices = 1};
+    /* a virtio-blk disk: its state (overlay, requests in flight) is parsed too */
+    cfg.devices[0] = (MachineDeviceConfig){.kind = MDEV_VIRTIO_BLK, .id = "d0", .size = 64 << 10};
+    MachineHostIf host = {.wallclock_ns = host_wallclock, .random_bytes = host_random,
+                          .console_write = host_console, .disk_read = host_disk};
     Machine *m = machine_new(&cfg, &host);
     CHECK(m);
     BootImages img = {.kernel = {PROG, sizeof PROG}};

@@ -82,6 +82,10 @@ typedef struct VirtioDevClass {
     /* device state beyond the transport's; load must fail cleanly (ser
      * sticky error) on a foreign blob, the machine rolls back */
     void (*save)(const VirtioDev *d, SerWriter *w);
+    /* optional: a shorter stand-in for save's bytes in checkpoint digests,
+     * which changes whenever save's would (e.g. hashes kept up to date
+     * instead of a disk overlay's data); never loaded */
+    void (*save_digest)(const VirtioDev *d, SerWriter *w);
     bool (*load)(VirtioDev *d, SerReader *r);
     void (*free)(VirtioDev *d);
 } VirtioDevClass;
@@ -148,9 +152,13 @@ bool virtio_mmio_read(void *dev, uint64_t off, int size, uint64_t *val);
 bool virtio_mmio_write(void *dev, uint64_t off, int size, uint64_t val);
 void virtio_mmio_reset(VirtioMmio *v);
 void virtio_mmio_save(const VirtioMmio *v, SerWriter *w);
-/* One device's state (transport and model), as virtio_mmio_save writes it. */
-void virtio_mmio_save_one(const VirtioDev *d, SerWriter *w);
+/* One device's state (transport and model) in its digest form, as
+ * virtio_mmio_save_digest writes it: what checkpoints compare per device. */
+void virtio_mmio_save_one_digest(const VirtioDev *d, SerWriter *w);
 bool virtio_mmio_load(VirtioMmio *v, SerReader *r);
+/* What checkpoint digests hash: virtio_mmio_save with each device's
+ * save_digest in place of its save, where it has one. */
+void virtio_mmio_save_digest(const VirtioMmio *v, SerWriter *w);
 
 /* --- for device models --- */
 
