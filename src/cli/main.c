@@ -468,6 +468,8 @@ static bool prop_net(Parse *p, MachineDeviceConfig *d, const char *key, const ch
         return true;
     }
     return fail(p, "-device virtio-net-device: unknown property '%s' (netdev=ID, mac=MAC)", key);
+}
+
 /* --- disks: -drive file=IMG[,format=][,if=][,id=][,readonly=on][,snapshot=on][,overlay=FILE] --- */
 
 static bool on_off(const char *v, bool *out)
@@ -915,9 +917,8 @@ static const OptDef option_table[] = {
      "replay_seek, savevm, loadvm, ... (give the console -serial none or file:PATH)"},
     {"-device", "NAME[,PROP=V...]", C_ALL, true, opt_device,
      "a virtio device in the next free virtio-mmio slot (the first takes the\n"
-     "highest, as QEMU): virtio-rng-device[,rng=ID],\n"
+     "highest, as QEMU): virtio-rng-device[,rng=ID], virtio-blk-device,drive=ID,\n"
      "virtio-net-device,netdev=ID[,mac=M]"},
-     "highest, as QEMU): virtio-rng-device[,rng=ID], virtio-blk-device,drive=ID"},
     {"-drive", "file=IMG[,format=raw|qcow2][,if=virtio|none][,id=ID][,readonly=on][,snapshot=on][,overlay=FILE]",
      C_ALL, true, opt_drive,
      "a disk (virtio-blk): if=virtio (default here; QEMU's default is ide) adds the\n"

@@ -140,7 +140,7 @@ def test_machine_dumpdtb_property(tmp_path):
     (["-qmp", "stdio"], ["-qmp stdio", "unix:PATH"]),
     (["-s", "--stop-at", "5"], ["--stop-at", "replay_break"]),
     (["-display", "gtk"], ["no display"]),
-    (["-net", "user"], ["no network device"]),
+    (["-net", "user"], ["legacy -net syntax", "-nic user"]),
     (["-machine", "virt,aia=aplic"], ["aia=aplic", "not supported"]),
     (["-machine", "virt,foo=1"], ["unknown property 'foo'"]),
     (["-machine", "sifive_u"], ["unknown machine 'sifive_u'"]),
