@@ -26,6 +26,7 @@
 
 #include "cli/recordings.h"
 #include "debug/server.h"
+#include "host/chardev.h"
 #include "host/hostsys.h"
 #include "machine/fdt.h"
 #include "replay/log.h"
@@ -45,6 +46,7 @@
 #define SEEDED_RTC_BASE_NS (1767225600ull * 1000000000ull)
 
 #define MAX_RNG_OBJECTS 8
+#define VIRTCONSOLE_MAX_PORTS 7 /* virtio_console.h: 2 queues each + 2 control, 16 queues */
 
 /* the commands an option applies to */
 enum { C_RUN = 1, C_RECORD = 2, C_REPLAY = 4, C_LIVE = C_RUN | C_RECORD, C_ALL = 7 };
@@ -59,6 +61,9 @@ typedef struct Parse {
     DebugOptions dbg;       /* -s, -gdb, -S */
     char rng_objects[MAX_RNG_OBJECTS][MACHINE_DEV_ID_MAX]; /* -object rng-random ids */
     int nrng_objects;
+    char chardev_ids[SESSION_MAX_CHARDEVS][CHARDEV_ID_MAX]; /* of -chardev, in order */
+    int nports;             /* console ports so far (the UART is port 0) */
+    char port_ids[SESSION_MAX_PORTS][CHARDEV_ID_MAX]; /* o.port_chardev points here */
     char err[512];
 } Parse;
 
@@ -429,6 +434,33 @@ static bool prop_rng(Parse *p, MachineDeviceConfig *d, const char *key, const ch
     return true;
 }
 
+static bool prop_serial_bus(Parse *p, MachineDeviceConfig *d, const char *key, const char *val)
+{
+    (void)d, (void)val;
+    return fail(p, "-device virtio-serial-device: unknown property '%s' (its ports are -device virtconsole after it)",
+                key);
+}
+
+/* -device virtconsole: a port of the last virtio-serial-device (d); its
+ * chardev is host-side, kept in SessionOptions (console port number). */
+static bool prop_virtconsole(Parse *p, MachineDeviceConfig *d, const char *key, const char *val)
+{
+    (void)d;
+    if (strcmp(key, "chardev") == 0) {
+        if (strlen(val) >= CHARDEV_ID_MAX)
+            return fail(p, "-device virtconsole: chardev id '%s' is too long", val);
+        snprintf(p->port_ids[p->nports], CHARDEV_ID_MAX, "%s", val);
+        p->o.port_chardev[p->nports] = p->port_ids[p->nports];
+        return true;
+    }
+    if (strcmp(key, "name") == 0)
+        return fail(p, "-device virtconsole: name= is not supported yet (a port name is guest-visible and the "
+                       "recording format has no place for it)");
+    if (strcmp(key, "nr") == 0)
+        return fail(p, "-device virtconsole: nr= is not supported (ports are numbered in command-line order)");
+    return fail(p, "-device virtconsole: unknown property '%s' (chardev=ID)", key);
+}
+
 typedef struct DeviceOpt {
     const char *name; /* QEMU's -device name */
     int kind;         /* MachineDeviceKind */
@@ -437,8 +469,37 @@ typedef struct DeviceOpt {
 
 static const DeviceOpt device_opts[] = {
     {"virtio-rng-device", MDEV_VIRTIO_RNG, prop_rng},
+    {"virtio-serial-device", MDEV_VIRTIO_CONSOLE, prop_serial_bus},
+    {"virtconsole", MDEV_NONE, prop_virtconsole}, /* a port, not a device: MDEV_NONE */
 };
 #define NDEVICE_OPTS (sizeof device_opts / sizeof device_opts[0])
+
+/* -device virtconsole[,chardev=ID]: one more port on the last
+ * virtio-serial-device. */
+static bool add_console_port(Parse *p, const DeviceOpt *dev, const char *arg, char **tok, int n)
+{
+    MachineConfig *c = &p->o.cfg;
+    MachineDeviceConfig *bus = NULL;
+    for (int i = 0; i < c->ndevices; i++)
+        if (c->devices[i].kind == MDEV_VIRTIO_CONSOLE)
+            bus = &c->devices[i];
+    if (!bus)
+        return fail(p, "-device %s: needs a -device virtio-serial-device before it", arg);
+    if (bus->nports == VIRTCONSOLE_MAX_PORTS || p->nports + 1 >= SESSION_MAX_PORTS)
+        return fail(p, "-device %s: a virtio-serial-device takes at most %d virtconsole ports", arg,
+                    VIRTCONSOLE_MAX_PORTS);
+    p->nports++;
+    for (int i = 1; i < n; i++) {
+        char *eq = strchr(tok[i], '=');
+        if (!eq)
+            return fail(p, "-device %s: property '%s' needs a value (KEY=VALUE)", arg, tok[i]);
+        *eq = 0;
+        if (strcmp(tok[i], "id") != 0 && !dev->prop(p, bus, tok[i], eq + 1))
+            return false;
+    }
+    bus->nports++;
+    return true;
+}
 
 static bool opt_device(Parse *p, const char *arg)
 {
@@ -456,6 +517,8 @@ static bool opt_device(Parse *p, const char *arg)
         return fail(p, "-device %s: unknown device (rrvm has: %s)", arg, names);
     }
     MachineConfig *c = &p->o.cfg;
+    if (dev->kind == MDEV_NONE)
+        return add_console_port(p, dev, arg, tok, n);
     if (c->ndevices == MACHINE_MAX_DEVICES)
         return fail(p, "-device %s: the virt board has %d virtio slots, all taken", arg, MACHINE_MAX_DEVICES);
     MachineDeviceConfig d = {.kind = dev->kind};
@@ -489,8 +552,40 @@ static bool opt_accel(Parse *p, const char *arg)
 
 /* --- session options --- */
 
+static bool opt_chardev(Parse *p, const char *arg)
+{
+    ChardevSpec spec;
+    if (!chardev_parse(arg, &spec, p->err, sizeof p->err))
+        return false;
+    if (p->o.nchardevs == SESSION_MAX_CHARDEVS)
+        return fail(p, "-chardev %s: at most %d chardevs", arg, SESSION_MAX_CHARDEVS);
+    for (int i = 0; i < p->o.nchardevs; i++)
+        if (strcmp(p->chardev_ids[i], spec.id) == 0)
+            return fail(p, "-chardev %s: duplicate id '%s'", arg, spec.id);
+    snprintf(p->chardev_ids[p->o.nchardevs], CHARDEV_ID_MAX, "%s", spec.id);
+    p->o.chardev[p->o.nchardevs++] = arg;
+    return true;
+}
+
+static bool opt_allow_remote_chardev(Parse *p, const char *arg)
+{
+    (void)arg;
+    p->o.allow_remote_chardev = true;
+    return true;
+}
+
 static bool opt_serial(Parse *p, const char *arg)
 {
+    if (strncmp(arg, "chardev:", 8) == 0) {
+        if (p->cmd == C_REPLAY)
+            return fail(p, "-serial %s: in a replay, redirect the UART's output with -chardev ...,id=ID "
+                           "(the id it was recorded with)", arg);
+        if (!arg[8])
+            return fail(p, "-serial chardev:ID: give the id of a -chardev");
+        snprintf(p->port_ids[0], CHARDEV_ID_MAX, "%s", arg + 8);
+        p->o.port_chardev[0] = p->port_ids[0];
+        return true;
+    }
     if (strncmp(arg, "mon:", 4) == 0) {
         if (strcmp(arg + 4, "stdio") != 0)
             return fail(p, "-serial %s: the monitor can share only stdio (-serial mon:stdio)", arg);
@@ -683,7 +778,9 @@ static const OptDef option_table[] = {
      "replay_seek, savevm, loadvm, ... (give the console -serial none or file:PATH)"},
     {"-device", "NAME[,PROP=V...]", C_ALL, true, opt_device,
      "a virtio device in the next free virtio-mmio slot (the first takes the\n"
-     "highest, as QEMU): virtio-rng-device[,rng=ID]"},
+     "highest, as QEMU): virtio-rng-device[,rng=ID], virtio-serial-device;\n"
+     "virtconsole[,chardev=ID] adds a console port to the last\n"
+     "virtio-serial-device (the first is hvc0; up to 7)"},
     {"-object", "rng-random,id=ID[,filename=/dev/urandom]", C_ALL, true, opt_object,
      "an entropy source for -device virtio-rng-device,rng=ID (bytes are logged)"},
     {"-net", "none", C_ALL, true, opt_net, "accepted: rrvm has no network device yet"},
@@ -692,9 +789,16 @@ static const OptDef option_table[] = {
     {"-enable-kvm", NULL, C_ALL, true, opt_accel, NULL},
     {"-accel", "ACCEL", C_ALL, true, opt_accel, NULL},
     /* session */
-    {"-serial", "stdio|none|file:PATH", C_ALL, false, opt_serial,
+    {"-serial", "stdio|none|file:PATH|chardev:ID", C_ALL, false, opt_serial,
      "console backend (default stdio; Ctrl-A x quits, Ctrl-A b sends a break,\n"
      "Ctrl-A h helps); mon:stdio shares the terminal with the monitor (Ctrl-A c)"},
+    {"-chardev", "KIND,id=ID[,PROP=V...]", C_ALL, false, opt_chardev,
+     "a host character device, as QEMU's: null, stdio, file,path=F[,append=on],\n"
+     "pipe,path=P (P.in/P.out, or P), socket,path=S|host=H,port=N[,server=on|off,\n"
+     "wait=on|off], pty (its path is printed). Replay opens no input: there it only\n"
+     "redirects the output of the port recorded on chardev ID"},
+    {"--allow-remote-chardev", NULL, C_LIVE, false, opt_allow_remote_chardev,
+     "let a socket chardev use a non-loopback host (anyone there can type into the guest)"},
     {"-o", "FILE.rr", C_RECORD | C_REPLAY, false, opt_output,
      "where to write the recording (default: $RRVM_DIR or ~/.local/share/rrvm/NAME-N.rr, with a\n"
      "'latest' link); an existing file is not replaced without --force"},
@@ -973,6 +1077,30 @@ static int parse_args(Parse *p, const CmdDef *c, int argc, char **argv)
     return -1;
 }
 
+/* Every virtio-serial-device has a port; every port's chardev exists and
+ * serves that port alone. -1: fine; else the exit status. */
+static int check_console_ports(Parse *p)
+{
+    const MachineConfig *c = &p->o.cfg;
+    for (int i = 0; i < c->ndevices; i++)
+        if (c->devices[i].kind == MDEV_VIRTIO_CONSOLE && c->devices[i].nports == 0)
+            return usage_error("-device virtio-serial-device: no port; add -device virtconsole,chardev=ID after it");
+    for (int k = 0; k <= p->nports; k++) {
+        const char *id = p->o.port_chardev[k];
+        if (!id)
+            continue;
+        bool known = false;
+        for (int i = 0; i < p->o.nchardevs; i++)
+            known |= strcmp(p->chardev_ids[i], id) == 0;
+        if (!known)
+            return usage_error("%s%s: no -chardev with id=%s", k ? "-device virtconsole,chardev=" : "-serial chardev:", id, id);
+        for (int j = 0; j < k; j++)
+            if (p->o.port_chardev[j] && strcmp(p->o.port_chardev[j], id) == 0)
+                return usage_error("chardev '%s' is already in use (one console port per chardev)", id);
+    }
+    return -1;
+}
+
 /* Defaults that depend on what was given, and what must be present. */
 static int finish_args(Parse *p)
 {
@@ -991,6 +1119,9 @@ static int finish_args(Parse *p)
         return usage_error("replay: --goto does not combine with --stop-at or --go-live");
     if (p->cmd == C_REPLAY)
         return -1;
+    int st = check_console_ports(p);
+    if (st >= 0)
+        return st;
     if (o->from_snapshot) {
         /* the snapshot holds the machine and names its images */
         if (o->image_path[IMG_KERNEL] || o->image_path[IMG_INITRD] || o->image_path[IMG_DTB] ||

@@ -39,6 +39,7 @@
 #include "machine/dev/plic.h"
 #include "machine/dev/sifive_test.h"
 #include "machine/dev/uart16550.h"
+#include "machine/dev/virtio_console.h"
 #include "machine/dev/virtio_mmio.h"
 #include "machine/dev/virtio_rng.h"
 
@@ -73,6 +74,7 @@ typedef struct VirtioModel {
 
 static const VirtioModel virtio_models[] = {
     {MDEV_VIRTIO_RNG, "virtio-rng-device", virtio_rng_create},
+    {MDEV_VIRTIO_CONSOLE, "virtio-serial-device", virtio_console_create},
 };
 #define NUM_VIRTIO_MODELS (sizeof virtio_models / sizeof virtio_models[0])
 
@@ -99,6 +101,13 @@ int board_device_kind(const char *name)
 }
 
 int board_device_slot(int index) { return VIRTIO_MMIO_SLOTS - 1 - index; }
+
+struct VirtioDev *board_device(Machine *m, int index)
+{
+    if (!m->board || !m->board->virtio || index < 0 || index >= m->cfg.ndevices)
+        return NULL;
+    return m->board->virtio->dev[board_device_slot(index)];
+}
 
 /* Create cfg.devices into the slots, the first device in the highest slot
  * (QEMU: the first -device gets the lowest Linux name). */

@@ -45,6 +45,9 @@ const uint8_t *board_dtb(const Machine *m, size_t *len);
 const char *board_device_name(int kind);
 int board_device_kind(const char *name);
 int board_device_slot(int index);
+/* The model of cfg.devices[index] (for the replay layer's input gates), or
+ * NULL when there is none. */
+struct VirtioDev *board_device(Machine *m, int index);
 
 /* Put every device back in its reset state (guest-requested reset). */
 void board_reset_devices(Machine *m);

@@ -245,6 +245,7 @@ static bool build_machine(Session *s, const MachineConfig *cfg)
         .wallclock_ns = gate_clock_wall_ns,
         .random_bytes = gate_random_bytes,
         .console_write = gate_console_write,
+        .port_write = gate_console_port_write,
     };
     assert(!s->m);
     char err[256];
@@ -1483,6 +1484,8 @@ static bool setup_record_header(Session *s)
     /* host-side: how the session treats a guest reset, which replay must repeat */
     if (s->opt->no_reboot && !rlog_header_set(h, "no-reboot", "on"))
         return false;
+    if (!gate_console_record_header(s)) /* which chardev each console port was on */
+        return false;
     /* for `rrvm info`: when, where and how it was recorded (never read back
      * into the machine) */
     char v[256];
@@ -1614,7 +1617,9 @@ Session *session_open(const SessionOptions *o, int *status)
     char err[1024];
     MachineConfig cfg = o->cfg;
     bool ok = s->mode == SESSION_REPLAY ? open_replay(s, &cfg) : open_live(s, &cfg);
-    if (ok && !host_console_open(&s->console, o->serial, s->mode != SESSION_REPLAY, err, sizeof err)) {
+    if (ok)
+        ok = gate_console_open(s, &cfg);
+    if (ok && !host_console_open(&s->console, s->console_spec, s->mode != SESSION_REPLAY, err, sizeof err)) {
         session_fail(s, 1, "%s", err);
         ok = false;
     }
@@ -1675,6 +1680,7 @@ int session_close(Session *s)
     }
     progress_finish(&s->progress);
     host_console_close(&s->console);
+    gate_console_close(s);
     const char *out_path = s->go_live_path ? s->go_live_path : o->rr_path;
     if (s->writer)
         close_recording(s);
