@@ -117,6 +117,7 @@ fuzz:
 	scripts/run-fuzz-state
 	scripts/run-fuzz-gdb
 	scripts/run-fuzz-qmp
+	scripts/run-fuzz-chardev
 
 # a short run of every fuzzer under ASan+UBSan, so every CI run fuzzes a bit
 fuzz-smoke:
@@ -128,6 +129,7 @@ fuzz-smoke:
 	FUZZ_SECONDS=15 scripts/run-fuzz-sesspos
 	FUZZ_SECONDS=15 scripts/run-fuzz-gdb
 	FUZZ_SECONDS=15 scripts/run-fuzz-qmp
+	FUZZ_SECONDS=10 scripts/run-fuzz-chardev
 
 clean:
 	rm -rf build/obj build/asan build/tests build/guest-tests build/rrvm

@@ -42,6 +42,9 @@ static bool perr(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+    for (char *c = err; *c; c++) /* the user's text, echoed: one line, printable */
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
     return false;
 }
 

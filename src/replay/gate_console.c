@@ -218,6 +218,8 @@ bool gate_console_open(Session *s, const MachineConfig *cfg)
                      "-serial none or -serial chardev:ID, or use one chardev stdio");
         return false;
     }
+    if (stdio_users && !uart_chardev)
+        uart->on_console = false;  /* -serial none: the terminal is the port's */
     if (stdio_users)
         s->console_spec = "stdio"; /* the terminal, for the port on chardev stdio */
     else if (uart_chardev)
