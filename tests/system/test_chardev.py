@@ -39,6 +39,21 @@ def read_until(proc_out_fd, buf, want, timeout=60):
             time.sleep(0.02)
 
 
+def connect_unix(path, proc, timeout=30):
+    """The socket file appears at bind(), a moment before listen()."""
+    wait_for_socket(path, proc)
+    deadline = time.monotonic() + timeout
+    while True:
+        c = socket.socket(socket.AF_UNIX)
+        try:
+            c.connect(path)
+            return c
+        except ConnectionRefusedError:
+            c.close()
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+
+
 def test_socket_record_then_replay_without_socket(guest, tmp_path):
     sock = str(tmp_path / "c0.sock")
     rr = str(tmp_path / "vcon.rr")
@@ -47,9 +62,7 @@ def test_socket_record_then_replay_without_socket(guest, tmp_path):
     p = subprocess.Popen([RRVM, "record", "-o", rr, "--digest"] + args, stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        wait_for_socket(sock, p)
-        c = socket.socket(socket.AF_UNIX)
-        c.connect(sock)
+        c = connect_unix(sock, p)
         c.settimeout(60)
         got = b""
         while b"hello from hvc0" not in got:
@@ -153,6 +166,52 @@ def test_serial_on_a_pipe_chardev_records_uart_input(guest, tmp_path):
     st, rout, rerr = run(["replay", rr, "--digest"])
     assert st == 0, rerr
     assert rout == recorded and digest_of(rerr) == digest_of(err)
+    # the UART's output redirected by its recorded chardev id
+    redirected = tmp_path / "uart.txt"
+    st, rout, rerr = run(["replay", rr, "--digest", "-chardev", f"file,id=s0,path={redirected}"])
+    assert st == 0, rerr
+    assert rout == b"" and redirected.read_bytes() == recorded and digest_of(rerr) == digest_of(err)
+
+
+def test_tcp_server_waits_for_its_client(guest, tmp_path):
+    """wait=on (QEMU's default for a server): nothing runs until a client
+    connects; loopback TCP."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    p = subprocess.Popen([RRVM, "run"] + vcon_args([
+        "-chardev", f"socket,id=c0,host=127.0.0.1,port={port},server=on",
+        "-device", "virtio-serial-device", "-device", "virtconsole,chardev=c0"], append=VCON + " vcontimeout=30000"),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = p.stderr.readline()
+        while line.startswith(b"rrvm: ") and b"waiting for a connection" not in line:
+            line = p.stderr.readline()
+        assert f"rrvm: chardev c0: waiting for a connection on tcp:127.0.0.1:{port}".encode() in line, line
+        time.sleep(0.3)
+        assert not _readable(p.stdout.fileno())  # the guest has not started: not even OpenSBI's banner
+        os.set_blocking(p.stdout.fileno(), False)
+        c = socket.create_connection(("127.0.0.1", port), timeout=60)
+        got = b""
+        while b"hello from hvc0" not in got:
+            got += c.recv(4096)
+        console = bytearray()
+        read_until(p.stdout.fileno(), console, b"INIT: vcon: waiting")
+        c.sendall(b"over tcp\n")
+        os.set_blocking(p.stdout.fileno(), True)
+        rest, err = p.communicate(timeout=120)
+        c.close()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert b"INIT: vcon: over tcp" in bytes(console) + rest
+
+
+def _readable(fd):
+    import select
+    return bool(select.select([fd], [], [], 0)[0])
 
 
 def test_serial_on_a_file_chardev(guest, tmp_path):
