@@ -21,7 +21,8 @@
  * outputs, by the chardev ids the recording stores (header keys
  * `console.port.N` = ID and `chardev.ID` = the option text). Without one,
  * the UART's output goes to -serial (default stdout) and a virtconsole
- * port's output is dropped, unless it was recorded on stdio.
+ * port's output is dropped, unless it was recorded on stdio. A replay that
+ * goes live keeps its chardevs output-only: only the terminal is an input.
  */
 #include "session_internal.h"
 
