@@ -28,6 +28,7 @@
 #include "debug/server.h"
 #include "host/chardev.h"
 #include "host/hostsys.h"
+#include "machine/dev/virtio_console.h" /* VCON_MAX_PORTS */
 #include "machine/fdt.h"
 #include "replay/log.h"
 #include "replay/session.h"
@@ -46,7 +47,6 @@
 #define SEEDED_RTC_BASE_NS (1767225600ull * 1000000000ull)
 
 #define MAX_RNG_OBJECTS 8
-#define VIRTCONSOLE_MAX_PORTS 7 /* virtio_console.h: 2 queues each + 2 control, 16 queues */
 
 /* the commands an option applies to */
 enum { C_RUN = 1, C_RECORD = 2, C_REPLAY = 4, C_LIVE = C_RUN | C_RECORD, C_ALL = 7 };
@@ -485,9 +485,9 @@ static bool add_console_port(Parse *p, const DeviceOpt *dev, const char *arg, ch
             bus = &c->devices[i];
     if (!bus)
         return fail(p, "-device %s: needs a -device virtio-serial-device before it", arg);
-    if (bus->nports == VIRTCONSOLE_MAX_PORTS || p->nports + 1 >= SESSION_MAX_PORTS)
+    if (bus->nports == VCON_MAX_PORTS || p->nports + 1 >= SESSION_MAX_PORTS)
         return fail(p, "-device %s: a virtio-serial-device takes at most %d virtconsole ports", arg,
-                    VIRTCONSOLE_MAX_PORTS);
+                    VCON_MAX_PORTS);
     p->nports++;
     for (int i = 1; i < n; i++) {
         char *eq = strchr(tok[i], '=');
