@@ -441,11 +441,11 @@ static bool prop_serial_bus(Parse *p, MachineDeviceConfig *d, const char *key, c
                 key);
 }
 
-/* -device virtconsole: a port of the last virtio-serial-device (d); its
- * chardev is host-side, kept in SessionOptions (console port number). */
+/* -device virtconsole: a port of the last virtio-serial-device (d; the new
+ * port is d->nports). Its chardev is host-side, kept in SessionOptions by
+ * console port number; its name is the guest's to see, so machine config. */
 static bool prop_virtconsole(Parse *p, MachineDeviceConfig *d, const char *key, const char *val)
 {
-    (void)d;
     if (strcmp(key, "chardev") == 0) {
         if (strlen(val) >= CHARDEV_ID_MAX)
             return fail(p, "-device virtconsole: chardev id '%s' is too long", val);
@@ -453,9 +453,17 @@ static bool prop_virtconsole(Parse *p, MachineDeviceConfig *d, const char *key, 
         p->o.port_chardev[p->nports] = p->port_ids[p->nports];
         return true;
     }
-    if (strcmp(key, "name") == 0)
-        return fail(p, "-device virtconsole: name= is not supported yet (a port name is guest-visible and the "
-                       "recording format has no place for it)");
+    if (strcmp(key, "name") == 0) {
+        /* guest-visible (PORT_NAME, /sys/class/virtio-ports/.../name): machine config */
+        size_t n = strlen(val);
+        if (n == 0 || n >= MACHINE_PORT_NAME_MAX)
+            return fail(p, "-device virtconsole: name= takes 1 to %d characters", MACHINE_PORT_NAME_MAX - 1);
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)val[i] <= ' ' || (unsigned char)val[i] >= 0x7f || val[i] == '/')
+                return fail(p, "-device virtconsole: name=%s: printable characters only, no spaces or '/'", val);
+        snprintf(d->port_name[d->nports], sizeof d->port_name[d->nports], "%s", val);
+        return true;
+    }
     if (strcmp(key, "nr") == 0)
         return fail(p, "-device virtconsole: nr= is not supported (ports are numbered in command-line order)");
     return fail(p, "-device virtconsole: unknown property '%s' (chardev=ID)", key);
@@ -470,7 +478,7 @@ typedef struct DeviceOpt {
 static const DeviceOpt device_opts[] = {
     {"virtio-rng-device", MDEV_VIRTIO_RNG, prop_rng},
     {"virtio-serial-device", MDEV_VIRTIO_CONSOLE, prop_serial_bus},
-    {"virtconsole", MDEV_NONE, prop_virtconsole}, /* a port, not a device: MDEV_NONE */
+    {"virtconsole", MDEV_NONE, prop_virtconsole}, /* a port of the last virtio-serial-device: MDEV_NONE */
 };
 #define NDEVICE_OPTS (sizeof device_opts / sizeof device_opts[0])
 
@@ -779,7 +787,7 @@ static const OptDef option_table[] = {
     {"-device", "NAME[,PROP=V...]", C_ALL, true, opt_device,
      "a virtio device in the next free virtio-mmio slot (the first takes the\n"
      "highest, as QEMU): virtio-rng-device[,rng=ID], virtio-serial-device;\n"
-     "virtconsole[,chardev=ID] adds a console port to the last\n"
+     "virtconsole[,chardev=ID][,name=N] adds a console port to the last\n"
      "virtio-serial-device (the first is hvc0; up to 7)"},
     {"-object", "rng-random,id=ID[,filename=/dev/urandom]", C_ALL, true, opt_object,
      "an entropy source for -device virtio-rng-device,rng=ID (bytes are logged)"},

@@ -115,7 +115,7 @@ def test_two_ports_each_on_its_file(guest, tmp_path):
     rr = str(tmp_path / "two.rr")
     args = vcon_args(["-chardev", f"file,id=c0,path={f0}", "-chardev", f"file,id=c1,path={f1}",
                       "-device", "virtio-serial-device",
-                      "-device", "virtconsole,chardev=c0", "-device", "virtconsole,chardev=c1"],
+                      "-device", "virtconsole,chardev=c0", "-device", "virtconsole,chardev=c1,name=org.rrvm.second"],
                      append=VCON + " vcontimeout=200")
     st, out, err = run(["record", "-o", rr, "--digest"] + args)
     assert st == 0, err
@@ -123,7 +123,7 @@ def test_two_ports_each_on_its_file(guest, tmp_path):
     assert f0.read_bytes() == b"hello from hvc0\r\n"  # the first virtconsole is hvc0 (a tty: ONLCR)
     assert f1.read_bytes() == b""
     st, info, _ = run(["info", rr])
-    assert "1 port(s)" not in info.decode() and "2 port(s)" in info.decode()
+    assert "2 port(s), port 1 name=org.rrvm.second" in info.decode()  # guest-visible: machine config
     assert "console.port.1 = c0" in info.decode() and "console.port.2 = c1" in info.decode()
     st, rout, rerr = run(["replay", rr, "--digest", "-chardev", f"file,id=c1,path={tmp_path / 'r1.txt'}"])
     assert st == 0, rerr
@@ -279,6 +279,8 @@ def test_chardev_options_refused_with_reasons(guest, tmp_path):
         (["-chardev", "null,id=c0", "-device", "virtio-serial-device", "-device", "virtconsole,chardev=c0",
           "-device", "virtconsole,chardev=c0"], "already in use"),
         (["-device", "virtio-serial-device,max_ports=4"], "unknown property 'max_ports'"),
+        (["-chardev", "null,id=c0", "-device", "virtio-serial-device", "-device", "virtconsole,chardev=c0,name=a/b"],
+         "printable characters only"),
         (["-chardev", "stdio,id=c0"] + dev, "stdio is taken by more than one console"),
     ]
     for extra, want in cases:

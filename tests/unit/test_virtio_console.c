@@ -2,7 +2,7 @@
  * test_virtio_console.c - the virtio console's control protocol, driven
  * through its MMIO registers and rings by a minimal driver written here
  * (as Linux's virtio_console drives it): DEVICE_READY -> PORT_ADD per
- * port, PORT_READY -> CONSOLE_PORT + PORT_OPEN, the guest's PORT_OPEN
+ * port, PORT_READY -> CONSOLE_PORT + PORT_NAME + PORT_OPEN, the guest's PORT_OPEN
  * gating input, output through port_write, control messages that wait
  * for buffers, and save/load of that state.
  */
@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +27,7 @@
 #define BUF_BASE (RAM_BASE + 0x200000)  /* buffers, 256 bytes each */
 
 enum { CTRL_RX = 2, CTRL_TX = 3, PORT1_RX = 4, PORT1_TX = 5 };
-enum { DEVICE_READY = 0, PORT_ADD = 1, PORT_READY = 3, CONSOLE_PORT = 4, PORT_OPEN = 6 };
+enum { DEVICE_READY = 0, PORT_ADD = 1, PORT_READY = 3, CONSOLE_PORT = 4, PORT_OPEN = 6, PORT_NAME = 7 };
 
 typedef struct Fix {
     Machine *m;
@@ -72,6 +73,7 @@ static int setup(void **state)
     Fix *f = calloc(1, sizeof *f);
     MachineConfig cfg = {.ram_size = RAM_SIZE, .nharts = 1, .board_virt = true, .quantum = 1000, .ndevices = 1};
     cfg.devices[0] = (MachineDeviceConfig){.kind = MDEV_VIRTIO_CONSOLE, .nports = 2};
+    snprintf(cfg.devices[0].port_name[1], MACHINE_PORT_NAME_MAX, "org.rrvm.1");
     MachineHostIf host = {.opaque = f, .random_bytes = rnd, .port_write = port_write};
     f->m = machine_new(&cfg, &host);
     assert_non_null(f->m);
@@ -168,13 +170,20 @@ static void expect_ctrl(Fix *f, uint32_t id, uint16_t event, uint16_t value)
 
 static void handshake_port1(Fix *f)
 {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         post(f, CTRL_RX, NULL, 64, true);
     send_ctrl(f, 0xffffffffu, DEVICE_READY, 1);
     expect_ctrl(f, 0, PORT_ADD, 1);
     expect_ctrl(f, 1, PORT_ADD, 1);
     send_ctrl(f, 1, PORT_READY, 1);
     expect_ctrl(f, 1, CONSOLE_PORT, 1);
+    uint8_t m[256];
+    uint32_t len;
+    assert_true(next_used(f, CTRL_RX, m, &len)); /* the name follows the header, no NUL */
+    assert_int_equal(len, 8 + strlen("org.rrvm.1"));
+    assert_int_equal(get_le32(m), 1);
+    assert_int_equal(get_le16(m + 4), PORT_NAME);
+    assert_memory_equal(m + 8, "org.rrvm.1", strlen("org.rrvm.1"));
     expect_ctrl(f, 1, PORT_OPEN, 1);
 }
 

@@ -6,7 +6,8 @@
  * port p >= 1 receive/transmit = 2+2p / 3+2p. Control messages are
  * {le32 id, le16 event, le16 value}. The handshake Linux drives:
  * driver DEVICE_READY -> device PORT_ADD for every port; driver PORT_READY
- * -> device CONSOLE_PORT and PORT_OPEN (the host side is always open:
+ * -> device CONSOLE_PORT, PORT_NAME (when the port has a name=) and
+ * PORT_OPEN (the host side is always open:
  * whether a host program listens is not something the guest may see, it
  * would be an input); driver PORT_OPEN says whether the guest has the
  * port open. Device-to-driver messages wait in a small queue (device
@@ -58,6 +59,7 @@ typedef struct VirtioConsole {
     VirtioDev vdev; /* first: a VirtioDev * is a VirtioConsole * */
     int index;      /* in cfg.devices: the `dev` of port_write */
     int nports;
+    char name[VCON_MAX_PORTS][MACHINE_PORT_NAME_MAX]; /* configuration, not state */
     bool driver_ready; /* DEVICE_READY received */
     VconPort port[VCON_MAX_PORTS];
     VconCtrl ctrl[CTRL_QUEUE_MAX];
@@ -83,11 +85,18 @@ static void ctrl_flush(VirtioConsole *c)
     int done = 0;
     VirtqElem e;
     while (done < c->nctrl && virtq_pop(d, Q_CTRL_RX, &e) == 1) {
-        uint8_t b[CTRL_MSG_LEN];
-        put_le32(b, c->ctrl[done].id);
-        put_le16(b + 4, c->ctrl[done].event);
-        put_le16(b + 6, c->ctrl[done].value);
-        virtq_push(d, Q_CTRL_RX, &e, (uint32_t)virtq_copy_to(d, &e, 0, b, sizeof b));
+        uint8_t b[CTRL_MSG_LEN + MACHINE_PORT_NAME_MAX];
+        const VconCtrl *m = &c->ctrl[done];
+        size_t len = CTRL_MSG_LEN;
+        put_le32(b, m->id);
+        put_le16(b + 4, m->event);
+        put_le16(b + 6, m->value);
+        if (m->event == VCON_PORT_NAME && m->id < (uint32_t)c->nports) { /* the name follows, no NUL */
+            size_t n = strlen(c->name[m->id]);
+            memcpy(b + CTRL_MSG_LEN, c->name[m->id], n);
+            len += n;
+        }
+        virtq_push(d, Q_CTRL_RX, &e, (uint32_t)virtq_copy_to(d, &e, 0, b, len));
         pushed = true;
         done++;
     }
@@ -118,6 +127,8 @@ static void ctrl_handle(VirtioConsole *c, uint32_t id, uint16_t event, uint16_t 
             break;
         c->port[id].ready = true;
         ctrl_send(c, id, VCON_CONSOLE_PORT, 1);
+        if (c->name[id][0])
+            ctrl_send(c, id, VCON_PORT_NAME, 1);
         ctrl_send(c, id, VCON_PORT_OPEN, 1);
         break;
     case VCON_PORT_OPEN:
@@ -321,6 +332,8 @@ VirtioDev *virtio_console_create(Machine *m, int index, const MachineDeviceConfi
     }
     c->index = index;
     c->nports = (int)cfg->nports;
+    for (int p = 0; p < c->nports; p++) /* a NUL within the field, whatever the config holds */
+        snprintf(c->name[p], sizeof c->name[p], "%.*s", (int)sizeof cfg->port_name[p], cfg->port_name[p]);
     virtio_dev_init(&c->vdev, &virtio_console_class, 2 * (c->nports + 1), 12);
     fill_config(c);
     return &c->vdev;

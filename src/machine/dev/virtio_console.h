@@ -17,6 +17,7 @@
 
 /* 2 queues per port plus 2 control queues within VIRTIO_MAX_QUEUES */
 #define VCON_MAX_PORTS ((VIRTIO_MAX_QUEUES - 2) / 2)
+_Static_assert(VCON_MAX_PORTS == MACHINE_MAX_CONSOLE_PORTS, "machine.h's port limit is the device's");
 
 VirtioDev *virtio_console_create(Machine *m, int index, const MachineDeviceConfig *c, char *err, size_t errlen);
 /* d is a virtio console (the caller may hold any VirtioDev) */
