@@ -99,10 +99,10 @@ bool gate_console_record_header(Session *s)
     char key[64];
     for (int k = 0; k < SESSION_MAX_PORTS; k++) {
         const char *id = s->opt->port_chardev[k];
-        ChardevSpec spec;
-        const char *text = id ? option_with_id(s, id, &spec) : NULL;
         if (!id)
             continue;
+        ChardevSpec spec;
+        const char *text = option_with_id(s, id, &spec);
         snprintf(key, sizeof key, "console.port.%d", k);
         if (!rlog_header_set(&s->header, key, id))
             return false;
@@ -399,6 +399,9 @@ bool gate_console_has_input(Session *s)
 
 static void on_input(void *opaque, int fd) { (void)opaque, (void)fd; /* read by the next poll */ }
 
+/* At most EVLOOP_MAX_FDS fds are watched here (1 terminal + up to 16
+ * chardevs could be one more): one left out is read at the next poll, at
+ * most 100 ms later (gate_idle.c caps every wait). */
 bool gate_console_wait(Session *s, uint64_t timeout_ns)
 {
     int fds[SESSION_WAIT_MAX_FDS];
