@@ -124,6 +124,7 @@ fuzz:
 	scripts/run-fuzz-netdev
 	scripts/run-fuzz-blockimg
 	scripts/run-fuzz-virtio
+	scripts/run-fuzz-chardev
 
 # a short run of every fuzzer under ASan+UBSan, so every CI run fuzzes a bit
 fuzz-smoke:
@@ -139,6 +140,7 @@ fuzz-smoke:
 	FUZZ_SECONDS=10 scripts/run-fuzz-netdev
 	FUZZ_SECONDS=10 scripts/run-fuzz-blockimg
 	FUZZ_SECONDS=15 scripts/run-fuzz-virtio
+	FUZZ_SECONDS=10 scripts/run-fuzz-chardev
 
 clean:
 	rm -rf build/obj build/asan build/tests build/guest-tests build/rrvm

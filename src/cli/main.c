@@ -28,7 +28,9 @@
 #include "debug/server.h"
 #include "host/hostnet.h"
 #include "host/blockimg.h"
+#include "host/chardev.h"
 #include "host/hostsys.h"
+#include "machine/dev/virtio_console.h" /* VCON_MAX_PORTS */
 #include "machine/fdt.h"
 #include "replay/log.h"
 #include "replay/session.h"
@@ -78,6 +80,9 @@ typedef struct Parse {
     int nnetdevs;
     ParseDrive drives[MAX_DRIVES];
     int ndrives;
+    char chardev_ids[SESSION_MAX_CHARDEVS][CHARDEV_ID_MAX]; /* of -chardev, in order */
+    int nports;             /* console ports so far (the UART is port 0) */
+    char port_ids[SESSION_MAX_PORTS][CHARDEV_ID_MAX]; /* o.port_chardev points here */
     char err[512];
 } Parse;
 
@@ -598,6 +603,41 @@ static bool prop_blk(Parse *p, MachineDeviceConfig *d, const char *key, const ch
     return true;
 }
 
+static bool prop_serial_bus(Parse *p, MachineDeviceConfig *d, const char *key, const char *val)
+{
+    (void)d, (void)val;
+    return fail(p, "-device virtio-serial-device: unknown property '%s' (its ports are -device virtconsole after it)",
+                key);
+}
+
+/* -device virtconsole: a port of the last virtio-serial-device (d; the new
+ * port is d->nports). Its chardev is host-side, kept in SessionOptions by
+ * console port number; its name is the guest's to see, so machine config. */
+static bool prop_virtconsole(Parse *p, MachineDeviceConfig *d, const char *key, const char *val)
+{
+    if (strcmp(key, "chardev") == 0) {
+        if (strlen(val) >= CHARDEV_ID_MAX)
+            return fail(p, "-device virtconsole: chardev id '%s' is too long", val);
+        snprintf(p->port_ids[p->nports], CHARDEV_ID_MAX, "%s", val);
+        p->o.port_chardev[p->nports] = p->port_ids[p->nports];
+        return true;
+    }
+    if (strcmp(key, "name") == 0) {
+        /* guest-visible (PORT_NAME, /sys/class/virtio-ports/.../name): machine config */
+        size_t n = strlen(val);
+        if (n == 0 || n >= MACHINE_PORT_NAME_MAX)
+            return fail(p, "-device virtconsole: name= takes 1 to %d characters", MACHINE_PORT_NAME_MAX - 1);
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)val[i] <= ' ' || (unsigned char)val[i] >= 0x7f || val[i] == '/')
+                return fail(p, "-device virtconsole: name=%s: printable characters only, no spaces or '/'", val);
+        snprintf(d->port_name[d->nports], sizeof d->port_name[d->nports], "%s", val);
+        return true;
+    }
+    if (strcmp(key, "nr") == 0)
+        return fail(p, "-device virtconsole: nr= is not supported (ports are numbered in command-line order)");
+    return fail(p, "-device virtconsole: unknown property '%s' (chardev=ID)", key);
+}
+
 typedef struct DeviceOpt {
     const char *name; /* QEMU's -device name */
     int kind;         /* MachineDeviceKind */
@@ -608,8 +648,37 @@ static const DeviceOpt device_opts[] = {
     {"virtio-blk-device", MDEV_VIRTIO_BLK, prop_blk},
     {"virtio-rng-device", MDEV_VIRTIO_RNG, prop_rng},
     {"virtio-net-device", MDEV_VIRTIO_NET, prop_net},
+    {"virtio-serial-device", MDEV_VIRTIO_CONSOLE, prop_serial_bus},
+    {"virtconsole", MDEV_NONE, prop_virtconsole}, /* a port of the last virtio-serial-device: MDEV_NONE */
 };
 #define NDEVICE_OPTS (sizeof device_opts / sizeof device_opts[0])
+
+/* -device virtconsole[,chardev=ID]: one more port on the last
+ * virtio-serial-device. */
+static bool add_console_port(Parse *p, const DeviceOpt *dev, const char *arg, char **tok, int n)
+{
+    MachineConfig *c = &p->o.cfg;
+    MachineDeviceConfig *bus = NULL;
+    for (int i = 0; i < c->ndevices; i++)
+        if (c->devices[i].kind == MDEV_VIRTIO_CONSOLE)
+            bus = &c->devices[i];
+    if (!bus)
+        return fail(p, "-device %s: needs a -device virtio-serial-device before it", arg);
+    if (bus->nports == VCON_MAX_PORTS || p->nports + 1 >= SESSION_MAX_PORTS)
+        return fail(p, "-device %s: a virtio-serial-device takes at most %d virtconsole ports", arg,
+                    VCON_MAX_PORTS);
+    p->nports++;
+    for (int i = 1; i < n; i++) {
+        char *eq = strchr(tok[i], '=');
+        if (!eq)
+            return fail(p, "-device %s: property '%s' needs a value (KEY=VALUE)", arg, tok[i]);
+        *eq = 0;
+        if (strcmp(tok[i], "id") != 0 && !dev->prop(p, bus, tok[i], eq + 1))
+            return false;
+    }
+    bus->nports++;
+    return true;
+}
 
 static bool opt_device(Parse *p, const char *arg)
 {
@@ -627,6 +696,8 @@ static bool opt_device(Parse *p, const char *arg)
         return fail(p, "-device %s: unknown device (rrvm has: %s)", arg, names);
     }
     MachineConfig *c = &p->o.cfg;
+    if (dev->kind == MDEV_NONE)
+        return add_console_port(p, dev, arg, tok, n);
     if (c->ndevices == MACHINE_MAX_DEVICES)
         return fail(p, "-device %s: the virt board has %d virtio slots, all taken", arg, MACHINE_MAX_DEVICES);
     MachineDeviceConfig d = {.kind = dev->kind};
@@ -723,8 +794,40 @@ static bool opt_accel(Parse *p, const char *arg)
 
 /* --- session options --- */
 
+static bool opt_chardev(Parse *p, const char *arg)
+{
+    ChardevSpec spec;
+    if (!chardev_parse(arg, &spec, p->err, sizeof p->err))
+        return false;
+    if (p->o.nchardevs == SESSION_MAX_CHARDEVS)
+        return fail(p, "-chardev %s: at most %d chardevs", arg, SESSION_MAX_CHARDEVS);
+    for (int i = 0; i < p->o.nchardevs; i++)
+        if (strcmp(p->chardev_ids[i], spec.id) == 0)
+            return fail(p, "-chardev %s: duplicate id '%s'", arg, spec.id);
+    snprintf(p->chardev_ids[p->o.nchardevs], CHARDEV_ID_MAX, "%s", spec.id);
+    p->o.chardev[p->o.nchardevs++] = arg;
+    return true;
+}
+
+static bool opt_allow_remote_chardev(Parse *p, const char *arg)
+{
+    (void)arg;
+    p->o.allow_remote_chardev = true;
+    return true;
+}
+
 static bool opt_serial(Parse *p, const char *arg)
 {
+    if (strncmp(arg, "chardev:", 8) == 0) {
+        if (p->cmd == C_REPLAY)
+            return fail(p, "-serial %s: in a replay, redirect the UART's output with -chardev ...,id=ID "
+                           "(the id it was recorded with)", arg);
+        if (!arg[8])
+            return fail(p, "-serial chardev:ID: give the id of a -chardev");
+        snprintf(p->port_ids[0], CHARDEV_ID_MAX, "%s", arg + 8);
+        p->o.port_chardev[0] = p->port_ids[0];
+        return true;
+    }
     if (strncmp(arg, "mon:", 4) == 0) {
         if (strcmp(arg + 4, "stdio") != 0)
             return fail(p, "-serial %s: the monitor can share only stdio (-serial mon:stdio)", arg);
@@ -918,7 +1021,9 @@ static const OptDef option_table[] = {
     {"-device", "NAME[,PROP=V...]", C_ALL, true, opt_device,
      "a virtio device in the next free virtio-mmio slot (the first takes the\n"
      "highest, as QEMU): virtio-rng-device[,rng=ID], virtio-blk-device,drive=ID,\n"
-     "virtio-net-device,netdev=ID[,mac=M]"},
+     "virtio-net-device,netdev=ID[,mac=M], virtio-serial-device;\n"
+     "virtconsole[,chardev=ID][,name=N] adds a console port to the last\n"
+     "virtio-serial-device (the first is hvc0; up to 7)"},
     {"-drive", "file=IMG[,format=raw|qcow2][,if=virtio|none][,id=ID][,readonly=on][,snapshot=on][,overlay=FILE]",
      C_ALL, true, opt_drive,
      "a disk (virtio-blk): if=virtio (default here; QEMU's default is ide) adds the\n"
@@ -943,9 +1048,16 @@ static const OptDef option_table[] = {
     {"-enable-kvm", NULL, C_ALL, true, opt_accel, NULL},
     {"-accel", "ACCEL", C_ALL, true, opt_accel, NULL},
     /* session */
-    {"-serial", "stdio|none|file:PATH", C_ALL, false, opt_serial,
+    {"-serial", "stdio|none|file:PATH|chardev:ID", C_ALL, false, opt_serial,
      "console backend (default stdio; Ctrl-A x quits, Ctrl-A b sends a break,\n"
      "Ctrl-A h helps); mon:stdio shares the terminal with the monitor (Ctrl-A c)"},
+    {"-chardev", "KIND,id=ID[,PROP=V...]", C_ALL, false, opt_chardev,
+     "a host character device, as QEMU's: null, stdio, file,path=F[,append=on],\n"
+     "pipe,path=P (P.in/P.out, or P), socket,path=S|host=H,port=N[,server=on|off,\n"
+     "wait=on|off], pty (its path is printed). Replay opens no input: there it only\n"
+     "redirects the output of the port recorded on chardev ID"},
+    {"--allow-remote-chardev", NULL, C_LIVE, false, opt_allow_remote_chardev,
+     "let a socket chardev use a non-loopback host (anyone there can type into the guest)"},
     {"-o", "FILE.rr", C_RECORD | C_REPLAY, false, opt_output,
      "where to write the recording (default: $RRVM_DIR or ~/.local/share/rrvm/NAME-N.rr, with a\n"
      "'latest' link); an existing file is not replaced without --force"},
@@ -1224,6 +1336,30 @@ static int parse_args(Parse *p, const CmdDef *c, int argc, char **argv)
     return -1;
 }
 
+/* Every virtio-serial-device has a port; every port's chardev exists and
+ * serves that port alone. -1: fine; else the exit status. */
+static int check_console_ports(Parse *p)
+{
+    const MachineConfig *c = &p->o.cfg;
+    for (int i = 0; i < c->ndevices; i++)
+        if (c->devices[i].kind == MDEV_VIRTIO_CONSOLE && c->devices[i].nports == 0)
+            return usage_error("-device virtio-serial-device: no port; add -device virtconsole,chardev=ID after it");
+    for (int k = 0; k <= p->nports; k++) {
+        const char *id = p->o.port_chardev[k];
+        if (!id)
+            continue;
+        bool known = false;
+        for (int i = 0; i < p->o.nchardevs; i++)
+            known |= strcmp(p->chardev_ids[i], id) == 0;
+        if (!known)
+            return usage_error("%s%s: no -chardev with id=%s", k ? "-device virtconsole,chardev=" : "-serial chardev:", id, id);
+        for (int j = 0; j < k; j++)
+            if (p->o.port_chardev[j] && strcmp(p->o.port_chardev[j], id) == 0)
+                return usage_error("chardev '%s' is already in use (one console port per chardev)", id);
+    }
+    return -1;
+}
+
 /* Defaults that depend on what was given, and what must be present. */
 /* Give each network card its backend; every -netdev must be used. */
 static bool connect_netdevs(Parse *p)
@@ -1282,6 +1418,9 @@ static int finish_args(Parse *p)
         return -1;
     if (!connect_netdevs(p))
         return usage_error("%s", p->err);
+    int st = check_console_ports(p);
+    if (st >= 0)
+        return st;
     if (o->from_snapshot) {
         /* the snapshot holds the machine and names its images */
         if (o->image_path[IMG_KERNEL] || o->image_path[IMG_INITRD] || o->image_path[IMG_DTB] ||

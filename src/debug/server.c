@@ -445,19 +445,20 @@ bool server_go_live(Server *sv, const char *rr_out, char *err, size_t errlen)
 
 /* --- the loop --- */
 
-/* The session's wait while the guest idles (run/record): wake for console
- * input (1) or for a front end's socket (2), dispatching nothing. */
-static int host_wait(void *opaque, int console_fd, uint64_t timeout_ns)
+/* The session's wait while the guest idles (run/record): wake for host
+ * input to the guest - console, chardevs: fds - (1) or for a front end's
+ * socket (2), dispatching nothing. */
+static int host_wait(void *opaque, const int *fds, int nfds, uint64_t timeout_ns)
 {
     Server *sv = opaque;
-    struct pollfd p[EVLOOP_MAX_FDS + 1];
+    struct pollfd p[EVLOOP_MAX_FDS + SESSION_WAIT_MAX_FDS];
     int n = 0;
     for (int i = 0; i < EVLOOP_MAX_FDS; i++)
-        if (sv->loop.w[i].fd >= 0 && sv->loop.w[i].fd != console_fd)
+        if (sv->loop.w[i].fd >= 0 && sv->loop.w[i].fd != sv->console_fd)
             p[n++] = (struct pollfd){ .fd = sv->loop.w[i].fd, .events = POLLIN };
     int front = n;
-    if (console_fd >= 0)
-        p[n++] = (struct pollfd){ .fd = console_fd, .events = POLLIN };
+    for (int i = 0; i < nfds && i < SESSION_WAIT_MAX_FDS; i++)
+        p[n++] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
     int ms = timeout_ns == UINT64_MAX ? -1 : (int)((timeout_ns + 999999) / 1000000);
     if (timeout_ns != UINT64_MAX && timeout_ns > 3600000000000ull)
         ms = 3600000;

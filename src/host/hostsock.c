@@ -109,6 +109,58 @@ int hostsock_listen(const char *spec, bool allow_remote, char *err, size_t errle
     return hostsock_listen_for(spec, allow_remote, &debugger_remote, err, errlen);
 }
 
+/* Connect to "unix:PATH" or "tcp:HOST:PORT" (a client chardev); the same
+ * loopback rule as listening. */
+int hostsock_connect_for(const char *spec, bool allow_remote, const HostsockRemote *why, char *err, size_t errlen)
+{
+    if (strncmp(spec, "unix:", 5) == 0) {
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        if (strlen(spec + 5) >= sizeof a.sun_path) {
+            snprintf(err, errlen, "%s: path too long", spec);
+            return -1;
+        }
+        strcpy(a.sun_path, spec + 5);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+            snprintf(err, errlen, "%s: %s", spec, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return -1;
+        }
+        return fd;
+    }
+    const char *hostport = strncmp(spec, "tcp:", 4) == 0 ? spec + 4 : NULL;
+    const char *colon = hostport ? strrchr(hostport, ':') : NULL;
+    char host[256];
+    if (!colon || (size_t)(colon - hostport) >= sizeof host || !colon[1]) {
+        snprintf(err, errlen, "%s: expected tcp:HOST:PORT or unix:PATH", spec);
+        return -1;
+    }
+    snprintf(host, sizeof host, "%.*s", (int)(colon - hostport), hostport);
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    struct addrinfo *res;
+    int rc = getaddrinfo(host[0] ? host : "127.0.0.1", colon + 1, &hints, &res);
+    if (rc) {
+        snprintf(err, errlen, "%s: %s", spec, gai_strerror(rc));
+        return -1;
+    }
+    if (!is_loopback(res->ai_addr) && !allow_remote) {
+        snprintf(err, errlen, "%s: not a loopback address; %s (use %s to connect there anyway)", spec, why->risk,
+                 why->option);
+        freeaddrinfo(res);
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, res->ai_addr, res->ai_addrlen) < 0) {
+        snprintf(err, errlen, "%s: %s", spec, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
 int hostsock_accept(int lfd)
 {
     int fd;

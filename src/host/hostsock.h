@@ -1,6 +1,7 @@
 /*
  * hostsock.h - listening sockets for debuggers and monitors:
- * "tcp:HOST:PORT" (loopback only unless allow_remote) or "unix:PATH".
+ * "tcp:HOST:PORT" (loopback only unless allow_remote) or "unix:PATH"; and
+ * the client side of the same, for socket chardevs.
  */
 #ifndef RRVM_HOSTSOCK_H
 #define RRVM_HOSTSOCK_H
@@ -18,6 +19,8 @@ typedef struct HostsockRemote {
     const char *option; /* "--allow-remote-monitor" */
 } HostsockRemote;
 int hostsock_listen_for(const char *spec, bool allow_remote, const HostsockRemote *why, char *err, size_t errlen);
+/* Connect to spec (same forms and loopback rule); the fd, or -1 with err. */
+int hostsock_connect_for(const char *spec, bool allow_remote, const HostsockRemote *why, char *err, size_t errlen);
 /* Accept one connection (blocking); -1 on error. */
 int hostsock_accept(int lfd);
 /* Write all of buf (the peer may be slow); false on error. */

@@ -40,6 +40,7 @@
 #include "machine/dev/sifive_test.h"
 #include "machine/dev/uart16550.h"
 #include "machine/dev/virtio_blk.h"
+#include "machine/dev/virtio_console.h"
 #include "machine/dev/virtio_mmio.h"
 #include "machine/dev/virtio_net.h"
 #include "machine/dev/virtio_rng.h"
@@ -77,6 +78,7 @@ static const VirtioModel virtio_models[] = {
     {MDEV_VIRTIO_BLK, "virtio-blk-device", virtio_blk_create},
     {MDEV_VIRTIO_RNG, "virtio-rng-device", virtio_rng_create},
     {MDEV_VIRTIO_NET, "virtio-net-device", virtio_net_create},
+    {MDEV_VIRTIO_CONSOLE, "virtio-serial-device", virtio_console_create},
 };
 #define NUM_VIRTIO_MODELS (sizeof virtio_models / sizeof virtio_models[0])
 

@@ -56,6 +56,8 @@ typedef struct Hart Hart;
  * through MachineHostIf, by device index. */
 #define MACHINE_MAX_DEVICES 8
 #define MACHINE_DEV_ID_MAX 32
+#define MACHINE_MAX_CONSOLE_PORTS 7 /* 2 queues each + 2 control queues = 16 */
+#define MACHINE_PORT_NAME_MAX 32
 typedef enum MachineDeviceKind {
     MDEV_NONE = 0,
     MDEV_VIRTIO_BLK = 1,
@@ -70,6 +72,8 @@ typedef struct MachineDeviceConfig {
     uint64_t size;                   /* blk: capacity in bytes (multiple of 512) */
     bool readonly;                   /* blk: VIRTIO_BLK_F_RO */
     uint32_t nports;                 /* console: virtconsole ports (1..) */
+    /* console: each port's name= (guest-visible: PORT_NAME), "" for none */
+    char port_name[MACHINE_MAX_CONSOLE_PORTS][MACHINE_PORT_NAME_MAX];
     uint8_t mac[6];                  /* net */
 } MachineDeviceConfig;
 

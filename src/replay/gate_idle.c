@@ -3,7 +3,7 @@
  *
  * Live and record wait in real time (so guest timeouts and typing behave
  * as on real hardware), up to the next timer deadline or until console
- * input arrives; the virtual time that passed is logged. Replay does not
+ * or chardev input arrives; the virtual time that passed is logged. Replay does not
  * wait: it adds the logged duration at once, so idle sessions replay fast.
  *
  * An interactive driver (session_set_host_wait) waits in our place, on the
@@ -30,12 +30,12 @@ static bool machine_all_idle(const Machine *m)
 void gate_idle_wait(Session *s)
 {
     Machine *m = s->m;
-    if (!machine_all_idle(m) || s->pending_len > 0)
+    if (!machine_all_idle(m) || gate_console_deliverable(s))
         return;
     uint64_t to_deadline = machine_idle_ns_to_deadline(m);
     /* with a driver, the host (a monitor's reset or quit, gdb) can still
      * wake the machine: wait for it as long as it takes */
-    if (to_deadline == UINT64_MAX && !host_console_has_input(&s->console) && !s->host_wait) {
+    if (to_deadline == UINT64_MAX && !gate_console_has_input(s) && !s->host_wait) {
         session_fail(s, 1, "the guest is idle with no timer armed and no input connected: it can never wake up (icount %llu)",
                      (unsigned long long)m->icount);
         return;
@@ -43,13 +43,8 @@ void gate_idle_wait(Session *s)
     uint64_t t0 = host_monotonic_ns();
     /* cap a single wait so signals and the log flush stay responsive */
     uint64_t wait = to_deadline > 100000000ull ? 100000000ull : to_deadline;
-    if (s->host_wait) {
-        int fd = host_console_has_input(&s->console) ? s->console.in_fd : -1;
-        if (s->host_wait(s->host_wait_opaque, fd, wait) == 2)
-            s->yield_requested = true;
-    } else {
-        host_console_wait(&s->console, wait);
-    }
+    if (gate_console_wait(s, wait))
+        s->yield_requested = true;
     uint64_t elapsed = host_monotonic_ns() - t0;
     if (elapsed > to_deadline)
         elapsed = to_deadline;

@@ -282,6 +282,16 @@ static bool header_encode(const RlogHeader *h, SerWriter *w, char *err, size_t e
         ser_put_u32(w, d->nports);
         ser_put_bytes(w, d->mac, sizeof d->mac);
     }
+    /* format 4: every console port's name, device by device (guest-visible) */
+    for (int i = 0; i < c->ndevices; i++)
+        for (uint32_t p = 0; c->devices[i].kind == MDEV_VIRTIO_CONSOLE && p < c->devices[i].nports; p++) {
+            const char *name = p < MACHINE_MAX_CONSOLE_PORTS ? c->devices[i].port_name[p] : "";
+            if (!memchr(name, 0, MACHINE_PORT_NAME_MAX)) {
+                set_err(err, errlen, "recording header: device %d has an overlong port name", i);
+                return false;
+            }
+            put_str(w, name);
+        }
     if (w->oom || w->len > RLOG_MAX_HEADER) {
         set_err(err, errlen, "recording header: too large or out of memory");
         return false;
@@ -441,6 +451,13 @@ static bool header_decode(const uint8_t *body, size_t len, uint32_t version, Rlo
             d->kind = (int)kind;
             cfg->ndevices = (int)i + 1;
         }
+    }
+    for (int i = 0; !c.why && c.p != c.end && i < cfg->ndevices; i++) { /* format 4: port names */
+        MachineDeviceConfig *d = &cfg->devices[i];
+        if (d->kind == MDEV_VIRTIO_CONSOLE && d->nports > MACHINE_MAX_CONSOLE_PORTS)
+            c.why = "too many console ports";
+        for (uint32_t p = 0; !c.why && d->kind == MDEV_VIRTIO_CONSOLE && p < d->nports; p++)
+            cur_str_fixed(&c, d->port_name[p], sizeof d->port_name[p]);
     }
     if (!c.why && c.p != c.end)
         c.why = "unexpected bytes after the last field";

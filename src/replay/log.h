@@ -33,8 +33,8 @@
 
 #include "machine/machine.h"
 
-#define RLOG_FORMAT_VERSION 3 /* 3: the header lists virtio devices; 2: frames carry a sequence
-                                * number; 1 still read */
+#define RLOG_FORMAT_VERSION 4 /* 4: console port names; 3: the header lists virtio devices;
+                                * 2: frames carry a sequence number; 1 still read */
 #define RLOG_INCOMPLETE_SUFFIX ".incomplete" /* a recording being written, or cut */
 
 /* Event kinds: fixed numbers, documented in docs/LOG_FORMAT.md. */

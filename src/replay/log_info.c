@@ -255,8 +255,12 @@ static void print_header(const RlogHeader *h, const RlogReader *r, FILE *out)
             fprintf(out, " id=%s", d->id);
         if (d->kind == MDEV_VIRTIO_BLK)
             fprintf(out, " %" PRIu64 " bytes%s", d->size, d->readonly ? " read-only" : "");
-        if (d->kind == MDEV_VIRTIO_CONSOLE)
+        if (d->kind == MDEV_VIRTIO_CONSOLE) {
             fprintf(out, " %u port(s)", d->nports);
+            for (uint32_t p = 0; p < d->nports && p < MACHINE_MAX_CONSOLE_PORTS; p++)
+                if (d->port_name[p][0])
+                    fprintf(out, ", port %u name=%s", p, d->port_name[p]);
+        }
         fputc('\n', out);
     }
     char date[64];

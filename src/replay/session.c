@@ -250,6 +250,7 @@ static bool build_machine(Session *s, const MachineConfig *cfg)
         .console_write = gate_console_write,
         .net_send = gate_net_send,
         .disk_read = gate_disk_read,
+        .port_write = gate_console_port_write,
     };
     assert(!s->m);
     char err[256];
@@ -1540,6 +1541,8 @@ static bool setup_record_header(Session *s)
     /* host-side: how the session treats a guest reset, which replay must repeat */
     if (s->opt->no_reboot && !rlog_header_set(h, "no-reboot", "on"))
         return false;
+    if (!gate_console_record_header(s)) /* which chardev each console port was on */
+        return false;
     /* for `rrvm info`: when, where and how it was recorded (never read back
      * into the machine) */
     char v[256];
@@ -1676,7 +1679,9 @@ Session *session_open(const SessionOptions *o, int *status)
     char err[1024];
     MachineConfig cfg = o->cfg;
     bool ok = s->mode == SESSION_REPLAY ? open_replay(s, &cfg) : open_live(s, &cfg);
-    if (ok && !host_console_open(&s->console, o->serial, s->mode != SESSION_REPLAY, err, sizeof err)) {
+    if (ok)
+        ok = gate_console_open(s, &cfg);
+    if (ok && !host_console_open(&s->console, s->console_spec, s->mode != SESSION_REPLAY, err, sizeof err)) {
         session_fail(s, 1, "%s", err);
         ok = false;
     }
@@ -1746,6 +1751,7 @@ int session_close(Session *s)
         if (!gate_disk_write_overlays(s, err, sizeof err))
             session_fail(s, 1, "%s", err);
     }
+    gate_console_close(s);
     const char *out_path = s->go_live_path ? s->go_live_path : o->rr_path;
     if (s->writer)
         close_recording(s);

@@ -39,6 +39,10 @@ typedef struct SessionDrive {
     const char *overlay; /* NULL: none */
 } SessionDrive;
 
+/* console ports: the UART (0) and virtconsole ports (1..); -chardev options */
+#define SESSION_MAX_PORTS 32
+#define SESSION_MAX_CHARDEVS 16
+
 typedef struct SessionOptions {
     SessionMode mode;
     const char *rr_path;        /* record: output; replay: input */
@@ -62,6 +66,13 @@ typedef struct SessionOptions {
      * host (as QEMU's -seed); still logged, so replay is unaffected */
     bool seed_set;
     uint64_t seed;
+    /* -chardev (host-side: never in MachineConfig). Run/record: the
+     * backends; replay: where outputs go, by the recording's chardev ids. */
+    const char *chardev[SESSION_MAX_CHARDEVS];
+    int nchardevs;
+    const char *port_chardev[SESSION_MAX_PORTS]; /* run/record: chardev id per console
+                                                  * port (0: -serial chardev:ID), or NULL */
+    bool allow_remote_chardev;  /* a socket chardev may use a non-loopback host */
     MachineConfig cfg;          /* run/record */
     const char *image_path[IMG_COUNT]; /* run/record; NULL = absent */
     SessionDrive drive[MACHINE_MAX_DEVICES]; /* run/record, by cfg.devices index */
@@ -180,15 +191,17 @@ typedef void (*SessionNoticeFn)(void *opaque, const SessionNotice *n);
 void session_set_observer(Session *s, SessionNoticeFn fn, void *opaque);
 
 /* Run/record: while every hart is idle the session waits for the host.
- * With a hook set, it calls wait(opaque, console_fd, timeout_ns) instead of
- * waiting on the console alone: return 0 on timeout, 1 when console input
+ * With a hook set, it calls wait(opaque, fds, nfds, timeout_ns) instead of
+ * waiting on the host inputs (console, chardevs: fds) alone: return 0 on
+ * timeout, 1 when such input
  * may be readable, 2 when the driver has work (its own sockets are
  * readable): session_advance then returns SESSION_STOP_YIELD at once. The
  * time that actually passed is logged as idle time either way. With a
  * hook, a guest idle with no timer armed and no console waits for the
  * driver (without one, the session fails: nothing could wake it). The
  * hook must not call back into the session. */
-typedef int (*SessionHostWaitFn)(void *opaque, int console_fd, uint64_t timeout_ns);
+#define SESSION_WAIT_MAX_FDS (1 + 2 * SESSION_MAX_CHARDEVS)
+typedef int (*SessionHostWaitFn)(void *opaque, const int *fds, int nfds, uint64_t timeout_ns);
 void session_set_host_wait(Session *s, SessionHostWaitFn wait, void *opaque);
 
 /* The console shared with a human monitor (-serial mon:stdio; Ctrl-A c

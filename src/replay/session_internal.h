@@ -17,11 +17,24 @@
 
 #include "checkpoint.h"
 #include "ckstore.h"
+#include "host/chardev.h"
 #include "host/console.h"
 #include "log.h"
 #include "progress.h"
 #include "session.h"
 #include "snapshot.h"
+
+/* One input of the guest's consoles (gate_console.c). Port numbers are
+ * the recording's: 0 = the UART, then every virtconsole port in
+ * cfg.devices order (device by device, port by port), from 1. */
+typedef struct ConsolePort {
+    int dev, port;           /* dev -1: the UART; else cfg.devices index, port in it */
+    char chardev_id[CHARDEV_ID_MAX]; /* "" when it has none */
+    Chardev *chr;            /* its backend; NULL: see on_console */
+    bool on_console;         /* its bytes are the HostConsole's (stdio, -serial) */
+    uint8_t pending[4096];   /* accepted from the host, not yet taken by the device */
+    size_t pending_len;
+} ConsolePort;
 
 struct Session {
     const SessionOptions *opt;
@@ -37,9 +50,12 @@ struct Session {
     uint64_t last_flush_ns;
     uint64_t last_flush_icount;
     bool started; /* the machine was built and the run began */
-    /* console input accepted from the host but not yet taken by the UART */
-    uint8_t pending_in[4096];
-    size_t pending_len;
+    /* console ports and character devices (gate_console.c) */
+    ConsolePort *ports;      /* nports of them; ports[0] is the UART */
+    int nports;
+    Chardev chardevs[SESSION_MAX_CHARDEVS];
+    int nchardevs;
+    const char *console_spec; /* what the HostConsole opens (-serial, or per the ports) */
     /* shutdown */
     int shutdown_cause; /* 0 none, else RLOG_SHUTDOWN_* */
     bool no_reboot;     /* -no-reboot (replay: from the recording's header) */
@@ -156,6 +172,20 @@ bool session_take(Session *s, uint32_t kind, RlogEvent *ev);
 uint64_t gate_clock_wall_ns(void *opaque);
 void gate_random_bytes(void *opaque, uint8_t *buf, size_t n);
 void gate_console_write(void *opaque, const uint8_t *buf, size_t n);
+void gate_console_port_write(void *opaque, int dev, int port, const uint8_t *buf, size_t n);
+/* The ports of cfg and their backends (-chardev; in a replay output only,
+ * routed by the recording's port table); false with the session failed.
+ * Record: the port table goes into the header first (record_header). */
+bool gate_console_record_header(Session *s);
+bool gate_console_open(Session *s, const MachineConfig *cfg);
+void gate_console_close(Session *s);
+/* Input waiting that a device can take now (the idle wait must not sleep). */
+bool gate_console_deliverable(Session *s);
+/* Wait up to timeout_ns for host input on any console or chardev (run,
+ * record); true when the driver's hook says it has work. */
+bool gate_console_wait(Session *s, uint64_t timeout_ns);
+/* Some input could still come (a console, a chardev, a listening socket). */
+bool gate_console_has_input(Session *s);
 void gate_console_poll(Session *s);               /* run/record */
 /* network (gate_net.c) */
 #define GATE_NET_MAX_FDS 64

@@ -36,8 +36,9 @@ def record_elf(path, *extra, elf=ELF):
 
 
 def frames(data):
-    """(header bytes, [frame bytes]) of a format-2 recording without packed images."""
-    assert data[:8] == b"RRVMLOG\0" and struct.unpack_from("<I", data, 8)[0] == 2
+    """(header bytes, [frame bytes]) of a recording (format 2 or later: the
+    same frames) without packed images."""
+    assert data[:8] == b"RRVMLOG\0" and struct.unpack_from("<I", data, 8)[0] >= 2
     hlen = 16 + struct.unpack_from("<I", data, 12)[0] + 8
     out, off = [], hlen
     while off < len(data):

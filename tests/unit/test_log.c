@@ -352,6 +352,35 @@ static void test_round_trip(void **state)
     free_events(evs, n);
 }
 
+/* The device list and the console ports' names (format 4) survive the
+ * header body's encoding; a cut names section is refused. */
+static void test_header_devices_and_port_names(void **state)
+{
+    (void)state;
+    RlogHeader h, back;
+    make_header(&h);
+    h.cfg.ndevices = 2;
+    h.cfg.devices[0] = (MachineDeviceConfig){.kind = MDEV_VIRTIO_RNG};
+    h.cfg.devices[1] = (MachineDeviceConfig){.kind = MDEV_VIRTIO_CONSOLE, .nports = 3};
+    snprintf(h.cfg.devices[1].port_name[0], MACHINE_PORT_NAME_MAX, "org.rrvm.0");
+    snprintf(h.cfg.devices[1].port_name[2], MACHINE_PORT_NAME_MAX, "third");
+    SerWriter w;
+    ser_writer_init(&w);
+    char err[256];
+    const char *why = NULL;
+    assert_true(rlog_header_encode(&h, &w, err, sizeof err));
+    assert_true(rlog_header_decode(w.buf, w.len, &back, &why));
+    assert_int_equal(back.cfg.ndevices, 2);
+    assert_int_equal(back.cfg.devices[1].nports, 3);
+    assert_string_equal(back.cfg.devices[1].port_name[0], "org.rrvm.0");
+    assert_string_equal(back.cfg.devices[1].port_name[1], "");
+    assert_string_equal(back.cfg.devices[1].port_name[2], "third");
+    rlog_header_free(&back);
+    assert_false(rlog_header_decode(w.buf, w.len - 1, &back, &why)); /* the last name cut */
+    ser_writer_free(&w);
+    rlog_header_free(&h);
+}
+
 static void test_cut_at_every_byte(void **state)
 {
     TestEvent evs[16];
@@ -530,7 +559,7 @@ static void test_wrong_magic_and_version(void **state)
     copy[8] = 7;
     assert_null(rlog_reader_open_mem(copy, len, &h, err, sizeof err));
     assert_string_equal(err, "(recording in memory): recording format version 7 is not supported by this rrvm "
-                             "(supports 1 to 3)");
+                             "(supports 1 to 4)");
 
     /* the same through a file, where the message names the path */
     char *path = temp_path();
@@ -539,7 +568,7 @@ static void test_wrong_magic_and_version(void **state)
     fclose(f);
     assert_null(rlog_reader_open(path, &h, err, sizeof err));
     char want[300];
-    snprintf(want, sizeof want, "%s: recording format version 7 is not supported by this rrvm (supports 1 to 3)", path);
+    snprintf(want, sizeof want, "%s: recording format version 7 is not supported by this rrvm (supports 1 to 4)", path);
     assert_string_equal(err, want);
 
     /* empty file and missing file */
@@ -1317,6 +1346,7 @@ int main(void)
         cmocka_unit_test(test_kind_numbers_are_fixed),
         cmocka_unit_test(test_varint),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_header_devices_and_port_names),
         cmocka_unit_test(test_cut_at_every_byte),
         cmocka_unit_test(test_cut_message),
         cmocka_unit_test(test_bit_flips),

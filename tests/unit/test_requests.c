@@ -359,10 +359,10 @@ typedef struct Waiter {
 
 /* Every other call the driver "has work" at once; otherwise it sleeps the
  * whole timeout, as a poll with nothing to read would. */
-static int host_wait(void *opaque, int console_fd, uint64_t timeout_ns)
+static int host_wait(void *opaque, const int *fds, int nfds, uint64_t timeout_ns)
 {
     Waiter *w = opaque;
-    (void)console_fd;
+    (void)fds, (void)nfds;
     if (w->calls++ % 2 == 0) {
         w->yields++;
         return 2;
