@@ -379,7 +379,7 @@ bool gate_console_deliverable(Session *s)
 
 /* The fds that may bring input now: a port's backend only while it has
  * room, so a full pending buffer does not wake the wait again and again. */
-static int input_fds(Session *s, int *fds)
+int gate_console_input_fds(Session *s, int *fds)
 {
     int n = 0;
     ConsolePort *cp = console_port(s);
@@ -394,27 +394,7 @@ static int input_fds(Session *s, int *fds)
 bool gate_console_has_input(Session *s)
 {
     int fds[SESSION_WAIT_MAX_FDS];
-    return input_fds(s, fds) > 0;
-}
-
-static void on_input(void *opaque, int fd) { (void)opaque, (void)fd; /* read by the next poll */ }
-
-/* At most EVLOOP_MAX_FDS fds are watched here (1 terminal + up to 16
- * chardevs could be one more): one left out is read at the next poll, at
- * most 100 ms later (gate_idle.c caps every wait). */
-bool gate_console_wait(Session *s, uint64_t timeout_ns)
-{
-    int fds[SESSION_WAIT_MAX_FDS];
-    int n = input_fds(s, fds);
-    if (s->host_wait)
-        return s->host_wait(s->host_wait_opaque, fds, n, timeout_ns) == 2;
-    Evloop l;
-    evloop_init(&l);
-    for (int i = 0; i < n; i++)
-        evloop_add(&l, fds[i], on_input, NULL);
-    int ms = timeout_ns > 3600000000000ull ? 3600000 : (int)((timeout_ns + 999999) / 1000000);
-    evloop_run_once(&l, ms);
-    return false;
+    return gate_console_input_fds(s, fds) > 0;
 }
 
 bool gate_console_replay_quit(Session *s)

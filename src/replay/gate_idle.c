@@ -14,6 +14,8 @@
  */
 #include "session_internal.h"
 
+#include <poll.h>
+
 #include "host/hostsys.h"
 #include "machine/cpu/hart.h"
 
@@ -27,6 +29,31 @@ static bool machine_all_idle(const Machine *m)
     return true;
 }
 
+/* Sleep until a console port or a network backend has something, or
+ * timeout_ns (shortened to the network's next timer). True when the
+ * interactive driver's own sockets woke us (it has work). What arrived is
+ * read by the gates' polls after the wait. */
+static bool host_inputs_wait(Session *s, uint64_t timeout_ns)
+{
+    struct pollfd p[SESSION_WAIT_MAX_FDS];
+    int fds[SESSION_WAIT_MAX_FDS];
+    int n = gate_console_input_fds(s, fds);
+    for (int i = 0; i < n; i++)
+        p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+    int net_ms = -1;
+    int nn = gate_net_poll_fill(s, p + n, SESSION_WAIT_MAX_FDS - n, &net_ms);
+    if (net_ms >= 0 && (uint64_t)net_ms * 1000000u < timeout_ns)
+        timeout_ns = (uint64_t)net_ms * 1000000u;
+    if (s->host_wait) {
+        for (int i = 0; i < nn; i++)
+            fds[n + i] = p[n + i].fd;
+        return s->host_wait(s->host_wait_opaque, fds, n + nn, timeout_ns) == 2;
+    }
+    int ms = timeout_ns > 3600000000000ull ? 3600000 : (int)((timeout_ns + 999999) / 1000000);
+    poll(p, (nfds_t)(n + nn), ms); /* EINTR: a signal, seen by the caller */
+    return false;
+}
+
 void gate_idle_wait(Session *s)
 {
     Machine *m = s->m;
@@ -35,7 +62,7 @@ void gate_idle_wait(Session *s)
     uint64_t to_deadline = machine_idle_ns_to_deadline(m);
     /* with a driver, the host (a monitor's reset or quit, gdb) can still
      * wake the machine: wait for it as long as it takes */
-    if (to_deadline == UINT64_MAX && !gate_console_has_input(s) && !s->host_wait) {
+    if (to_deadline == UINT64_MAX && !gate_console_has_input(s) && !gate_net_active(s) && !s->host_wait) {
         session_fail(s, 1, "the guest is idle with no timer armed and no input connected: it can never wake up (icount %llu)",
                      (unsigned long long)m->icount);
         return;
@@ -43,7 +70,7 @@ void gate_idle_wait(Session *s)
     uint64_t t0 = host_monotonic_ns();
     /* cap a single wait so signals and the log flush stay responsive */
     uint64_t wait = to_deadline > 100000000ull ? 100000000ull : to_deadline;
-    if (gate_console_wait(s, wait))
+    if (host_inputs_wait(s, wait))
         s->yield_requested = true;
     uint64_t elapsed = host_monotonic_ns() - t0;
     if (elapsed > to_deadline)

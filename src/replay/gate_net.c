@@ -100,13 +100,18 @@ void gate_net_poll_dispatch(Session *s, const struct pollfd *fds, int count)
     }
 }
 
+bool gate_net_active(const Session *s)
+{
+    for (int i = 0; i < MACHINE_MAX_DEVICES; i++)
+        if (s->net[i])
+            return true;
+    return false;
+}
+
 /* Host I/O without waiting, then frames into the cards that can take them. */
 void gate_net_poll(Session *s)
 {
-    bool any = false;
-    for (int i = 0; i < MACHINE_MAX_DEVICES; i++)
-        any |= s->net[i] != NULL;
-    if (!any)
+    if (!gate_net_active(s))
         return;
     struct pollfd fds[GATE_NET_MAX_FDS];
     int timeout = 0, n = gate_net_poll_fill(s, fds, GATE_NET_MAX_FDS, &timeout);

@@ -200,7 +200,8 @@ void session_set_observer(Session *s, SessionNoticeFn fn, void *opaque);
  * hook, a guest idle with no timer armed and no console waits for the
  * driver (without one, the session fails: nothing could wake it). The
  * hook must not call back into the session. */
-#define SESSION_WAIT_MAX_FDS (1 + 2 * SESSION_MAX_CHARDEVS)
+#define SESSION_CONSOLE_MAX_FDS (1 + 2 * SESSION_MAX_CHARDEVS)
+#define SESSION_WAIT_MAX_FDS (SESSION_CONSOLE_MAX_FDS + 64) /* + network backends */
 typedef int (*SessionHostWaitFn)(void *opaque, const int *fds, int nfds, uint64_t timeout_ns);
 void session_set_host_wait(Session *s, SessionHostWaitFn wait, void *opaque);
 

@@ -183,7 +183,9 @@ void gate_console_close(Session *s);
 bool gate_console_deliverable(Session *s);
 /* Wait up to timeout_ns for host input on any console or chardev (run,
  * record); true when the driver's hook says it has work. */
-bool gate_console_wait(Session *s, uint64_t timeout_ns);
+/* The console ports' input fds worth waiting on (at most
+ * SESSION_CONSOLE_MAX_FDS); gate_idle.c waits on them and the network's. */
+int gate_console_input_fds(Session *s, int *fds);
 /* Some input could still come (a console, a chardev, a listening socket). */
 bool gate_console_has_input(Session *s);
 void gate_console_poll(Session *s);               /* run/record */
@@ -195,6 +197,7 @@ void gate_net_send(void *opaque, int dev, const uint8_t *frame, size_t n);
 int gate_net_poll_fill(Session *s, struct pollfd *fds, int max, int *timeout_ms);
 void gate_net_poll_dispatch(Session *s, const struct pollfd *fds, int count);
 void gate_net_poll(Session *s);                   /* run/record: frames into the guest */
+bool gate_net_active(const Session *s);           /* a backend is open */
 void gate_net_deliver(Session *s, const RlogEvent *ev); /* replay */
 void gate_net_log_stats(Session *s);              /* record: before END */
 void gate_net_verify_stats(Session *s, const RlogEvent *ev); /* replay */
