@@ -666,7 +666,11 @@ static void do_vcon(unsigned long timeout_ms)
 	int fd, r, n, len = 0, i;
 	Line l = { .len = 0 };
 
-	fd = open("/dev/hvc0", O_RDWR | O_NOCTTY, 0);
+	/* on one hart, hvc0 may be registered by a kernel worker that has
+	 * not run yet when init gets here: retry for a while */
+	for (i = 0; (fd = open("/dev/hvc0", O_RDWR | O_NOCTTY, 0)) < 0 && errno == ENOENT &&
+		    (unsigned long)i * 10 < timeout_ms; i++)
+		msleep(10);
 	if (fd < 0) {
 		say_errno("open /dev/hvc0", errno);
 		return;
