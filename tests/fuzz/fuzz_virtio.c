@@ -52,7 +52,9 @@
 
 #include "machine/board.h"
 #include "machine/dev/plic.h"
+#include "machine/dev/virtio_console.h"
 #include "machine/dev/virtio_mmio.h"
+#include "machine/dev/virtio_net.h"
 #include "machine/machine.h"
 #include "util/le.h"
 
@@ -76,7 +78,7 @@
 
 enum { OP_WRITE_REG, OP_READ_REG, OP_WRITE_RAM, OP_NOTIFY, OP_ADVANCE, OP_SAVE_LOAD, OP_RESET,
        OP_DRIVER_INIT, OP_DESC, OP_OFFER, OP_CONFIG_WRITE, OP_ACK, OP_EVENT, OP_LOAD_CORRUPT,
-       OP_COUNT };
+       OP_HOST_INPUT, OP_COUNT };
 
 /* --- device kinds --- */
 
@@ -127,6 +129,7 @@ static bool host_disk_read(void *opaque, int dev, uint64_t offset, void *buf, si
     return true;
 }
 static void host_port_write(void *opaque, int dev, int port, const uint8_t *buf, size_t n) {}
+static void host_net_send(void *opaque, int dev, const uint8_t *frame, size_t n) {}
 
 /* --- the machine under test --- */
 
@@ -153,7 +156,7 @@ static Machine *build(const int *kinds, int n)
     }
     MachineHostIf host = {.wallclock_ns = host_wallclock, .random_bytes = host_random,
                           .console_write = host_console, .disk_read = host_disk_read,
-                          .port_write = host_port_write};
+                          .port_write = host_port_write, .net_send = host_net_send};
     Machine *m = machine_new(&cfg, &host);
     CHECK(m);
     return m;
@@ -381,6 +384,57 @@ static void op_event(Rig *g, Input *in)
         put16(g, avail_ring(slot, q) + 4 + 2ull * (dq->num ? dq->num : 8), ev);
 }
 
+/* --- host input: what the replay layer's gates hand a device between
+ * slices; one function per kind that takes any --- */
+
+/* a frame of any length (malformed ones too: shorter than an Ethernet
+ * header, longer than any frame) with fuzz bytes, repeated */
+static void input_net(Rig *g, VirtioDev *d, Input *in)
+{
+    static uint8_t frame[VIRTIO_NET_MAX_FRAME + 64];
+    uint8_t sel = u8(in);
+    size_t len = sel & 1 ? u16(in) : (size_t)u8(in) * 8u;
+    if (sel == 0xff)
+        len = VIRTIO_NET_MAX_FRAME + 1 + u8(in) % 32;
+    size_t fill = 0;
+    while (fill < 64 && more(in))
+        frame[fill++] = u8(in);
+    for (size_t i = fill; i < len; i++)
+        frame[i] = fill ? frame[i % fill] : (uint8_t)i;
+    if (virtio_net_can_receive(d) || sel & 2)
+        virtio_net_receive(d, frame, len);
+    (void)g;
+}
+
+static void input_console(Rig *g, VirtioDev *d, Input *in)
+{
+    uint8_t buf[256];
+    int port = u8(in) % 4; /* ports beyond the device's: refused */
+    size_t n = u8(in);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = u8(in);
+    if (port < 2 && (virtio_console_can_receive(d, port) || n & 1))
+        CHECK(virtio_console_receive(d, port, buf, n) <= n);
+    (void)g;
+}
+
+static const struct {
+    int kind;
+    void (*input)(Rig *g, VirtioDev *d, Input *in);
+} host_inputs[] = {
+    {MDEV_VIRTIO_NET, input_net},
+    {MDEV_VIRTIO_CONSOLE, input_console},
+};
+
+static void op_host_input(Rig *g, Input *in)
+{
+    int idx = u8(in) % g->ndev;
+    VirtioDev *d = board_virtio_device(g->m, idx);
+    for (size_t i = 0; d && i < sizeof host_inputs / sizeof host_inputs[0]; i++)
+        if (host_inputs[i].kind == g->m->cfg.devices[idx].kind)
+            host_inputs[i].input(g, d, in);
+}
+
 static void op_write_ram(Rig *g, Input *in)
 {
     uint64_t addr = pick_addr(u16(in));
@@ -518,6 +572,9 @@ static void run_op(Rig *g, Input *in)
         break;
     case OP_LOAD_CORRUPT:
         op_load_corrupt(g, in);
+        break;
+    case OP_HOST_INPUT:
+        op_host_input(g, in);
         break;
     }
 }

@@ -100,6 +100,7 @@ bool virtio_mmio_plug(VirtioMmio *v, Machine *m, int slot, VirtioDev *d)
     d->timer.opaque = d;
     if (machine_timer_register(m, &d->timer) < 0)
         return false;
+    memcpy(d->config_at_creation, d->config, sizeof d->config);
     v->dev[slot] = d;
     return true;
 }
@@ -441,6 +442,7 @@ static void dev_reset(VirtioDev *d)
     d->broken[0] = 0;
     memset(d->vq, 0, sizeof d->vq);
     machine_timer_cancel(&d->timer);
+    memcpy(d->config, d->config_at_creation, sizeof d->config);
     if (d->cls->reset)
         d->cls->reset(d);
     update_irq(d);

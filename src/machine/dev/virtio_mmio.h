@@ -107,6 +107,9 @@ struct VirtioDev {
     int nqueues;             /* set by the device model at creation */
     uint32_t config_len;     /* bytes of config[] the device defines */
     uint8_t config[VIRTIO_CONFIG_MAX]; /* device-specific config space */
+    /* config[] as the model built it (taken at plug time; not state):
+     * a reset restores it, whatever the driver wrote since */
+    uint8_t config_at_creation[VIRTIO_CONFIG_MAX];
     /* transport registers */
     uint32_t status;
     uint32_t device_features_sel, driver_features_sel, queue_sel;

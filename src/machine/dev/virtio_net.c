@@ -143,10 +143,10 @@ void virtio_net_stats(const VirtioDev *d, VirtioNetStats *out) { *out = ((const 
 
 void virtio_net_test_corrupt_next_tx(VirtioDev *d) { net_of(d)->corrupt_next_tx = true; }
 
-static void net_reset(VirtioDev *d)
-{
-    (void)d; /* counters and digest survive a reset: they describe the run */
-}
+/* A reset (the driver's, or the machine's) starts the counters and the
+ * digest afresh, as a fresh machine has them: the audit and NET_STATS
+ * count from the card's last reset (Linux resets it when it probes it). */
+static void net_reset(VirtioDev *d) { memset(&net_of(d)->st, 0, sizeof net_of(d)->st); }
 
 static void net_save(const VirtioDev *d, SerWriter *w)
 {
