@@ -49,7 +49,14 @@
 #ifndef SOL_SOCKET
 #define SOL_SOCKET 1
 #define SO_REUSEADDR 2
+#define SO_ERROR 4
 #endif
+#ifndef SOCK_NONBLOCK
+#define SOCK_NONBLOCK 04000
+#endif
+
+/* nettimeout=MS: how long a connection or an accept may take */
+static unsigned long net_timeout_ms = 20000;
 #define IFF_UP 0x1
 #define IFF_RUNNING 0x40
 struct ifreq {
@@ -830,18 +837,33 @@ static void net_http(unsigned long port)
 static int net_connect_host(unsigned long port)
 {
 	struct sockaddr_in sa;
-	int fd = sys_socket3(AF_INET, SOCK_STREAM, 0);
+	struct pollfd pfd = { .fd = -1, .events = POLLOUT, .revents = 0 };
+	int fd = sys_socket3(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), soerr = 0;
+	unsigned int len = sizeof(soerr);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = port_be(port);
 	sa.sin_addr.s_addr = ip4(10, 0, 2, 2);
-	if (fd < 0 || sys_sockaddr_call(__NR_connect, fd, &sa) < 0) {
+	/* non-blocking, so an unreachable host fails after nettimeout ms */
+	if (fd >= 0 && sys_sockaddr_call(__NR_connect, fd, &sa) < 0 && errno == EINPROGRESS) {
+		pfd.fd = fd;
+		if (poll(&pfd, 1, (int)net_timeout_ms) <= 0)
+			errno = ETIMEDOUT;
+		else if (my_syscall5(__NR_getsockopt, fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr)
+			errno = soerr;
+		else
+			errno = 0;
+	} else if (fd >= 0) {
+		errno = 0;
+	}
+	if (fd < 0 || errno) {
 		say_errno("net: connect 10.0.2.2", errno);
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
+	my_syscall3(__NR_fcntl, fd, 4 /* F_SETFL */, 0); /* blocking again */
 	return fd;
 }
 
@@ -965,6 +987,7 @@ int main(int argc, char **argv, char **envp)
 		do_ddbench(env_number(envp, "ddbench", 0, 4096));
 	if (env_number(envp, "vcon", 0, 1))
 		do_vcon(env_number(envp, "vcontimeout", 10000, 0x7fffffffUL));
+	net_timeout_ms = env_number(envp, "nettimeout", 20000, 0x7fffffffUL);
 	if (env_number(envp, "net", 0, 1) && net_configure() == 0) {
 		if (env_number(envp, "httpport", 0, 65535))
 			net_http(env_number(envp, "httpport", 0, 65535));

@@ -1032,10 +1032,11 @@ static const OptDef option_table[] = {
      "always so); overlay=FILE starts from FILE if it exists and saves the final one there"},
     {"-object", "rng-random,id=ID[,filename=/dev/urandom]", C_ALL, true, opt_object,
      "an entropy source for -device virtio-rng-device,rng=ID (bytes are logged)"},
-    {"-netdev", "user|socket,id=ID[,...]", C_LIVE, false, opt_netdev,
+    {"-netdev", "user|socket|tap,id=ID[,...]", C_LIVE, false, opt_netdev,
      "a network backend: user (libslirp: 10.0.2.0/24, host 10.0.2.2;\n"
      "hostfwd=tcp:127.0.0.1:HPORT-:GPORT, restrict=on, net=, host=, dns=) or\n"
-     "socket (listen=|connect=|udp=[ADDR]:PORT); replay opens none"},
+     "socket (listen=|connect=|udp=[ADDR]:PORT) or tap (ifname=, script=no);\n"
+     "replay opens none"},
     {"-nic", "user|socket[,...][,mac=M]|none", C_ALL, true, opt_nic,
      "a virtio-net-device with its -netdev in one option"},
     {"-net", "none", C_ALL, true, opt_net, NULL},

@@ -15,11 +15,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -31,7 +34,7 @@
 #define MAX_TIMERS 16
 #define MAX_HOSTFWD 16
 
-typedef enum { NET_USER, NET_SOCKET_STREAM, NET_SOCKET_UDP } NetKind;
+typedef enum { NET_USER, NET_SOCKET_STREAM, NET_SOCKET_UDP, NET_TAP } NetKind;
 
 typedef struct SlirpTimer {
     SlirpTimerCb cb;
@@ -320,6 +323,59 @@ static bool refuse_one_line(char *err)
 
 static bool check_spec(const char *spec, bool allow_remote, char *err, size_t errlen);
 
+/* tap,ifname=NAME[,script=no][,downscript=no]: an existing (or, with
+ * CAP_NET_ADMIN, a new) tap interface; rrvm runs no scripts */
+static bool parse_tap(const char *spec, char ifname[IFNAMSIZ], char *err, size_t errlen)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", spec);
+    char *save = NULL;
+    ifname[0] = 0;
+    strtok_r(buf, ",", &save); /* "tap" */
+    for (char *t = strtok_r(NULL, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(t, '=');
+        if (!eq)
+            return set_err(err, errlen, "-netdev tap: '%s' needs a value (KEY=VALUE)", t);
+        *eq = 0;
+        const char *k = t, *v = eq + 1;
+        if (!strcmp(k, "ifname")) {
+            if (!*v || strlen(v) >= IFNAMSIZ)
+                return set_err(err, errlen, "-netdev tap: ifname= takes 1 to %d characters", IFNAMSIZ - 1);
+            snprintf(ifname, IFNAMSIZ, "%s", v);
+        } else if (!strcmp(k, "script") || !strcmp(k, "downscript")) {
+            if (strcmp(v, "no"))
+                return set_err(err, errlen, "-netdev tap: %s=%s: rrvm runs no scripts (%s=no; set the "
+                               "interface up yourself)", k, v, k);
+        } else {
+            return set_err(err, errlen, "-netdev tap: unknown option '%s' (ifname, script=no, downscript=no)", k);
+        }
+    }
+    if (!ifname[0])
+        return set_err(err, errlen, "-netdev tap: needs ifname=NAME (e.g. one made with "
+                       "'ip tuntap add NAME mode tap user $USER')");
+    return true;
+}
+
+static bool tap_open(HostNet *n, const char *spec, char *err, size_t errlen)
+{
+    char ifname[IFNAMSIZ];
+    if (!parse_tap(spec, ifname, err, errlen))
+        return false;
+    n->kind = NET_TAP;
+    n->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (n->fd < 0)
+        return set_err(err, errlen, "-netdev tap: /dev/net/tun: %s", strerror(errno));
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+    if (ioctl(n->fd, TUNSETIFF, &ifr) < 0)
+        return set_err(err, errlen, "-netdev tap: cannot attach to %s: %s (it needs CAP_NET_ADMIN, or a tap "
+                       "interface made for this user: ip tuntap add %s mode tap user $USER)", ifname,
+                       strerror(errno), ifname);
+    return true;
+}
+
 bool hostnet_check(const char *spec, bool allow_remote, char *err, size_t errlen)
 {
     return check_spec(spec, allow_remote, err, errlen) || refuse_one_line(err);
@@ -335,8 +391,10 @@ static bool check_spec(const char *spec, bool allow_remote, char *err, size_t er
         SockOpts o;
         return parse_socket(spec, allow_remote, &o, err, errlen);
     }
-    if (!strncmp(spec, "tap", 3) && (spec[3] == 0 || spec[3] == ','))
-        return set_err(err, errlen, "-netdev tap: not supported yet (use -netdev user or socket)");
+    if (!strncmp(spec, "tap", 3) && (spec[3] == 0 || spec[3] == ',')) {
+        char ifname[IFNAMSIZ];
+        return parse_tap(spec, ifname, err, errlen);
+    }
     return set_err(err, errlen, "-netdev %s: unknown backend (user or socket)", spec);
 }
 
@@ -580,8 +638,9 @@ HostNet *hostnet_new(const char *spec, bool allow_remote, char *err, size_t errl
         return NULL;
     }
     n->listen_fd = n->fd = -1;
-    bool ok = !strncmp(spec, "user", 4) ? user_open(n, spec, allow_remote, err, errlen)
-                                        : socket_open(n, spec, allow_remote, err, errlen);
+    bool ok = !strncmp(spec, "user", 4)  ? user_open(n, spec, allow_remote, err, errlen)
+              : !strncmp(spec, "tap", 3) ? tap_open(n, spec, err, errlen)
+                                         : socket_open(n, spec, allow_remote, err, errlen);
     if (!ok) {
         hostnet_free(n);
         return NULL;
@@ -614,6 +673,11 @@ void hostnet_send(HostNet *n, const uint8_t *frame, size_t len)
         break;
     case NET_SOCKET_UDP:
         sendto(n->fd, frame, len, MSG_DONTWAIT, (struct sockaddr *)&n->peer, sizeof n->peer);
+        break;
+    case NET_TAP:
+        if (write(n->fd, frame, len) < 0) {
+            /* a full or down interface drops it, as a wire would */
+        }
         break;
     case NET_SOCKET_STREAM:
         if (n->fd >= 0) { /* a frame the peer cannot take now is lost, as on a wire */
@@ -661,6 +725,10 @@ void hostnet_poll_dispatch(HostNet *n, const struct pollfd *fds, int count)
             continue;
         if (fds[i].fd == n->listen_fd && n->fd < 0) {
             n->fd = accept4(n->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        } else if (fds[i].fd == n->fd && n->kind == NET_TAP) {
+            ssize_t r;
+            while ((r = read(n->fd, n->rbuf, HOSTNET_MAX_FRAME)) > 0)
+                enqueue(n, n->rbuf, (size_t)r);
         } else if (fds[i].fd == n->fd && n->kind == NET_SOCKET_UDP) {
             ssize_t r;
             while ((r = recv(n->fd, n->rbuf, HOSTNET_MAX_FRAME, MSG_DONTWAIT)) > 0)

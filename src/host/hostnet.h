@@ -4,6 +4,8 @@
  *
  *   user    user-mode networking on libslirp (10.0.2.0/24, gateway and
  *           host 10.0.2.2, DNS 10.0.2.3, DHCP from 10.0.2.15), hostfwd
+ *   tap     the host's tap interface ifname= (existing, or made with
+ *           CAP_NET_ADMIN; rrvm runs no up/down scripts)
  *   socket  frames over a socket to another emulator: listen=/connect=
  *           (TCP, each frame prefixed by its length as a 32-bit big-endian
  *           number, as QEMU) or udp= (one datagram per frame)

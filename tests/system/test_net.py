@@ -134,7 +134,7 @@ def test_socket_backend_carries_frames(guest, tmp_path):
     peer.bind(("127.0.0.1", 0))
     peer.settimeout(60)
     local = free_port()
-    args = ["run"] + linux_args(append="rdtimeout=0 loops=0 net=1 httpport=80", seed=1,
+    args = ["run"] + linux_args(append="rdtimeout=0 loops=0 net=1 httpport=80 nettimeout=2000", seed=1,
                                 extra=["-netdev", "socket,id=s0,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d"
                                        % (peer.getsockname()[1], local),
                                        "-device", "virtio-net-device,netdev=s0,mac=52:54:00:aa:bb:cc"])
@@ -151,6 +151,25 @@ def test_socket_backend_carries_frames(guest, tmp_path):
         peer.close()
 
 
+def test_tap_backend_where_the_host_allows_it(guest, tmp_path):
+    """-netdev tap needs CAP_NET_ADMIN (or a tap made for this user): skipped,
+    with the reason, where the host refuses; else the guest's frames go out
+    through it and the recording replays."""
+    rr = str(tmp_path / "tap.rr")
+    st, out, err = run(["record", "-o", rr, "--digest"] + linux_args(
+        append="rdtimeout=0 loops=0 net=1 httpport=80 nettimeout=2000", seed=1,
+        extra=["-netdev", "tap,id=t0,ifname=rrvmtap%d,script=no,downscript=no" % (os.getpid() % 1000),
+               "-device", "virtio-net-device,netdev=t0"]))
+    if st != 0 and "-netdev tap: " in err:
+        pytest.skip("this host does not allow a tap interface: " + err.strip())
+    assert st == 0, err
+    info = run(["info", rr])[1].decode()
+    m = re.search(r"out (\d+) frames", info)
+    assert m and int(m.group(1)) > 0, info
+    st, rout, rerr = run(["replay", rr, "--digest"])
+    assert st == 0 and rout == out and digest_of(rerr) == digest_of(err), rerr
+
+
 @pytest.mark.parametrize("extra,want", [
     (["-netdev", "user"], "needs id=ID"),
     (["-netdev", "bogus,id=n0", "-device", "virtio-net-device,netdev=n0"], "unknown backend"),
@@ -164,6 +183,9 @@ def test_socket_backend_carries_frames(guest, tmp_path):
     (["-net", "user"], "legacy -net"),
     (["-netdev", "socket,id=s0,listen=0.0.0.0:5555", "-device", "virtio-net-device,netdev=s0"], "loopback"),
     (["-netdev", "user,id=n0,frob=1", "-device", "virtio-net-device,netdev=n0"], "unknown option 'frob'"),
+    (["-netdev", "tap,id=t0,ifname=tap0,script=/etc/qemu-ifup", "-device", "virtio-net-device,netdev=t0"],
+     "runs no scripts"),
+    (["-netdev", "tap,id=t0", "-device", "virtio-net-device,netdev=t0"], "needs ifname="),
 ])
 def test_bad_network_options(guest, extra, want):
     st, out, err = run(["run"] + linux_args(extra=extra))

@@ -668,6 +668,8 @@ void virtio_mmio_reset(VirtioMmio *v)
         if (v->dev[i]) {
             dev_reset(v->dev[i]);
             v->dev[i]->config_generation = 0;
+            if (v->dev[i]->cls->machine_reset)
+                v->dev[i]->cls->machine_reset(v->dev[i]);
         }
 }
 

@@ -77,6 +77,9 @@ typedef struct VirtioDevClass {
     /* back to the state after creation: the transport has already cleared
      * its registers, queues and timer */
     void (*reset)(VirtioDev *d);
+    /* after reset, when the whole machine resets (not the driver): what
+     * the model keeps across a driver's reset goes back to creation */
+    void (*machine_reset)(VirtioDev *d);
     /* the device's timer (d->timer) reached its deadline */
     void (*timer)(VirtioDev *d);
     /* device state beyond the transport's; load must fail cleanly (ser

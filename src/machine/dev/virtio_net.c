@@ -143,10 +143,10 @@ void virtio_net_stats(const VirtioDev *d, VirtioNetStats *out) { *out = ((const 
 
 void virtio_net_test_corrupt_next_tx(VirtioDev *d) { net_of(d)->corrupt_next_tx = true; }
 
-/* A reset (the driver's, or the machine's) starts the counters and the
- * digest afresh, as a fresh machine has them: the audit and NET_STATS
- * count from the card's last reset (Linux resets it when it probes it). */
-static void net_reset(VirtioDev *d) { memset(&net_of(d)->st, 0, sizeof net_of(d)->st); }
+/* The counters and the digest describe the run: a driver's reset keeps
+ * them (Linux resets the card when it probes it, and may again later); a
+ * machine reset starts them afresh, as a fresh machine has them. */
+static void net_machine_reset(VirtioDev *d) { memset(&net_of(d)->st, 0, sizeof net_of(d)->st); }
 
 static void net_save(const VirtioDev *d, SerWriter *w)
 {
@@ -183,7 +183,7 @@ static const VirtioDevClass virtio_net_class = {
     .device_id = 1,
     .features = (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) | (1ull << VIRTIO_NET_F_MRG_RXBUF),
     .queue_notify = net_notify,
-    .reset = net_reset,
+    .machine_reset = net_machine_reset,
     .save = net_save,
     .load = net_load,
     .free = net_free,
