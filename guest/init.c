@@ -467,6 +467,36 @@ static void do_checksum(unsigned long loops)
 }
 
 /*
+ * Read one line from fd (a tty in canonical mode: each read returns at most
+ * that line) and say it after `prefix`, control characters as '?'; the
+ * first part of an overlong line is kept, the rest drained.
+ */
+static void say_line_from(int fd, const char *prefix)
+{
+	char buf[200];
+	int n, len = 0, i;
+	Line l = { .len = 0 };
+
+	for (;;) {
+		char c[64];
+
+		n = read(fd, c, sizeof(c));
+		if (n <= 0)
+			break;
+		for (i = 0; i < n && len < (int)sizeof(buf); i++)
+			buf[len++] = c[i];
+		if (c[n - 1] == '\n')
+			break;
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	line_str(&l, prefix);
+	for (i = 0; i < len; i++)
+		line_char(&l, buf[i] >= 32 && buf[i] < 127 ? buf[i] : '?');
+	line_emit(&l);
+}
+
+/*
  * Wait up to timeout_ms for one console line. The console is in canonical
  * mode, so poll() reports input only once a whole line (or EOF) is there and
  * read() returns at most that line; the rest stays queued for /bin/sh.
@@ -474,9 +504,7 @@ static void do_checksum(unsigned long loops)
 static void do_console(unsigned long timeout_ms)
 {
 	struct pollfd pfd = { .fd = 0, .events = POLLIN, .revents = 0 };
-	char buf[200];
-	int r, n, len = 0, i;
-	Line l = { .len = 0 };
+	int r;
 
 	say2("type a line:", "");
 	r = poll(&pfd, 1, (int)timeout_ms);
@@ -488,24 +516,7 @@ static void do_console(unsigned long timeout_ms)
 		say2("no input (timeout)", "");
 		return;
 	}
-	/* keep the first part of an overlong line, drain the rest of it */
-	for (;;) {
-		char c[64];
-
-		n = read(0, c, sizeof(c));
-		if (n <= 0)
-			break;
-		for (i = 0; i < n && len < (int)sizeof(buf); i++)
-			buf[len++] = c[i];
-		if (c[n - 1] == '\n')
-			break;
-	}
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	line_str(&l, "INIT: echo: ");
-	for (i = 0; i < len; i++)
-		line_char(&l, buf[i] >= 32 && buf[i] < 127 ? buf[i] : '?');
-	line_emit(&l);
+	say_line_from(0, "INIT: echo: ");
 }
 
 /* FNV-1a 64 over a buffer, continuing from h (start: 0xcbf29ce484222325) */
@@ -669,9 +680,7 @@ static void do_vcon(unsigned long timeout_ms)
 {
 	static const char hello[] = "hello from hvc0\n";
 	struct pollfd pfd = { .fd = -1, .events = POLLIN, .revents = 0 };
-	char buf[200];
-	int fd, r, n, len = 0, i;
-	Line l = { .len = 0 };
+	int fd, r, i;
 
 	/* on one hart, hvc0 may be registered by a kernel worker that has
 	 * not run yet when init gets here: retry for a while */
@@ -692,23 +701,7 @@ static void do_vcon(unsigned long timeout_ms)
 		close(fd);
 		return;
 	}
-	for (;;) {
-		char c[64];
-
-		n = read(fd, c, sizeof(c));
-		if (n <= 0)
-			break;
-		for (i = 0; i < n && len < (int)sizeof(buf); i++)
-			buf[len++] = c[i];
-		if (c[n - 1] == '\n')
-			break;
-	}
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	line_str(&l, "INIT: vcon: ");
-	for (i = 0; i < len; i++)
-		line_char(&l, buf[i] >= 32 && buf[i] < 127 ? buf[i] : '?');
-	line_emit(&l);
+	say_line_from(fd, "INIT: vcon: ");
 	close(fd);
 }
 
