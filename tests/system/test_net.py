@@ -43,14 +43,25 @@ class Page(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class HttpServer:
+    def __init__(self):
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+        self.port = self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self.running = True
+
+    def stop(self):
+        if self.running:
+            self.srv.shutdown()
+            self.srv.server_close()
+            self.running = False
+
+
 @pytest.fixture
 def http_server():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield srv.server_address[1]
-    srv.shutdown()
-    srv.server_close()
+    srv = HttpServer()
+    yield srv
+    srv.stop()
 
 
 def tcpdump(pcap):
@@ -90,13 +101,15 @@ def record_with_echo(rr, pcap, http_port, smp=2, extra=(), record_opts=()):
 
 def test_http_and_hostfwd_replay_without_network(guest, tmp_path, http_server):
     rr, pcap = str(tmp_path / "net.rr"), str(tmp_path / "rec.pcap")
-    st, out, err, reply = record_with_echo(rr, pcap, http_server)
+    st, out, err, reply = record_with_echo(rr, pcap, http_server.port)
     assert st == 0, err
     assert ("INIT: net: http bytes=%d fnv=%s" % (len(PAGE), fnv1a(PAGE))).encode() in out, out
     assert reply == b"echo: ping through hostfwd\n"
     assert b"INIT: net: echoed ping through hostfwd" in out
     recorded = digest_of(err)
-    # the servers are gone: the replay needs neither
+    # both servers are gone (the guest's echo server with the guest): the
+    # replay needs neither, nor any network
+    http_server.stop()
     rpcap = str(tmp_path / "replay.pcap")
     st, rout, rerr = run(["replay", rr, "--digest", "--net-dump", rpcap])
     assert st == 0, rerr
@@ -105,7 +118,7 @@ def test_http_and_hostfwd_replay_without_network(guest, tmp_path, http_server):
     with open(pcap, "rb") as a, open(rpcap, "rb") as b:
         assert a.read() == b.read()
     frames = tcpdump(rpcap)
-    assert "10.0.2.15" in frames and ".%d:" % http_server in frames, frames
+    assert "10.0.2.15" in frames and ".%d:" % http_server.port in frames, frames
     assert "7777" in frames
     st, info, _ = run(["info", rr])
     m = re.search(r"network device 0:    in (\d+) frames, (\d+) bytes \(logged\); out (\d+) frames", info.decode())
@@ -114,7 +127,7 @@ def test_http_and_hostfwd_replay_without_network(guest, tmp_path, http_server):
 
 def test_guest_sending_something_else_is_reported(guest, tmp_path, http_server):
     rr, pcap = str(tmp_path / "net.rr"), str(tmp_path / "rec.pcap")
-    st, out, err, _ = record_with_echo(rr, pcap, http_server, smp=1,
+    st, out, err, _ = record_with_echo(rr, pcap, http_server.port, smp=1,
                                        record_opts=["--checkpoint-interval", "100000"])
     assert st == 0, err
     dump = run(["dump", rr])[1].decode()
