@@ -136,7 +136,7 @@ static bool parse_port(const char *s, int *port)
     return true;
 }
 
-/* "[ADDR]:PORT" with an empty address meaning `dflt`. */
+/* "[ADDR]:PORT" with an empty address meaning `dflt` (NULL: address 0). */
 static bool parse_hostport(const char *s, const char *dflt, struct in_addr *a, int *port)
 {
     const char *colon = strrchr(s, ':');
@@ -150,6 +150,10 @@ static bool parse_hostport(const char *s, const char *dflt, struct in_addr *a, i
     host[hl] = 0;
     if (!strcmp(host, "localhost"))
         strcpy(host, "127.0.0.1");
+    if (!hl && !dflt) { /* no address, and none by default: 0, "unspecified" */
+        a->s_addr = 0;
+        return parse_port(colon + 1, port);
+    }
     return parse_ip(hl ? host : dflt, a) && parse_port(colon + 1, port);
 }
 
@@ -186,7 +190,7 @@ static bool parse_hostfwd(const char *v, Hostfwd *f, bool allow_remote, char *er
     memcpy(left, v, (size_t)(dash - v));
     left[dash - v] = 0;
     if (!parse_hostport(left, "127.0.0.1", &f->host, &f->host_port) ||
-        !parse_hostport(dash + 1, "0.0.0.0", &f->guest, &f->guest_port))
+        !parse_hostport(dash + 1, NULL, &f->guest, &f->guest_port)) /* no guest address: slirp's DHCP one */
         return set_err(err, errlen, "hostfwd=%s: takes [tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT", v);
     if (!is_loopback(f->host) && !allow_remote)
         return set_err(err, errlen,

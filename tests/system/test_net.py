@@ -1,5 +1,5 @@
-"""Networking: virtio-net-device with -netdev user (libslirp) and socket
-backends. The guest (net=1) fetches a page from an HTTP server the test runs
+"""Networking: virtio-net-device with -netdev user (libslirp), socket and
+tap backends, through the network gate (src/replay/gate_net.c). The guest (net=1) fetches a page from an HTTP server the test runs
 on 127.0.0.1 (seen from the guest as 10.0.2.2) and answers one TCP line
 through hostfwd; a replay reproduces the console with no server and no
 network, the --net-dump captures of record and replay are the same file,

@@ -1,8 +1,9 @@
 """virtio-blk: an ext2 disk built here, read and written by the Linux guest
 (disk=1: checksum hello.txt, write written.txt), recorded and replayed with
-two harts; the base image is never written, disk I/O adds nothing to the
-log, overlay=FILE carries writes across boots, QEMU reads the same disk
-the same way, and bad input is refused with one line."""
+two harts; the base image is never written (src/replay/gate_disk.c only
+reads it), disk I/O adds nothing to the log, overlay=FILE carries writes
+across boots, QEMU reads the same disk the same way, and bad input is
+refused with one line."""
 import hashlib
 import os
 import re
