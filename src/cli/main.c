@@ -30,6 +30,7 @@
 #include "host/blockimg.h"
 #include "host/chardev.h"
 #include "host/hostsys.h"
+#include "machine/cpu/jit.h"          /* JitMode */
 #include "machine/dev/virtio_console.h" /* VCON_MAX_PORTS */
 #include "machine/fdt.h"
 #include "replay/log.h"
@@ -876,6 +877,28 @@ static bool opt_on_divergence(Parse *p, const char *arg)
     return true;
 }
 
+/* --jit: the execution engine. Not part of a recording: a recording made
+ * with any engine replays with any other. */
+static bool parse_jit_mode(const char *arg, int *mode)
+{
+    static const char *const names[] = {[JIT_MODE_OFF] = "off", [JIT_MODE_ON] = "on", [JIT_MODE_CHECK] = "check"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(arg, names[i]) == 0) {
+            *mode = i;
+            return true;
+        }
+    return false;
+}
+
+static bool opt_jit(Parse *p, const char *arg)
+{
+    if (!parse_jit_mode(arg, &p->o.jit_mode))
+        return fail(p, "--jit=%s: takes on, off or check", arg);
+    return true;
+}
+
+static bool opt_no_jit(Parse *p, const char *arg) { (void)arg; p->o.jit_mode = JIT_MODE_OFF; return true; }
+
 static bool opt_checkpoint_interval(Parse *p, const char *arg)
 {
     if (!parse_count(arg, &p->o.checkpoint_interval) || p->o.checkpoint_interval == 0)
@@ -1105,6 +1128,12 @@ static const OptDef option_table[] = {
     {"--digest", NULL, C_ALL, false, opt_digest, "print 'digest: <hex>' of the final machine state on stderr"},
     {"--stats", NULL, C_ALL, false, opt_stats, "print instruction count, virtual/wall time, speed on stderr"},
     {"--quiet", NULL, C_ALL, false, opt_quiet, "no progress bar during a replay"},
+    {"--jit", "on|off|check", C_ALL, false, opt_jit,
+     "execution engine: compile hot code for the host (on, the default where the host\n"
+     "is x86-64), interpret only (off), or compile everything and check each block\n"
+     "against the interpreter (check: slow; stops with status 125 at a difference).\n"
+     "$RRVM_JIT sets the default. Recordings do not depend on it"},
+    {"--no-jit", NULL, C_ALL, false, opt_no_jit, "the same as --jit=off"},
 };
 #define NOPTIONS (sizeof option_table / sizeof option_table[0])
 
@@ -1470,6 +1499,12 @@ static int cmd_machine(const CmdDef *c, int argc, char **argv)
     p.o.cfg.board_virt = true;
     p.o.cfg.quantum = DEFAULT_QUANTUM;
     p.o.cfg.rtc_base_ns = host_wallclock_ns();
+    p.o.jit_mode = JIT_MODE_ON;
+    const char *jit_env = getenv("RRVM_JIT");
+    if (jit_env && *jit_env && !parse_jit_mode(jit_env, &p.o.jit_mode)) {
+        fprintf(stderr, "rrvm: RRVM_JIT=%s: takes on, off or check\n", jit_env);
+        return STATUS_USAGE;
+    }
     int status = parse_args(&p, c, argc, argv);
     if (status < 0)
         status = finish_args(&p);

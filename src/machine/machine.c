@@ -89,6 +89,14 @@ Machine *machine_create(const MachineConfig *cfg, const MachineHostIf *host, cha
     return m;
 }
 
+bool machine_set_jit(Machine *m, int mode)
+{
+    if (bcache_set_jit(m, mode))
+        return true;
+    bcache_set_jit(m, 0);
+    return false;
+}
+
 void machine_free(Machine *m)
 {
     if (!m)

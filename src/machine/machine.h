@@ -267,6 +267,10 @@ Machine *machine_new(const MachineConfig *cfg, const MachineHostIf *host);
 /* The same, with the reason for a NULL in err (one line). */
 Machine *machine_create(const MachineConfig *cfg, const MachineHostIf *host, char *err, size_t errlen);
 void machine_free(Machine *m);
+/* Execution engine, a JitMode (machine/cpu/jit.h). Not machine state: what
+ * the guest sees is the same in every mode. False when the host has no code
+ * generator for a mode other than JIT_MODE_OFF (the mode is then off). */
+bool machine_set_jit(Machine *m, int mode);
 /* Guest-requested reset, in place (the Machine pointer stays valid): every
  * hart and device back to its reset state, every written RAM page back to
  * zero (marked dirty for every consumer), schedule and exit flags as in a

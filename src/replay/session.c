@@ -42,6 +42,7 @@
 #include "host/signals.h"
 #include "machine/board.h"
 #include "machine/cpu/hart.h"
+#include "machine/cpu/jit.h"
 #include "machine/loader.h"
 #include "pack.h"
 #include "snapshot.h"
@@ -261,6 +262,11 @@ static bool build_machine(Session *s, const MachineConfig *cfg)
     if (!s->m) {
         session_fail(s, 1, "cannot create the machine (-m %" PRIu64 "M, -smp %d): %s", cfg->ram_size >> 20,
                      cfg->nharts, err);
+        return false;
+    }
+    if (!machine_set_jit(s->m, s->opt->jit_mode)) {
+        session_fail(s, STATUS_ERROR, "--jit=%s: this host has no code generator (x86-64 Linux only); "
+                     "use --jit=off", s->opt->jit_mode == JIT_MODE_CHECK ? "check" : "on");
         return false;
     }
     if (!gate_disk_apply_overlays(s, err, sizeof err)) {

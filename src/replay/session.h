@@ -60,6 +60,7 @@ typedef struct SessionOptions {
     bool no_reboot;             /* -no-reboot: a guest reset ends the run (exit 0);
                                  * record stores it, replay reads it back */
     bool quiet;                 /* --quiet: no progress bar */
+    int jit_mode;               /* --jit: JitMode (machine/cpu/jit.h); never recorded */
     bool stdin_taken;           /* -monitor stdio, replay --gdb: the terminal is taken;
                                  * a replay reads no Ctrl-A keys from it */
     /* -seed N: random bytes come from a PRNG seeded with N instead of the

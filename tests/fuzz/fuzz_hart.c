@@ -60,6 +60,7 @@
 #include "machine/dev/clint.h"
 #include "machine/dev/goldfish_rtc.h"
 #include "machine/cpu/hart.h"
+#include "machine/cpu/jit.h"
 #include "machine/machine.h"
 #include "machine/dev/plic.h"
 #include "machine/dev/sifive_test.h"
@@ -359,6 +360,14 @@ static void assert_same_state(const SerWriter *a, const SerWriter *b, const char
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* --jit-check stops the machine with exit code 125 at the first block
+ * whose compiled code disagrees with the interpreter (reported on stderr). */
+static void assert_no_jit_mismatch(const Machine *m)
+{
+    if (m->exit_requested && m->exit_code == 125 && m->halt_reason && strstr(m->halt_reason, "--jit-check"))
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     FuzzCursor c = {data, size, 0};
@@ -375,6 +384,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     };
     Machine *m = machine_new(&cfg, &fuzz_host);
     assert(m);
+    /* the first machine runs every block compiled and checked against the
+     * interpreter (a mismatch aborts, below); its copy m2 interprets only,
+     * and the two must still end in the same state */
+    machine_set_jit(m, JIT_MODE_CHECK);
     bool hostile_vectors = (board & 32) != 0;
     for (int i = 0; i < m->nharts; i++)
         setup_hart(m->harts[i], &c, hostile_vectors);
@@ -387,6 +400,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_invariants(m, 0);
 
     run_bounded(m, FUZZ_BUDGET);
+    assert_no_jit_mismatch(m);
     check_invariants(m, FUZZ_BUDGET);
 
     /* save -> load into a fresh machine -> save gives the same bytes */
@@ -394,6 +408,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     save(m, &s1);
     Machine *m2 = machine_new(&cfg, &fuzz_host);
     assert(m2);
+    machine_set_jit(m2, JIT_MODE_OFF);
     SerReader r;
     ser_reader_init(&r, s1.buf, s1.len);
     if (!machine_load(m2, &r)) {
@@ -408,6 +423,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the restored machine continues exactly like the original */
     uint64_t limit2 = m->icount + FUZZ_BUDGET2;
     run_bounded(m, limit2);
+    assert_no_jit_mismatch(m);
     run_bounded(m2, limit2);
     check_invariants(m, limit2);
     check_invariants(m2, limit2);
@@ -427,6 +443,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s1.buf[corrupt_sel % s1.len] ^= corrupt_xor;
     Machine *m3 = machine_new(&cfg, &fuzz_host);
     assert(m3);
+    machine_set_jit(m3, JIT_MODE_ON);
     ser_reader_init(&r, s1.buf, s1.len);
     if (machine_load(m3, &r)) {
         uint64_t limit3 = m3->icount + FUZZ_BUDGET2;

@@ -299,6 +299,7 @@
 
 #include "machine/board.h"
 #include "machine/cpu/hart.h"
+#include "machine/cpu/jit.h"
 #include "machine/machine.h"
 #include "replay/checkpoint.h"
 
@@ -371,6 +372,16 @@ static uint64_t host_wallclock(void *opaque) { return 1767225600000000000ull; }
 static void host_random(void *opaque, uint8_t *buf, size_t n) { memset(buf, 0x5a, n); }
 static void host_console(void *opaque, const uint8_t *buf, size_t n) {}
 
+/* The engine these tests run on: $RRVM_JIT (on, off, check), default on;
+ * the test suite runs them with each. */
+static void set_engine(Machine *m)
+{
+    const char *e = getenv("RRVM_JIT");
+    int mode = !e || !*e || strcmp(e, "on") == 0 ? JIT_MODE_ON : strcmp(e, "check") == 0 ? JIT_MODE_CHECK : JIT_MODE_OFF;
+    if (!machine_set_jit(m, mode))
+        assert_true(machine_set_jit(m, JIT_MODE_OFF)); /* no code generator on this host */
+}
+
 /* A virt machine with the program image loaded at RAM_BASE as a raw
  * kernel (-bios none): every hart starts at _start with a0 = hartid. */
 static Machine *new_machine(int nharts, int shift, uint64_t quantum)
@@ -380,6 +391,7 @@ static Machine *new_machine(int nharts, int shift, uint64_t quantum)
     MachineHostIf host = {NULL, host_wallclock, host_random, host_console};
     Machine *m = machine_new(&cfg, &host);
     assert_non_null(m);
+    set_engine(m);
     uint8_t image[sizeof prog_words];
     for (size_t i = 0; i < sizeof prog_words / 4; i++)
         for (int b = 0; b < 4; b++)
@@ -933,6 +945,7 @@ static Machine *new_paging_machine(int nharts)
     MachineHostIf host = {NULL, host_wallclock, host_random, host_console};
     Machine *m = machine_new(&cfg, &host);
     assert_non_null(m);
+    set_engine(m);
     uint8_t image[PG_CODEPAGE_OFF + 4] = {0};
     memcpy(image, pg_words, sizeof pg_words);
     memcpy(image + PG_CODEPAGE_OFF, &pg_codepage_word, 4);

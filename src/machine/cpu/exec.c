@@ -52,12 +52,15 @@
  *    block_done, which always passes the loop top.
  */
 #include <assert.h>
+#include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "machine/cpu/decode.h"
 #include "machine/cpu/hart.h"
+#include "machine/cpu/jit.h"
 #include "machine/cpu/softfp.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -75,6 +78,8 @@
  * exits with TRAP_STORM_EXIT_CODE instead of hanging the host. */
 #define TRAP_STORM_LIMIT 1000000u
 #define TRAP_STORM_EXIT_CODE 126
+/* --jit-check found compiled code that disagrees with the interpreter. */
+#define JIT_MISMATCH_EXIT_CODE 125
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -91,6 +96,12 @@ typedef struct Block {
      * succ_gen equals the cache generation. */
     struct Block *succ[2];
     uint64_t succ_gen;
+    /* With the JIT on, insn[0].handler is the hot counter or the compiled
+     * code's entry (op_hot, op_jit) and handler0 is the handler the
+     * interpreter uses for insn[0]; a copy of the block must use it. */
+    const void *handler0;
+    uint32_t hot;              /* runs through the interpreter so far */
+    JitBlock jit;
     Insn insn[];               /* n instructions + OP_END */
 } Block;
 
@@ -103,7 +114,13 @@ struct BlockCache {
     Block *dead;        /* invalidated blocks, freed at the next safe point */
     uint64_t gen;       /* starts at 1 so a zeroed hart's jump cache is stale */
     size_t bytes;
+    JitMode jit_mode;
+    Jit *jit;           /* NULL while jit_mode is JIT_MODE_OFF */
 };
+
+/* Code space for compiled blocks; when it fills up the whole cache is
+ * flushed, as for BCACHE_MAX_BYTES. */
+#define JIT_CODE_BYTES (64u << 20)
 
 /* ---------------------------------------------------------------------- */
 /* Block cache                                                            */
@@ -152,6 +169,7 @@ void bcache_free(struct BlockCache *bc)
     for (uint32_t i = 0; i < bc->nbuckets; i++)
         free_chain(bc->buckets[i]);
     bcache_collect(bc);
+    jit_free(bc->jit);
     free(bc->buckets);
     free(bc->page_heads);
     free(bc);
@@ -178,6 +196,20 @@ void bcache_flush(Machine *m)
     bc->nblocks = 0;
     bc->bytes = 0;
     bc->gen++;
+    jit_reset(bc->jit);
+}
+
+bool bcache_set_jit(Machine *m, int mode)
+{
+    struct BlockCache *bc = m->bcache;
+    if (mode != JIT_MODE_OFF && !bc->jit) {
+        bc->jit = jit_new(JIT_CODE_BYTES);
+        if (!bc->jit)
+            return false;
+    }
+    bc->jit_mode = (JitMode)mode;
+    bcache_flush(m); /* blocks get the handlers of the new mode */
+    return true;
 }
 
 void bcache_translation_changed(Machine *m)
@@ -299,6 +331,8 @@ enum {
     FUSE_SRLI_OR,             /* srli rA, rs, sh; or rB, rOther, rA */
     FUSE_SRLI_ANDI,           /* srli rA, rs, sh; andi rB, rA, imm */
     FUSE_MUL_ADD,             /* mul rA, rs1, rs2; add rB, rOther, rA */
+    HANDLER_HOT,              /* insn[0] of a block not compiled yet: count a run */
+    HANDLER_JIT,              /* insn[0] of a compiled block: run its code */
     HANDLER_COUNT
 };
 
@@ -373,6 +407,9 @@ static Block *block_build(Machine *m, const uint8_t *host, uint64_t paddr, const
         }
     }
     tmp[n] = (Insn){ .handler = handlers[OP_END], .op = OP_END, .pc_off = (uint16_t)(off - start) };
+    const void *handler0 = tmp[0].handler;
+    if (m->bcache->jit_mode != JIT_MODE_OFF)
+        tmp[0].handler = handlers[HANDLER_HOT];
 
     Block *b = malloc(sizeof(Block) + (n + 1) * sizeof(Insn));
     if (!b)
@@ -382,6 +419,9 @@ static Block *block_build(Machine *m, const uint8_t *host, uint64_t paddr, const
     b->n = n;
     b->succ[0] = b->succ[1] = NULL;
     b->succ_gen = 0;
+    b->handler0 = handler0;
+    b->hot = 0;
+    memset(&b->jit, 0, sizeof b->jit);
     memcpy(b->insn, tmp, (n + 1) * sizeof(Insn));
     bcache_insert(m, b);
     return b;
@@ -586,6 +626,97 @@ static Block *find_block(Hart *h, Insn cross[2], bool *crossing, const void *con
 }
 
 /* ---------------------------------------------------------------------- */
+/* --jit-check: every compiled block also runs in the interpreter         */
+
+/* op_jit runs the compiled code, keeps its result here, puts the hart and
+ * memory back as they were and lets the interpreter run the same
+ * instructions; the loop top then compares. The interpreter's result is
+ * the one that stays. */
+typedef struct JitCheck {
+    bool pending;
+    uint64_t retired0, exp_pc;
+    uint32_t count;                    /* instructions the compiled code ran */
+    const Block *block;
+    uint64_t pc0;
+    uint64_t x[32], f[32], mstatus;    /* before the block */
+    uint32_t fflags;
+    uint64_t nx[32], nf[32], nmstatus; /* after the compiled code */
+    uint32_t nfflags;
+    uint32_t njournal;
+    __typeof__(((JitCtx *)0)->journal[0]) journal[JIT_JOURNAL_MAX];
+} JitCheck;
+
+static void jit_check_save(const Hart *h, JitCheck *c)
+{
+    memcpy(c->x, h->x, sizeof c->x);
+    memcpy(c->f, h->f, sizeof c->f);
+    c->mstatus = h->mstatus;
+    c->fflags = h->fflags;
+}
+
+static void jit_check_rewind(Hart *h, JitCheck *c, const JitCtx *ctx, const Block *b, uint32_t count,
+                             uint64_t exp_pc, uint64_t retired)
+{
+    memcpy(c->nx, h->x, sizeof c->nx);
+    memcpy(c->nf, h->f, sizeof c->nf);
+    c->nmstatus = h->mstatus;
+    c->nfflags = h->fflags;
+    for (uint32_t i = ctx->njournal; i-- > 0;)
+        memcpy(ctx->journal[i].host, &ctx->journal[i].old, ctx->journal[i].size);
+    c->njournal = ctx->njournal;
+    memcpy(c->journal, ctx->journal, ctx->njournal * sizeof ctx->journal[0]);
+    memcpy(h->x, c->x, sizeof c->x);
+    memcpy(h->f, c->f, sizeof c->f);
+    h->mstatus = c->mstatus;
+    h->fflags = c->fflags;
+    c->pending = true;
+    c->retired0 = retired;
+    c->exp_pc = exp_pc;
+    c->count = count;
+    c->block = b;
+    c->pc0 = h->pc;
+}
+
+static bool jit_check_compare(const Hart *h, const JitCheck *c, uint64_t nretired)
+{
+    char what[160] = "";
+    if (nretired != c->count || h->pc != c->exp_pc)
+        snprintf(what, sizeof what, "compiled: %u instructions, next pc 0x%" PRIx64 "; interpreter: %" PRIu64
+                 ", next pc 0x%" PRIx64, c->count, c->exp_pc, nretired, h->pc);
+    for (int i = 0; i < 32 && !what[0]; i++)
+        if (h->x[i] != c->nx[i])
+            snprintf(what, sizeof what, "x%d: compiled 0x%" PRIx64 ", interpreter 0x%" PRIx64, i, c->nx[i], h->x[i]);
+    for (int i = 0; i < 32 && !what[0]; i++)
+        if (h->f[i] != c->nf[i])
+            snprintf(what, sizeof what, "f%d: compiled 0x%" PRIx64 ", interpreter 0x%" PRIx64, i, c->nf[i], h->f[i]);
+    if (!what[0] && (h->mstatus != c->nmstatus || h->fflags != c->nfflags))
+        snprintf(what, sizeof what, "mstatus/fflags: compiled 0x%" PRIx64 "/0x%x, interpreter 0x%" PRIx64 "/0x%x",
+                 c->nmstatus, c->nfflags, h->mstatus, h->fflags);
+    /* the last store to each address is what memory must hold */
+    for (uint32_t i = 0; i < c->njournal && !what[0]; i++) {
+        bool later = false;
+        for (uint32_t k = i + 1; k < c->njournal; k++)
+            later |= c->journal[k].host < c->journal[i].host + c->journal[i].size &&
+                     c->journal[i].host < c->journal[k].host + c->journal[k].size;
+        uint64_t now = 0;
+        memcpy(&now, c->journal[i].host, c->journal[i].size);
+        if (!later && now != c->journal[i].new_)
+            snprintf(what, sizeof what, "store %u of %u: compiled wrote 0x%" PRIx64 ", memory holds 0x%" PRIx64, i + 1,
+                     c->njournal, c->journal[i].new_, now);
+    }
+    if (!what[0])
+        return true;
+    fprintf(stderr, "rrvm: --jit-check: block at pc 0x%" PRIx64 " (physical 0x%" PRIx64 ", %u instructions, "
+                    "%u compiled), icount %" PRIu64 ": %s\n",
+            c->pc0, c->block->paddr, c->block->n, c->block->jit.ninsns, h->m->icount, what);
+    for (uint32_t i = 0; i < c->block->n; i++)
+        fprintf(stderr, "rrvm:   +%u %s rd=x%d rs1=x%d rs2=x%d imm=%d\n", c->block->insn[i].pc_off,
+                op_name(c->block->insn[i].op), c->block->insn[i].rd, c->block->insn[i].rs1,
+                c->block->insn[i].rs2, c->block->insn[i].imm);
+    return false;
+}
+
+/* ---------------------------------------------------------------------- */
 /* The interpreter                                                        */
 
 uint64_t hart_run(Hart *h, uint64_t budget)
@@ -631,6 +762,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         [FUSE_SLLI_OR] = &&fuse_slli_or, [FUSE_SRLI_XOR] = &&fuse_srli_xor,
         [FUSE_SRLI_OR] = &&fuse_srli_or, [FUSE_SRLI_ANDI] = &&fuse_srli_andi,
         [FUSE_MUL_ADD] = &&fuse_mul_add,
+        [HANDLER_HOT] = &&op_hot, [HANDLER_JIT] = &&op_jit,
     };
 
     Machine *m = h->m;
@@ -642,6 +774,11 @@ uint64_t hart_run(Hart *h, uint64_t budget)
     uint32_t stalled_passes = 0;  /* loop passes since then: traps without progress */
     Insn scratch[BLOCK_MAX_INSNS + 1]; /* truncated copy of a block at the budget's end */
     Insn cross[2];                      /* an instruction straddling two pages */
+    JitCtx jctx;                        /* compiled code's exit (op_jit) */
+    JitCheck chk;                       /* --jit-check: the compiled result to compare */
+    chk.pending = false;
+    const bool jit_check = bc->jit_mode == JIT_MODE_CHECK;
+    const uint32_t jit_hot = jit_check ? 1 : JIT_HOT;
     const Insn *ip, *bstart;
     /* The TLB sets loads and stores use. The translation context only
      * changes in instructions that end their block through block_done
@@ -780,6 +917,15 @@ uint64_t hart_run(Hart *h, uint64_t budget)
 
     for (;;) {
         FLUSH_COUNTS();
+        if (unlikely(chk.pending)) {
+            chk.pending = false;
+            if (!jit_check_compare(h, &chk, retired - chk.retired0)) {
+                m->exit_requested = true;
+                m->exit_code = JIT_MISMATCH_EXIT_CODE;
+                m->halt_reason = "--jit-check: compiled code and the interpreter disagree (see above)";
+                break;
+            }
+        }
         if (retired >= budget || m->exit_requested || m->reset_requested || m->timers_changed ||
             m->dbg.hit_hart >= 0)
             break;
@@ -802,7 +948,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
                              "(1,000,000 in a row; trap vector unmapped?)";
             break;
         }
-        if (unlikely(bc->bytes > BCACHE_MAX_BYTES))
+        if (unlikely(bc->bytes > BCACHE_MAX_BYTES || jit_full(bc->jit)))
             bcache_flush(m);
         if (unlikely(bc->dead != NULL))
             bcache_collect(bc);
@@ -829,6 +975,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
             }
             if (unlikely(b->n > left)) {
                 memcpy(scratch, b->insn, left * sizeof(Insn));
+                scratch[0].handler = b->handler0;
                 scratch[left - 1].handler = dispatch[scratch[left - 1].op]; /* unfuse */
                 scratch[left] = (Insn){ .handler = dispatch[OP_END], .op = OP_END,
                                         .pc_off = b->insn[left].pc_off };
@@ -843,6 +990,93 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         }
         bstart = ip;
         DISPATCH();
+
+    op_hot: {
+        /* insn[0] of a cached block (never a copy: copies get handler0) */
+        Block *hb = (Block *)(void *)((char *)ip - offsetof(Block, insn));
+        if (++hb->hot >= jit_hot) {
+            if (jit_compile(bc->jit, hb->insn, hb->n, (unsigned)(hb->paddr & (PAGE_SIZE - 1)), hb, jit_check,
+                            &hb->jit)) {
+                hb->insn[0].handler = dispatch[HANDLER_JIT];
+                goto op_jit;
+            }
+            hb->insn[0].handler = hb->handler0; /* interpreted from now on */
+        }
+        goto *hb->handler0;
+    }
+
+    op_jit: {
+        Block *jb = (Block *)(void *)((char *)ip - offsetof(Block, insn));
+        /* the block fits (callers check); with the debugger on (no chaining)
+         * or checking, compiled code runs this one block only */
+        uint64_t left0 = budget - retired;
+        assert(jb->n <= left0);
+        if (!cur || jit_check)
+            left0 = jb->n;
+        if (jit_check)
+            jit_check_save(h, &chk);
+        jctx.left = left0;
+        jctx.tlb_read = tlb_read;
+        jctx.tlb_write = tlb_write;
+        jctx.gen = bc->gen;
+        jctx.vpage = bpc & ~(PAGE_SIZE - 1);
+        jit_run(bc->jit, &jctx, h, &jb->jit);
+        uint64_t done = left0 - jctx.left;
+        Block *eb = jctx.exit_block;
+        /* compiled code only follows links within one virtual page */
+        assert(((eb->paddr ^ jb->paddr) >> PAGE_SHIFT) == 0);
+        bpc += eb->paddr - jb->paddr;
+        if (unlikely(jit_check)) {
+            assert(eb == jb && jctx.exit_reason != JIT_EXIT_BUDGET);
+            uint32_t count = jctx.exit_reason == JIT_EXIT_INSN ? jctx.exit_k : jb->n;
+            jit_check_rewind(h, &chk, &jctx, jb, count,
+                             jctx.exit_reason == JIT_EXIT_DONE ? jctx.next_pc : bpc + jb->insn[count].pc_off,
+                             retired);
+            cur = NULL;
+            ip = bstart = scratch;
+            if (count == 0) {
+                chk.pending = false;
+                ip = bstart = jb->insn;
+                goto *jb->handler0;
+            }
+            memcpy(scratch, jb->insn, (count + 1) * sizeof(Insn));
+            scratch[0].handler = jb->handler0;
+            if (count < jb->n) {
+                scratch[count - 1].handler = dispatch[scratch[count - 1].op]; /* unfuse */
+                scratch[count] = (Insn){ .handler = dispatch[OP_END], .op = OP_END,
+                                         .pc_off = jb->insn[count].pc_off };
+            }
+            DISPATCH();
+        }
+        if (cur)
+            cur = eb;
+        bstart = eb->insn;
+        switch (jctx.exit_reason) {
+        case JIT_EXIT_INSN:
+            ip = eb->insn + jctx.exit_k;
+            retired += done - jctx.exit_k;
+            if (jctx.exit_k == 0)
+                goto *eb->handler0;
+            DISPATCH();
+        case JIT_EXIT_DONE: {
+            ip = eb->insn + eb->n - 1;
+            retired += done - eb->n;
+            int s_ = jctx.slot;
+            if (s_ >= 0 && cur && eb->succ_gen == gen_top && eb->jit.link_gen[s_] != gen_top) {
+                Block *t_ = eb->succ[s_];
+                if (t_ && t_->jit.code)
+                    jit_link(&eb->jit, s_, &t_->jit, gen_top);
+            }
+            JUMP(jctx.next_pc, s_);
+        }
+        default: /* JIT_EXIT_BUDGET: eb did not run */
+            assert(done > 0); /* the first block fitted */
+            retired += done;
+            bstart = ip;
+            h->pc = bpc;
+            goto block_done;
+        }
+    }
 
     op_end:
         /* the sentinel does not retire: step back so JUMP counts right */

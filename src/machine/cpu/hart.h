@@ -247,6 +247,11 @@ static inline uint8_t *hart_tlb_lookup(Hart *h, int acc, uint64_t vaddr)
 /* --- block cache (exec.c): invalidate decoded code on a physical page. */
 void bcache_invalidate_page(Machine *m, uint64_t ppage);
 void bcache_flush(Machine *m);
+/* Execution engine (jit.h JitMode): JIT_MODE_OFF interprets everything;
+ * ON compiles hot blocks; CHECK compiles every block and runs each also in
+ * the interpreter, stopping the machine at the first difference. Flushes
+ * the block cache. False when this host has no code generator. */
+bool bcache_set_jit(Machine *m, int mode);
 /* Translations changed behind the TLB's back: move the cache generation, so
  * no jump-cache entry or block link (which skip the exec TLB) is used again
  * and a store in the running block ends it. Decoded blocks stay. */
