@@ -203,7 +203,8 @@ bool bcache_set_jit(Machine *m, int mode)
 {
     struct BlockCache *bc = m->bcache;
     if (mode != JIT_MODE_OFF && !bc->jit) {
-        bc->jit = jit_new(JIT_CODE_BYTES);
+        JitLayout layout = { offsetof(Block, host), offsetof(Block, jit) + offsetof(JitBlock, code) };
+        bc->jit = jit_new(JIT_CODE_BYTES, &layout);
         if (!bc->jit)
             return false;
     }
@@ -1018,14 +1019,13 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         jctx.left = left0;
         jctx.tlb_read = tlb_read;
         jctx.tlb_write = tlb_write;
+        jctx.tlb_exec = h->tlb[h->tlb_ctx[ACC_EXEC]][ACC_EXEC];
         jctx.gen = bc->gen;
         jctx.vpage = bpc & ~(PAGE_SIZE - 1);
         jit_run(bc->jit, &jctx, h, &jb->jit);
         uint64_t done = left0 - jctx.left;
         Block *eb = jctx.exit_block;
-        /* compiled code only follows links within one virtual page */
-        assert(((eb->paddr ^ jb->paddr) >> PAGE_SHIFT) == 0);
-        bpc += eb->paddr - jb->paddr;
+        bpc = jctx.vpage + (eb->paddr & (PAGE_SIZE - 1));
         if (unlikely(jit_check)) {
             assert(eb == jb && jctx.exit_reason != JIT_EXIT_BUDGET);
             uint32_t count = jctx.exit_reason == JIT_EXIT_INSN ? jctx.exit_k : jb->n;

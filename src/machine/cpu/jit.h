@@ -21,11 +21,14 @@
  *    JIT_EXIT_BUDGET before its first instruction), and an exit at
  *    instruction k gives back what was not run, so on return
  *    (left before - left after) is exactly the instructions retired.
- *  - Compiled blocks jump straight into each other only through links
- *    made by jit_link(), between blocks of one virtual page (the same rule
- *    as exec.c's succ links), and a link is taken only while its recorded
- *    cache generation equals ctx->gen, so links into invalidated blocks or
- *    across translation changes are never followed.
+ *  - Compiled blocks jump straight into each other through links made by
+ *    jit_link(), between blocks of one virtual page (the same rule as
+ *    exec.c's succ links), taken only while the link's recorded cache
+ *    generation equals ctx->gen, so links into invalidated blocks or across
+ *    translation changes are never followed; and, for other targets,
+ *    through the exec TLB and the hart's jump cache, checked exactly as
+ *    exec.c's `chain` checks them (the generation cannot change while
+ *    compiled code runs: only instructions that exit can change it).
  *  - Nothing the guest sees depends on whether, when or how a block was
  *    compiled (tested by --jit-check, which runs every block both ways).
  *  - Generated code is never freed piecemeal: jit_reset() drops all of it,
@@ -72,7 +75,9 @@ typedef struct JitCtx {
     const struct TlbEntry *tlb_read;   /* in: the hart's current TLB sets */
     const struct TlbEntry *tlb_write;
     uint64_t gen;                      /* in: block cache generation */
-    uint64_t vpage;                    /* in: virtual address of the page being run */
+    const struct TlbEntry *tlb_exec;
+    uint64_t vpage;                    /* in/out: virtual address of the page of the
+                                        * block running (of exit_block on return) */
     /* out: the block where the run stopped (its exec.c tag) and how:
      *  BUDGET: that block did not fit; nothing of it ran.
      *  INSN:   instructions [0, k) of it ran; instruction k is the
@@ -91,9 +96,15 @@ typedef struct JitCtx {
 
 typedef struct Jit Jit;
 
+/* Where generated code finds a block's fields (exec.c's Block is private
+ * to it): offsets of its host address and of its JitBlock's code. */
+typedef struct JitLayout {
+    size_t block_host, block_code;
+} JitLayout;
+
 /* A generator with `bytes` of code space; NULL when this host cannot run
  * generated code (not x86-64, or no executable memory). */
-Jit *jit_new(size_t bytes);
+Jit *jit_new(size_t bytes, const JitLayout *layout);
 void jit_free(Jit *j);
 /* Forget all generated code. Only when no block's code can run again. */
 void jit_reset(Jit *j);

@@ -52,6 +52,7 @@ enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_L = 0xC, CC_GE = 0xD };
 #define LEFT R15
 
 struct Jit {
+    JitLayout layout;
     uint8_t *mem;
     size_t size, used;
     void (*enter)(JitCtx *ctx, Hart *h, void *code);
@@ -330,7 +331,22 @@ static BinFn binary_helper(int op)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Block compiler                                                         */
+/* Guest register cache                                                   */
+
+/* Within one block, guest registers live in host registers from the pool
+ * below (all caller-saved, so a helper call drops them). The cache is
+ * written back ("flushed") before every instruction that can exit, before
+ * every helper call and before control leaves the block, so exits never
+ * have anything to write back and memory is the truth at every exit. */
+static const int8_t reg_pool[] = { RSI, RDI, R8, R9, R10, R11 };
+#define NPOOL ((int)(sizeof reg_pool / sizeof reg_pool[0]))
+
+typedef struct RegCache {
+    int8_t guest[NPOOL];  /* guest register in pool slot i, -1: free */
+    bool dirty[NPOOL];    /* newer than h->x[] */
+    uint32_t used[NPOOL]; /* last use, for eviction */
+    uint32_t clock;
+} RegCache;
 
 typedef struct Compile {
     Emit e;
@@ -341,10 +357,97 @@ typedef struct Compile {
     void *tag;
     bool check;
     JitBlock *jb;
+    RegCache rc;
     /* pending jumps to the exit stub of instruction k */
     struct { uint8_t *at; uint32_t k; } fix[4 * 64 + 8];
     int nfix;
 } Compile;
+
+static void rc_reset(RegCache *rc)
+{
+    memset(rc, 0, sizeof *rc);
+    for (int i = 0; i < NPOOL; i++)
+        rc->guest[i] = -1;
+}
+
+static int rc_slot_of(const RegCache *rc, int g)
+{
+    for (int i = 0; i < NPOOL; i++)
+        if (rc->guest[i] == g)
+            return i;
+    return -1;
+}
+
+static void rc_flush(Compile *c)
+{
+    for (int i = 0; i < NPOOL; i++)
+        if (c->rc.guest[i] >= 0 && c->rc.dirty[i]) {
+            mov_store(&c->e, xreg(c->rc.guest[i]), reg_pool[i]);
+            c->rc.dirty[i] = false;
+        }
+}
+
+/* After a helper call: caller-saved registers are gone (flushed before). */
+static void rc_forget(Compile *c)
+{
+    for (int i = 0; i < NPOOL; i++)
+        assert(c->rc.guest[i] < 0 || !c->rc.dirty[i]);
+    rc_reset(&c->rc);
+}
+
+/* A pool slot for guest g, not one of the host registers in `keep` (a
+ * bit mask of host register numbers); writes back what it evicts. */
+static int rc_alloc(Compile *c, int g, unsigned keep)
+{
+    RegCache *rc = &c->rc;
+    int best = -1;
+    for (int i = 0; i < NPOOL; i++) {
+        if (keep & (1u << reg_pool[i]))
+            continue;
+        if (rc->guest[i] < 0) {
+            best = i;
+            break;
+        }
+        if (best < 0 || rc->used[i] < rc->used[best])
+            best = i;
+    }
+    assert(best >= 0);
+    if (rc->guest[best] >= 0 && rc->dirty[best])
+        mov_store(&c->e, xreg(rc->guest[best]), reg_pool[best]);
+    rc->guest[best] = (int8_t)g;
+    rc->dirty[best] = false;
+    rc->used[best] = ++rc->clock;
+    return best;
+}
+
+/* Host register holding guest register g (loaded if needed). */
+static int rc_get(Compile *c, int g, unsigned keep)
+{
+    int i = rc_slot_of(&c->rc, g);
+    if (i < 0) {
+        i = rc_alloc(c, g, keep);
+        mov_load(&c->e, reg_pool[i], xreg(g));
+    }
+    c->rc.used[i] = ++c->rc.clock;
+    return reg_pool[i];
+}
+
+/* Host register that will hold a new value of guest register g. */
+static int rc_def(Compile *c, int g, unsigned keep)
+{
+    assert(g != 0);
+    int i = rc_slot_of(&c->rc, g);
+    if (i < 0)
+        i = rc_alloc(c, g, keep);
+    c->rc.dirty[i] = true;
+    c->rc.used[i] = ++c->rc.clock;
+    return reg_pool[i];
+}
+
+#define BIT(r) (1u << (r))
+
+/* ---------------------------------------------------------------------- */
+/* Block compiler                                                         */
 
 static void exit_to_insn(Compile *c, uint8_t *at, uint32_t k)
 {
@@ -382,42 +485,100 @@ static void emit_insn_stub(Compile *c, uint32_t k)
     exit_tail(c, JIT_EXIT_INSN);
 }
 
-/* Control leaves the block for page offset `target` (absolute pc =
- * vpage + target) through succ slot `slot`; with a link site when the
- * target is on this page. rax is free. */
-static void emit_leave(Compile *c, int slot, int64_t target)
+/* A DONE exit to the virtual address in rdx through succ slot `slot`. */
+static void emit_done(Compile *c, int slot)
 {
     Emit *e = &c->e;
-    uint8_t *to_done = NULL;
-    if (slot >= 0 && target >= 0 && target < (int64_t)PAGE_SIZE && (target & 1) == 0) {
-        mov_imm(e, RAX, (uint64_t)(uintptr_t)&c->jb->link_gen[slot]);
-        mov_load(e, RAX, mem_at(RAX, 0));
-        op_rm(e, true, 0x3B, RAX, cfield(offsetof(JitCtx, gen))); /* cmp rax, [gen] */
-        to_done = jcc_fwd(e, CC_NE);
-        uint8_t *site = jmp_fwd(e);
-        if (!e->overflow)
-            c->jb->link_site[slot] = site;
-        bind(e, to_done);
-        bind(e, site); /* unlinked: fall into the exit below */
-    }
-    mov_load(e, RAX, cfield(offsetof(JitCtx, vpage)));
-    add_imm64(e, RAX, target);
-    mov_store(e, cfield(offsetof(JitCtx, next_pc)), RAX);
+    mov_store(e, cfield(offsetof(JitCtx, next_pc)), RDX);
     op_rm(e, false, 0xC7, 0, cfield(offsetof(JitCtx, slot)));
     b4(e, (uint32_t)slot);
     exit_tail(c, JIT_EXIT_DONE);
 }
 
+/* Control goes to the virtual address in rdx, through succ slot `slot`
+ * (-1: an indirect jump): found in the exec TLB and the hart's jump cache
+ * as exec.c's `chain` would, a compiled block there is entered directly
+ * (ctx->vpage follows it); anything else is a DONE exit. The cache must
+ * be flushed (the pool registers are scratch here). */
+static void emit_lookup(Compile *c, int slot)
+{
+    Emit *e = &c->e;
+    const JitLayout *L = &c->j->layout;
+    uint8_t *fail[6];
+    int nf = 0;
+    if (!c->check) {
+        mov_rr(e, RAX, RDX);
+        shift_ri(e, true, 5, RAX, PAGE_SHIFT);                        /* rax = vpage */
+        op_rr(e, false, 0x0FB6, RCX, RAX);                            /* movzx ecx, al */
+        op_rm(e, true, 0x8D, RCX, (Mem){ RCX, RCX, 2, 0 });           /* rcx *= 3 */
+        mov_load(e, RSI, cfield(offsetof(JitCtx, tlb_exec)));
+        op_rm(e, true, 0x3B, RAX, (Mem){ RSI, RCX, 8, (int32_t)offsetof(TlbEntry, vpage) });
+        fail[nf++] = jcc_fwd(e, CC_NE);
+        mov_load(e, RDI, (Mem){ RSI, RCX, 8, (int32_t)offsetof(TlbEntry, addend) });
+        op_rr(e, true, 0x01, RDX, RDI);                               /* rdi = host address */
+        op_rr(e, false, 0x8B, RAX, RDX);                              /* eax = edx */
+        shift_ri(e, false, 5, RAX, 1);
+        alu_ri(e, false, 4, RAX, HART_JCACHE_SIZE - 1);
+        shift_ri(e, false, 4, RAX, 4);                                /* * sizeof entry */
+        _Static_assert(sizeof(((Hart *)0)->jc[0]) == 16, "jump cache entries are 16 bytes");
+        op_rm(e, true, 0x8D, RAX, (Mem){ HREG, RAX, 1, (int32_t)offsetof(Hart, jc) });
+        op_rm(e, true, 0x3B, RDX, mem_at(RAX, 0));                    /* vpc */
+        fail[nf++] = jcc_fwd(e, CC_NE);
+        mov_load(e, RAX, mem_at(RAX, 8));                             /* block */
+        op_rr(e, true, 0x85, RAX, RAX);
+        fail[nf++] = jcc_fwd(e, CC_E);
+        op_rm(e, true, 0x3B, RDI, mem_at(RAX, (int32_t)L->block_host));
+        fail[nf++] = jcc_fwd(e, CC_NE);
+        mov_load(e, RAX, mem_at(RAX, (int32_t)L->block_code));
+        op_rr(e, true, 0x85, RAX, RAX);
+        fail[nf++] = jcc_fwd(e, CC_E);
+        mov_rr(e, RCX, RDX);
+        alu_ri(e, true, 4, RCX, -(int64_t)PAGE_SIZE);
+        mov_store(e, cfield(offsetof(JitCtx, vpage)), RCX);
+        op_rr(e, false, 0xFF, 4, RAX);                                /* jmp rax */
+    }
+    for (int i = 0; i < nf; i++)
+        bind(e, fail[i]);
+    emit_done(c, slot);
+}
+
+/* Control leaves the block for page offset `target` (absolute pc =
+ * vpage + target) through succ slot `slot`; with a link site when the
+ * target is on this page. The register cache must be flushed; rax is free. */
+static void emit_leave(Compile *c, int slot, int64_t target)
+{
+    Emit *e = &c->e;
+    if (slot >= 0 && target >= 0 && target < (int64_t)PAGE_SIZE && (target & 1) == 0) {
+        mov_imm(e, RAX, (uint64_t)(uintptr_t)&c->jb->link_gen[slot]);
+        mov_load(e, RAX, mem_at(RAX, 0));
+        op_rm(e, true, 0x3B, RAX, cfield(offsetof(JitCtx, gen))); /* cmp rax, [gen] */
+        uint8_t *to_done = jcc_fwd(e, CC_NE);
+        uint8_t *site = jmp_fwd(e);
+        if (!e->overflow)
+            c->jb->link_site[slot] = site;
+        bind(e, to_done);
+        bind(e, site);
+        /* not linked yet: exit, so that exec.c links it (a lookup here would
+         * keep it from ever seeing this exit) */
+        mov_load(e, RDX, cfield(offsetof(JitCtx, vpage)));
+        add_imm64(e, RDX, target);
+        emit_done(c, slot);
+        return;
+    }
+    mov_load(e, RDX, cfield(offsetof(JitCtx, vpage)));
+    add_imm64(e, RDX, target);
+    emit_lookup(c, slot);
+}
+
 /* rax = x[rs1] + imm, then the TLB probe of `set` for an aligned `size`
  * access: on success rax is the host address. Exits to instruction k
- * otherwise. Clobbers rcx, rdx. */
+ * otherwise. Clobbers rcx, rdx. The cache must be flushed. */
 static void emit_tlb(Compile *c, uint32_t k, int set, int size)
 {
     Emit *e = &c->e;
     const Insn *in = &c->insn[k];
-    mov_load(e, RAX, xreg(in->rs1));
-    if (in->imm)
-        alu_ri(e, true, 0, RAX, in->imm);
+    int base = rc_get(c, in->rs1, 0);
+    op_rm(e, true, 0x8D, RAX, mem_at(base, in->imm)); /* lea rax, [base+imm] */
     if (size > 1) {
         b1(e, 0xA8); /* test al, size-1 */
         b1(e, (uint8_t)(size - 1));
@@ -455,15 +616,20 @@ static void emit_load(Compile *c, uint32_t k)
     while (loads[i].op != in->op)
         i++;
     bool fp = in->op == OP_FLW || in->op == OP_FLD;
+    rc_flush(c);
     if (fp)
         emit_require_fs(c, k);
     emit_tlb(c, k, TLBR, loads[i].size);
-    op_rm(e, loads[i].w, loads[i].opc, RDX, mem_at(RAX, 0));
     if (!fp) {
-        if (in->rd)
-            mov_store(e, xreg(in->rd), RDX);
+        if (in->rd) {
+            int d = rc_def(c, in->rd, 0);
+            op_rm(e, loads[i].w, loads[i].opc, d, mem_at(RAX, 0));
+        } else {
+            op_rm(e, loads[i].w, loads[i].opc, RDX, mem_at(RAX, 0));
+        }
         return;
     }
+    op_rm(e, loads[i].w, loads[i].opc, RDX, mem_at(RAX, 0));
     if (in->op == OP_FLW) {
         mov_imm(e, RCX, 0xffffffff00000000ull);
         op_rr(e, true, 0x09, RCX, RDX); /* or rdx, rcx: NaN-box */
@@ -478,10 +644,14 @@ static void emit_store(Compile *c, uint32_t k)
     const Insn *in = &c->insn[k];
     int size = in->op == OP_SB ? 1 : in->op == OP_SH ? 2 : (in->op == OP_SW || in->op == OP_FSW) ? 4 : 8;
     bool fp = in->op == OP_FSW || in->op == OP_FSD;
+    rc_flush(c);
     if (fp)
         emit_require_fs(c, k);
     emit_tlb(c, k, TLBW, size);
-    mov_load(e, RDX, fp ? freg(in->rs2) : xreg(in->rs2));
+    if (fp)
+        mov_load(e, RDX, freg(in->rs2));
+    else
+        mov_rr(e, RDX, rc_get(c, in->rs2, 0));
     if (c->check) {
         b1(e, 0x50); /* push rax */
         b1(e, 0x52); /* push rdx */
@@ -491,6 +661,7 @@ static void emit_store(Compile *c, uint32_t k)
         call_abs(e, (const void *)h_journal);
         b1(e, 0x5A); /* pop rdx */
         b1(e, 0x58); /* pop rax */
+        rc_forget(c);
     }
     switch (size) {
     case 1: op_rm(e, false, 0x88, RDX, mem_at(RAX, 0)); break;
@@ -500,10 +671,11 @@ static void emit_store(Compile *c, uint32_t k)
     }
 }
 
-/* rax = x[rs1] OP x[rs2] for the register-register ALU ops; false if
- * `op` is not one. */
-static bool emit_alu_rr(Emit *e, const Insn *in)
+/* The register-register ALU ops: rd = rs1 OP rs2. False if `op` is not
+ * one (nothing emitted). */
+static bool emit_alu_rr(Compile *c, const Insn *in)
 {
+    Emit *e = &c->e;
     static const struct { uint8_t op; bool w32; uint32_t opc; } simple[] = {
         { OP_ADD, false, 0x03 }, { OP_SUB, false, 0x2B }, { OP_AND, false, 0x23 },
         { OP_OR, false, 0x0B }, { OP_XOR, false, 0x33 }, { OP_MUL, false, 0x0FAF },
@@ -512,84 +684,121 @@ static bool emit_alu_rr(Emit *e, const Insn *in)
     for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++) {
         if (simple[i].op != in->op)
             continue;
-        op_rm(e, !simple[i].w32, 0x8B, RAX, xreg(in->rs1));
-        op_rm(e, !simple[i].w32, simple[i].opc, RAX, xreg(in->rs2));
+        int a = rc_get(c, in->rs1, 0);
+        int b = rc_get(c, in->rs2, BIT(a));
+        int d = rc_def(c, in->rd, BIT(a) | BIT(b));
+        op_rr(e, !simple[i].w32, 0x8B, RAX, a);
+        op_rr(e, !simple[i].w32, simple[i].opc, RAX, b);
         if (simple[i].w32)
-            movsxd(e, RAX, RAX);
+            movsxd(e, d, RAX);
+        else
+            mov_rr(e, d, RAX);
         return true;
     }
+    BinFn fn = binary_helper(in->op);
+    if (fn) {
+        /* arguments from memory: the pool registers are the argument registers */
+        rc_flush(c);
+        mov_load(e, RDI, xreg(in->rs1));
+        mov_load(e, RSI, xreg(in->rs2));
+        call_abs(e, (const void *)fn);
+        rc_forget(c);
+        mov_rr(e, rc_def(c, in->rd, 0), RAX);
+        return true;
+    }
+    int a, b, d;
     switch (in->op) {
     case OP_SLT: case OP_SLTU:
-        mov_load(e, RAX, xreg(in->rs1));
-        op_rm(e, true, 0x3B, RAX, xreg(in->rs2));
+        a = rc_get(c, in->rs1, 0);
+        b = rc_get(c, in->rs2, BIT(a));
+        d = rc_def(c, in->rd, BIT(a) | BIT(b));
+        op_rr(e, true, 0x39, b, a); /* cmp a, b */
         setcc_rax(e, in->op == OP_SLT ? CC_L : CC_B);
+        mov_rr(e, d, RAX);
         return true;
     case OP_SLL: case OP_SRL: case OP_SRA: case OP_SLLW: case OP_SRLW: case OP_SRAW: {
         /* x86 masks the count by 63 (by 31 for 32-bit operands), as RISC-V does */
         bool w32 = in->op == OP_SLLW || in->op == OP_SRLW || in->op == OP_SRAW;
         int digit = (in->op == OP_SLL || in->op == OP_SLLW) ? 4 : (in->op == OP_SRL || in->op == OP_SRLW) ? 5 : 7;
-        op_rm(e, !w32, 0x8B, RAX, xreg(in->rs1));
-        op_rm(e, false, 0x8B, RCX, xreg(in->rs2));
+        a = rc_get(c, in->rs1, 0);
+        b = rc_get(c, in->rs2, BIT(a));
+        d = rc_def(c, in->rd, BIT(a) | BIT(b));
+        mov_rr(e, RCX, b);
+        op_rr(e, !w32, 0x8B, RAX, a);
         op_rr(e, !w32, 0xD3, digit, RAX);
         if (w32)
-            movsxd(e, RAX, RAX);
+            movsxd(e, d, RAX);
+        else
+            mov_rr(e, d, RAX);
         return true;
     }
     case OP_MULH: case OP_MULHU:
-        mov_load(e, RAX, xreg(in->rs1));
-        op_rm(e, true, 0xF7, in->op == OP_MULH ? 5 : 4, xreg(in->rs2)); /* rdx:rax = rax * m */
-        mov_rr(e, RAX, RDX);
+        a = rc_get(c, in->rs1, 0);
+        b = rc_get(c, in->rs2, BIT(a));
+        d = rc_def(c, in->rd, BIT(a) | BIT(b));
+        mov_rr(e, RAX, a);
+        op_rr(e, true, 0xF7, in->op == OP_MULH ? 5 : 4, b); /* rdx:rax = rax * b */
+        mov_rr(e, d, RDX);
         return true;
     default:
-        break;
-    }
-    BinFn fn = binary_helper(in->op);
-    if (!fn)
         return false;
-    mov_load(e, RDI, xreg(in->rs1));
-    mov_load(e, RSI, xreg(in->rs2));
-    call_abs(e, (const void *)fn);
-    return true;
+    }
 }
 
-/* rax = x[rs1] OP imm for the register-immediate ALU ops and lui. */
-static bool emit_alu_ri(Emit *e, const Insn *in)
+/* The register-immediate ALU ops and lui: rd = rs1 OP imm. */
+static bool emit_alu_ri(Compile *c, const Insn *in)
 {
+    Emit *e = &c->e;
+    int a, d;
     switch (in->op) {
     case OP_LUI:
-        mov_imm(e, RAX, (uint64_t)(int64_t)in->imm);
+        mov_imm(e, rc_def(c, in->rd, 0), (uint64_t)(int64_t)in->imm);
         return true;
-    case OP_ADDI: case OP_XORI: case OP_ORI: case OP_ANDI: {
-        int digit = in->op == OP_ADDI ? 0 : in->op == OP_XORI ? 6 : in->op == OP_ORI ? 1 : 4;
-        mov_load(e, RAX, xreg(in->rs1));
-        if (in->imm || in->op == OP_ANDI)
-            alu_ri(e, true, digit, RAX, in->imm);
+    case OP_ADDI:
+        a = rc_get(c, in->rs1, 0);
+        d = rc_def(c, in->rd, BIT(a));
+        op_rm(e, true, 0x8D, d, mem_at(a, in->imm)); /* lea d, [a+imm] */
+        return true;
+    case OP_XORI: case OP_ORI: case OP_ANDI: {
+        int digit = in->op == OP_XORI ? 6 : in->op == OP_ORI ? 1 : 4;
+        a = rc_get(c, in->rs1, 0);
+        d = rc_def(c, in->rd, BIT(a));
+        mov_rr(e, RAX, a);
+        alu_ri(e, true, digit, RAX, in->imm);
+        mov_rr(e, d, RAX);
         return true;
     }
     case OP_SLTI: case OP_SLTIU:
-        mov_load(e, RAX, xreg(in->rs1));
-        alu_ri(e, true, 7, RAX, in->imm);
+        a = rc_get(c, in->rs1, 0);
+        d = rc_def(c, in->rd, BIT(a));
+        alu_ri(e, true, 7, a, in->imm); /* cmp a, imm */
         setcc_rax(e, in->op == OP_SLTI ? CC_L : CC_B);
+        mov_rr(e, d, RAX);
         return true;
     case OP_SLLI: case OP_SRLI: case OP_SRAI: {
         int digit = in->op == OP_SLLI ? 4 : in->op == OP_SRLI ? 5 : 7;
-        mov_load(e, RAX, xreg(in->rs1));
+        a = rc_get(c, in->rs1, 0);
+        d = rc_def(c, in->rd, BIT(a));
+        mov_rr(e, RAX, a);
         if (in->imm)
             shift_ri(e, true, digit, RAX, in->imm);
+        mov_rr(e, d, RAX);
         return true;
     }
     case OP_ADDIW:
-        op_rm(e, false, 0x8B, RAX, xreg(in->rs1));
-        if (in->imm)
-            alu_ri(e, false, 0, RAX, in->imm);
-        movsxd(e, RAX, RAX);
+        a = rc_get(c, in->rs1, 0);
+        d = rc_def(c, in->rd, BIT(a));
+        op_rm(e, false, 0x8D, RAX, mem_at(a, in->imm)); /* lea eax, [a+imm] */
+        movsxd(e, d, RAX);
         return true;
     case OP_SLLIW: case OP_SRLIW: case OP_SRAIW: {
         int digit = in->op == OP_SLLIW ? 4 : in->op == OP_SRLIW ? 5 : 7;
-        op_rm(e, false, 0x8B, RAX, xreg(in->rs1));
+        a = rc_get(c, in->rs1, 0);
+        d = rc_def(c, in->rd, BIT(a));
+        op_rr(e, false, 0x8B, RAX, a);
         if (in->imm)
             shift_ri(e, false, digit, RAX, in->imm);
-        movsxd(e, RAX, RAX);
+        movsxd(e, d, RAX);
         return true;
     }
     default:
@@ -611,17 +820,50 @@ static void emit_branch(Compile *c, uint32_t k)
     case OP_BGEU: cc = CC_AE; break;
     default: assert(0);
     }
-    mov_load(e, RAX, xreg(in->rs1));
-    op_rm(e, true, 0x3B, RAX, xreg(in->rs2));
+    int a = rc_get(c, in->rs1, 0);
+    int b = rc_get(c, in->rs2, BIT(a));
+    rc_flush(c);
+    op_rr(e, true, 0x39, b, a); /* cmp a, b */
     uint8_t *taken = jcc_fwd(e, cc);
     emit_leave(c, 1, (int64_t)c->page_off + c->insn[k + 1].pc_off);
     bind(e, taken);
     emit_leave(c, 0, (int64_t)c->page_off + in->pc_off + in->imm);
 }
 
-/* Emit instruction k; false when it is not compiled (the block's code
- * then exits to the interpreter before it). */
-static bool emit_insn(Compile *c, uint32_t k)
+/* rd = the virtual address of page offset `off` (a link register) */
+static void emit_link_reg(Compile *c, int rd, int64_t off)
+{
+    if (!rd)
+        return;
+    int d = rc_def(c, rd, 0);
+    mov_load(&c->e, d, cfield(offsetof(JitCtx, vpage)));
+    add_imm64(&c->e, d, off);
+}
+
+/* Whether emit_insn compiles this operation. */
+static bool op_compiled(int op)
+{
+    switch (op) {
+    case OP_NOP: case OP_FENCE: case OP_LUI: case OP_AUIPC: case OP_JAL: case OP_JALR:
+    case OP_BEQ: case OP_BNE: case OP_BLT: case OP_BGE: case OP_BLTU: case OP_BGEU:
+    case OP_LB: case OP_LH: case OP_LW: case OP_LD: case OP_LBU: case OP_LHU: case OP_LWU:
+    case OP_FLW: case OP_FLD: case OP_SB: case OP_SH: case OP_SW: case OP_SD: case OP_FSW: case OP_FSD:
+    case OP_ADDI: case OP_SLTI: case OP_SLTIU: case OP_XORI: case OP_ORI: case OP_ANDI:
+    case OP_SLLI: case OP_SRLI: case OP_SRAI:
+    case OP_ADD: case OP_SUB: case OP_SLL: case OP_SLT: case OP_SLTU: case OP_XOR: case OP_SRL:
+    case OP_SRA: case OP_OR: case OP_AND:
+    case OP_ADDIW: case OP_SLLIW: case OP_SRLIW: case OP_SRAIW:
+    case OP_ADDW: case OP_SUBW: case OP_SLLW: case OP_SRLW: case OP_SRAW:
+    case OP_MUL: case OP_MULH: case OP_MULHSU: case OP_MULHU: case OP_DIV: case OP_DIVU:
+    case OP_REM: case OP_REMU: case OP_MULW: case OP_DIVW: case OP_DIVUW: case OP_REMW: case OP_REMUW:
+        return true;
+    default:
+        return op >= OP_FP_FIRST && op <= OP_FP_LAST;
+    }
+}
+
+/* Emit instruction k (op_compiled(op) holds). */
+static void emit_insn(Compile *c, uint32_t k)
 {
     Emit *e = &c->e;
     const Insn *in = &c->insn[k];
@@ -629,70 +871,59 @@ static bool emit_insn(Compile *c, uint32_t k)
     int64_t next = (int64_t)c->page_off + c->insn[k + 1].pc_off;
     switch (in->op) {
     case OP_NOP: case OP_FENCE:
-        return true;
+        return;
     case OP_AUIPC:
-        mov_load(e, RAX, cfield(offsetof(JitCtx, vpage)));
-        add_imm64(e, RAX, here + in->imm);
-        mov_store(e, xreg(in->rd), RAX);
-        return true;
+        emit_link_reg(c, in->rd, here + in->imm);
+        return;
     case OP_JAL:
-        if (in->rd) {
-            mov_load(e, RAX, cfield(offsetof(JitCtx, vpage)));
-            add_imm64(e, RAX, next);
-            mov_store(e, xreg(in->rd), RAX);
-        }
+        emit_link_reg(c, in->rd, next);
+        rc_flush(c);
         emit_leave(c, 0, here + in->imm);
-        return true;
-    case OP_JALR:
-        mov_load(e, RDX, xreg(in->rs1));
-        if (in->imm)
-            alu_ri(e, true, 0, RDX, in->imm);
+        return;
+    case OP_JALR: {
+        int t = rc_get(c, in->rs1, 0);
+        op_rm(e, true, 0x8D, RDX, mem_at(t, in->imm)); /* lea rdx, [t+imm] */
         alu_ri(e, true, 4, RDX, -2);
-        if (in->rd) {
-            mov_load(e, RAX, cfield(offsetof(JitCtx, vpage)));
-            add_imm64(e, RAX, next);
-            mov_store(e, xreg(in->rd), RAX);
-        }
-        mov_store(e, cfield(offsetof(JitCtx, next_pc)), RDX);
-        op_rm(e, false, 0xC7, 0, cfield(offsetof(JitCtx, slot)));
-        b4(e, (uint32_t)-1);
-        exit_tail(c, JIT_EXIT_DONE);
-        return true;
+        emit_link_reg(c, in->rd, next);
+        rc_flush(c);
+        emit_lookup(c, -1);
+        return;
+    }
     case OP_BEQ: case OP_BNE: case OP_BLT: case OP_BGE: case OP_BLTU: case OP_BGEU:
         emit_branch(c, k);
-        return true;
+        return;
     case OP_LB: case OP_LH: case OP_LW: case OP_LD: case OP_LBU: case OP_LHU: case OP_LWU:
     case OP_FLW: case OP_FLD:
         emit_load(c, k);
-        return true;
+        return;
     case OP_SB: case OP_SH: case OP_SW: case OP_SD: case OP_FSW: case OP_FSD:
         emit_store(c, k);
-        return true;
+        return;
     default:
         break;
     }
     if (in->op >= OP_FP_FIRST && in->op <= OP_FP_LAST) {
-        /* fpu_exec changes nothing when it refuses (FS off, bad rm) */
+        /* fpu_exec reads and writes x[] in memory, and changes nothing
+         * when it refuses (FS off, bad rm) */
+        rc_flush(c);
         mov_rr(e, RDI, HREG);
         mov_imm(e, RSI, (uint64_t)(uintptr_t)in);
         call_abs(e, (const void *)fpu_exec);
+        rc_forget(c);
         b1(e, 0x84); /* test al, al */
         b1(e, 0xC0);
         exit_to_insn(c, jcc_fwd(e, CC_E), k);
-        return true;
+        return;
     }
-    if (emit_alu_rr(e, in) || emit_alu_ri(e, in)) {
-        assert(in->rd != 0);
-        mov_store(e, xreg(in->rd), RAX);
-        return true;
-    }
-    return false;
+    assert(in->rd != 0);
+    if (!emit_alu_rr(c, in) && !emit_alu_ri(c, in))
+        assert(0 && "op_compiled and emit_insn disagree");
 }
 
 bool jit_compile(Jit *j, const Insn *insn, uint32_t n, unsigned page_off, void *tag, bool check,
                  JitBlock *jb)
 {
-    if (!j || n == 0)
+    if (!j || n == 0 || !op_compiled(insn[0].op))
         return false;
     Compile *c = calloc(1, sizeof *c);
     if (!c)
@@ -704,6 +935,7 @@ bool jit_compile(Jit *j, const Insn *insn, uint32_t n, unsigned page_off, void *
     c->tag = tag;
     c->check = check;
     c->jb = jb;
+    rc_reset(&c->rc);
     jb->link_site[0] = jb->link_site[1] = NULL;
     jb->link_gen[0] = jb->link_gen[1] = 0;
     Emit *e = &c->e;
@@ -717,29 +949,21 @@ bool jit_compile(Jit *j, const Insn *insn, uint32_t n, unsigned page_off, void *
     alu_ri(e, true, 5, LEFT, n);
     uint32_t k = 0;
     bool ended = false;
-    for (; k < n && !e->overflow; k++) {
-        uint8_t *mark = e->p;
-        if (!emit_insn(c, k)) {
-            e->p = mark;
-            break;
-        }
-        if (op_ends_block(insn[k].op)) {
+    while (k < n && op_compiled(insn[k].op)) {
+        emit_insn(c, k);
+        if (op_ends_block(insn[k++].op)) {
             ended = true;
-            k++;
             break;
         }
-    }
-    uint32_t ncompiled = k;
-    if (ncompiled == 0) {
-        free(c);
-        return false;
     }
     if (!ended) {
-        if (ncompiled == n) /* ran off the block's end: page end or size limit */
+        rc_flush(c);
+        if (k == n) /* ran off the block's end: page end or size limit */
             emit_leave(c, 0, (int64_t)page_off + insn[n].pc_off);
         else
-            exit_to_insn(c, jmp_fwd(e), ncompiled);
+            exit_to_insn(c, jmp_fwd(e), k);
     }
+    uint32_t ncompiled = k;
     /* stubs */
     bind(e, no_room);
     exit_tail(c, JIT_EXIT_BUDGET);
@@ -814,11 +1038,12 @@ static void emit_trampoline(Jit *j)
     j->used = ((size_t)(e.p - j->mem) + 15) & ~(size_t)15;
 }
 
-Jit *jit_new(size_t bytes)
+Jit *jit_new(size_t bytes, const JitLayout *layout)
 {
     Jit *j = calloc(1, sizeof *j);
     if (!j)
         return NULL;
+    j->layout = *layout;
     void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) {
         free(j);
@@ -853,7 +1078,7 @@ bool jit_full(const Jit *j)
 
 #else /* no code generator for this host: the interpreter runs everything */
 
-Jit *jit_new(size_t bytes) { (void)bytes; return NULL; }
+Jit *jit_new(size_t bytes, const JitLayout *layout) { (void)bytes; (void)layout; return NULL; }
 void jit_free(Jit *j) { (void)j; }
 void jit_reset(Jit *j) { (void)j; }
 bool jit_full(const Jit *j) { (void)j; return false; }
