@@ -37,7 +37,7 @@ GUEST_SRC := $(sort $(wildcard tests/guest/*.S tests/guest/*.c))
 GUEST_ELF := $(patsubst tests/guest/%,build/guest-tests/%.elf,$(basename $(filter-out tests/guest/lib%,$(GUEST_SRC))))
 GUEST_LIB := $(filter tests/guest/lib%,$(GUEST_SRC))
 
-.PHONY: all asan test unit-test guest-test system-test guest bench bench-ckstore fuzz fuzz-smoke clean demo
+.PHONY: all asan test test-nojit test-jit-check unit-test guest-test system-test guest bench bench-ckstore fuzz fuzz-smoke clean demo
 all: build/rrvm
 
 build/obj/%.o: %.c $(HDRS)
@@ -93,7 +93,19 @@ guest-test: build/rrvm build/asan/rrvm $(GUEST_ELF)
 system-test: build/rrvm build/asan/rrvm $(GUEST_ELF)
 	$(TEST_CACHE) $(PYTHON) -m pytest -q tests/system
 
-test: unit-test guest-test guest fuzz-smoke system-test
+# The JIT is invisible: the suites again with the interpreter alone, and
+# the guest tests with every compiled block checked against the interpreter.
+test-nojit: build/rrvm $(UNIT_BIN) $(GUEST_ELF)
+	@set -e; for t in $(UNIT_BIN); do echo "== RRVM_JIT=off $$t"; RRVM_JIT=off $(TEST_CACHE) $$t; done
+	@RRVM_JIT=off scripts/run-guest-tests build/rrvm $(GUEST_ELF)
+	RRVM_JIT=off $(TEST_CACHE) $(PYTHON) -m pytest -q tests/system
+
+test-jit-check: build/rrvm build/asan/rrvm build/tests/test_exact_count $(GUEST_ELF)
+	@RRVM_JIT=check scripts/run-guest-tests build/rrvm $(GUEST_ELF)
+	@RRVM_JIT=check scripts/run-guest-tests build/asan/rrvm $(GUEST_ELF)
+	@RRVM_JIT=check build/tests/test_exact_count
+
+test: unit-test guest-test guest fuzz-smoke system-test test-nojit test-jit-check
 
 guest:
 	scripts/build-guest build/guest

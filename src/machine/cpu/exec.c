@@ -199,6 +199,11 @@ void bcache_flush(Machine *m)
     jit_reset(bc->jit);
 }
 
+void bcache_jit_test_miscompile(Machine *m, int op)
+{
+    jit_test_miscompile(m->bcache->jit, op);
+}
+
 bool bcache_set_jit(Machine *m, int mode)
 {
     struct BlockCache *bc = m->bcache;
@@ -709,7 +714,7 @@ static bool jit_check_compare(const Hart *h, const JitCheck *c, uint64_t nretire
         return true;
     fprintf(stderr, "rrvm: --jit-check: block at pc 0x%" PRIx64 " (physical 0x%" PRIx64 ", %u instructions, "
                     "%u compiled), icount %" PRIu64 ": %s\n",
-            c->pc0, c->block->paddr, c->block->n, c->block->jit.ninsns, h->m->icount, what);
+            c->pc0, c->block->paddr, c->block->n, c->block->jit.ninsns, h->m->icount - nretired, what);
     for (uint32_t i = 0; i < c->block->n; i++)
         fprintf(stderr, "rrvm:   +%u %s rd=x%d rs1=x%d rs2=x%d imm=%d\n", c->block->insn[i].pc_off,
                 op_name(c->block->insn[i].op), c->block->insn[i].rd, c->block->insn[i].rs1,

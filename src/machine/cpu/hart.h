@@ -252,6 +252,8 @@ void bcache_flush(Machine *m);
  * the interpreter, stopping the machine at the first difference. Flushes
  * the block cache. False when this host has no code generator. */
 bool bcache_set_jit(Machine *m, int mode);
+/* Tests only: see jit_test_miscompile. */
+void bcache_jit_test_miscompile(Machine *m, int op);
 /* Translations changed behind the TLB's back: move the cache generation, so
  * no jump-cache entry or block link (which skip the exec TLB) is used again
  * and a store in the running block ends it. Decoded blocks stay. */

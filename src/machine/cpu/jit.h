@@ -121,6 +121,9 @@ bool jit_compile(Jit *j, const Insn *insn, uint32_t n, unsigned page_off, void *
 /* Make `from`'s exit through succ slot `slot` jump straight into `to`
  * while the cache generation is `gen`. */
 void jit_link(JitBlock *from, int slot, const JitBlock *to, uint64_t gen);
+/* Tests of --jit-check only: compile `op` (an integer ALU op) wrongly, its
+ * result off by one, from now on. */
+void jit_test_miscompile(Jit *j, int op);
 /* Run compiled code from block `jb` for hart h; see JitCtx. */
 void jit_run(Jit *j, JitCtx *ctx, struct Hart *h, const JitBlock *jb);
 

@@ -53,6 +53,7 @@ enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_L = 0xC, CC_GE = 0xD };
 
 struct Jit {
     JitLayout layout;
+    int miscompile_op; /* jit_test_miscompile(); 0 (OP_ILLEGAL): none */
     uint8_t *mem;
     size_t size, used;
     void (*enter)(JitCtx *ctx, Hart *h, void *code);
@@ -90,6 +91,8 @@ static void b8(Emit *e, uint64_t v)
     b4(e, (uint32_t)v);
     b4(e, (uint32_t)(v >> 32));
 }
+
+#define unlikely_test(x) __builtin_expect(!!(x), 0)
 
 static bool fits8(int64_t v) { return v >= -128 && v <= 127; }
 static bool fits32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
@@ -918,6 +921,8 @@ static void emit_insn(Compile *c, uint32_t k)
     assert(in->rd != 0);
     if (!emit_alu_rr(c, in) && !emit_alu_ri(c, in))
         assert(0 && "op_compiled and emit_insn disagree");
+    if (unlikely_test(c->j->miscompile_op == in->op))
+        alu_ri(e, true, 0, rc_def(c, in->rd, 0), 1); /* the deliberate bug */
 }
 
 bool jit_compile(Jit *j, const Insn *insn, uint32_t n, unsigned page_off, void *tag, bool check,
@@ -990,6 +995,12 @@ bool jit_compile(Jit *j, const Insn *insn, uint32_t n, unsigned page_off, void *
     }
     free(c);
     return ok;
+}
+
+void jit_test_miscompile(Jit *j, int op)
+{
+    if (j)
+        j->miscompile_op = op;
 }
 
 void jit_link(JitBlock *from, int slot, const JitBlock *to, uint64_t gen)
@@ -1087,6 +1098,7 @@ bool jit_compile(Jit *j, const Insn *insn, uint32_t n, unsigned page_off, void *
     (void)j; (void)insn; (void)n; (void)page_off; (void)tag; (void)check; (void)jb;
     return false;
 }
+void jit_test_miscompile(Jit *j, int op) { (void)j; (void)op; }
 void jit_link(JitBlock *from, int slot, const JitBlock *to, uint64_t gen)
 {
     (void)from; (void)slot; (void)to; (void)gen;
