@@ -61,6 +61,7 @@
 #include "machine/cpu/decode.h"
 #include "machine/cpu/hart.h"
 #include "machine/cpu/jit.h"
+#include "machine/cpu/rvops.h"
 #include "machine/cpu/softfp.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -1172,36 +1173,18 @@ uint64_t hart_run(Hart *h, uint64_t budget)
 #undef FUSED
 
     op_mul: ALU(RS1 * RS2);
-    op_mulh: ALU((uint64_t)(((__int128)(int64_t)RS1 * (__int128)(int64_t)RS2) >> 64));
-    op_mulhsu: ALU((uint64_t)(((__int128)(int64_t)RS1 * (__int128)RS2) >> 64));
-    op_mulhu: ALU((uint64_t)(((unsigned __int128)RS1 * RS2) >> 64));
-    op_div: {
-        int64_t a = (int64_t)RS1, d = (int64_t)RS2;
-        ALU(d == 0 ? UINT64_MAX : (a == INT64_MIN && d == -1) ? (uint64_t)a : (uint64_t)(a / d));
-    }
-    op_divu: ALU(RS2 == 0 ? UINT64_MAX : RS1 / RS2);
-    op_rem: {
-        int64_t a = (int64_t)RS1, d = (int64_t)RS2;
-        ALU(d == 0 ? (uint64_t)a : (a == INT64_MIN && d == -1) ? 0 : (uint64_t)(a % d));
-    }
-    op_remu: ALU(RS2 == 0 ? RS1 : RS1 % RS2);
+    op_mulh: ALU(rv_mulh(RS1, RS2));
+    op_mulhsu: ALU(rv_mulhsu(RS1, RS2));
+    op_mulhu: ALU(rv_mulhu(RS1, RS2));
+    op_div: ALU(rv_div(RS1, RS2));
+    op_divu: ALU(rv_divu(RS1, RS2));
+    op_rem: ALU(rv_rem(RS1, RS2));
+    op_remu: ALU(rv_remu(RS1, RS2));
     op_mulw: ALU(sext32(RS1 * RS2));
-    op_divw: {
-        int32_t a = (int32_t)RS1, d = (int32_t)RS2;
-        ALU(d == 0 ? UINT64_MAX : (a == INT32_MIN && d == -1) ? sext32((uint32_t)a) : sext32((uint32_t)(a / d)));
-    }
-    op_divuw: {
-        uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
-        ALU(d == 0 ? UINT64_MAX : sext32(a / d));
-    }
-    op_remw: {
-        int32_t a = (int32_t)RS1, d = (int32_t)RS2;
-        ALU(d == 0 ? sext32((uint32_t)a) : (a == INT32_MIN && d == -1) ? 0 : sext32((uint32_t)(a % d)));
-    }
-    op_remuw: {
-        uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
-        ALU(d == 0 ? sext32(a) : sext32(a % d));
-    }
+    op_divw: ALU(rv_divw(RS1, RS2));
+    op_divuw: ALU(rv_divuw(RS1, RS2));
+    op_remw: ALU(rv_remw(RS1, RS2));
+    op_remuw: ALU(rv_remuw(RS1, RS2));
 
     op_fence_i:
         /* the block cache never holds stale code (stores invalidate
@@ -1418,7 +1401,11 @@ uint64_t hart_run(Hart *h, uint64_t budget)
          * find the next block through the jump cache, and link it when it
          * lies on the same virtual page (same translation, so the link
          * needs no TLB check later). Anything unusual takes the loop top. */
-        if (unlikely(!cur || retired >= budget || (h->mip & h->mie) || bc->gen != gen_top))
+        /* No interrupt check: one pending and enabled in mie was either
+         * taken at the loop top or is masked (mstatus, privilege), and
+         * unmasking it, like anything else that changes mip or mie,
+         * ends its block through block_done (see the header). */
+        if (unlikely(!cur || retired >= budget || bc->gen != gen_top))
             goto block_done;
         uint64_t pc = h->pc, left = budget - retired;
         Block *nb;

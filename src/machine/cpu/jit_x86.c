@@ -33,6 +33,7 @@
 
 #include "machine/cpu/hart.h"
 #include "machine/cpu/jit.h"
+#include "machine/cpu/rvops.h"
 
 #if defined(__x86_64__) && defined(__linux__)
 #include <sys/mman.h>
@@ -267,41 +268,17 @@ static void call_abs(Emit *e, const void *fn)
 /* ---------------------------------------------------------------------- */
 /* Helpers called from generated code: the interpreter's expressions      */
 
-static inline uint64_t sext32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)(uint32_t)v; }
-
-static uint64_t h_mulhsu(uint64_t a, uint64_t b) { return (uint64_t)(((__int128)(int64_t)a * (__int128)b) >> 64); }
-static uint64_t h_div(uint64_t a_, uint64_t d_)
-{
-    int64_t a = (int64_t)a_, d = (int64_t)d_;
-    return d == 0 ? UINT64_MAX : (a == INT64_MIN && d == -1) ? (uint64_t)a : (uint64_t)(a / d);
-}
-static uint64_t h_divu(uint64_t a, uint64_t d) { return d == 0 ? UINT64_MAX : a / d; }
-static uint64_t h_rem(uint64_t a_, uint64_t d_)
-{
-    int64_t a = (int64_t)a_, d = (int64_t)d_;
-    return d == 0 ? (uint64_t)a : (a == INT64_MIN && d == -1) ? 0 : (uint64_t)(a % d);
-}
-static uint64_t h_remu(uint64_t a, uint64_t d) { return d == 0 ? a : a % d; }
-static uint64_t h_divw(uint64_t a_, uint64_t d_)
-{
-    int32_t a = (int32_t)a_, d = (int32_t)d_;
-    return d == 0 ? UINT64_MAX : (a == INT32_MIN && d == -1) ? sext32((uint32_t)a) : sext32((uint32_t)(a / d));
-}
-static uint64_t h_divuw(uint64_t a_, uint64_t d_)
-{
-    uint32_t a = (uint32_t)a_, d = (uint32_t)d_;
-    return d == 0 ? UINT64_MAX : sext32(a / d);
-}
-static uint64_t h_remw(uint64_t a_, uint64_t d_)
-{
-    int32_t a = (int32_t)a_, d = (int32_t)d_;
-    return d == 0 ? sext32((uint32_t)a) : (a == INT32_MIN && d == -1) ? 0 : sext32((uint32_t)(a % d));
-}
-static uint64_t h_remuw(uint64_t a_, uint64_t d_)
-{
-    uint32_t a = (uint32_t)a_, d = (uint32_t)d_;
-    return d == 0 ? sext32(a) : sext32(a % d);
-}
+/* Generated code calls these with the System V ABI; the semantics are
+ * rvops.h's, shared with the interpreter. */
+static uint64_t h_mulhsu(uint64_t a, uint64_t b) { return rv_mulhsu(a, b); }
+static uint64_t h_div(uint64_t a, uint64_t d) { return rv_div(a, d); }
+static uint64_t h_divu(uint64_t a, uint64_t d) { return rv_divu(a, d); }
+static uint64_t h_rem(uint64_t a, uint64_t d) { return rv_rem(a, d); }
+static uint64_t h_remu(uint64_t a, uint64_t d) { return rv_remu(a, d); }
+static uint64_t h_divw(uint64_t a, uint64_t d) { return rv_divw(a, d); }
+static uint64_t h_divuw(uint64_t a, uint64_t d) { return rv_divuw(a, d); }
+static uint64_t h_remw(uint64_t a, uint64_t d) { return rv_remw(a, d); }
+static uint64_t h_remuw(uint64_t a, uint64_t d) { return rv_remuw(a, d); }
 
 /* Check mode: remember a store before it happens. */
 static void h_journal(JitCtx *ctx, uint8_t *host, uint64_t val, uint32_t size)
