@@ -1577,6 +1577,12 @@ static void print_stats(Session *s, uint64_t wall_ns)
         fprintf(stderr, "idle time skipped: %.6f s\n", (double)s->idle_skipped_ns / 1e9);
     if (s->mode == SESSION_RECORD)
         fprintf(stderr, "log bytes: %" PRIu64 "\n", s->log_bytes);
+    JitStats js;
+    if (bcache_jit_stats(m, &js))
+        fprintf(stderr, "jit: %" PRIu64 " blocks compiled (%" PRIu64 " instructions, %" PRIu64 " KiB of code, %" PRIu64
+                " code space resets)\n", js.blocks, js.insns, js.code_bytes >> 10, js.resets);
+    else
+        fprintf(stderr, "jit: off\n");
 }
 
 /* Default budget of in-memory checkpoints: 1/8 of host RAM, at most 2 GiB. */

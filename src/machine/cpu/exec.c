@@ -200,6 +200,14 @@ void bcache_flush(Machine *m)
     jit_reset(bc->jit);
 }
 
+bool bcache_jit_stats(const Machine *m, JitStats *out)
+{
+    if (m->bcache->jit_mode == JIT_MODE_OFF || !m->bcache->jit)
+        return false;
+    jit_stats(m->bcache->jit, out);
+    return true;
+}
+
 void bcache_jit_test_miscompile(Machine *m, int op)
 {
     jit_test_miscompile(m->bcache->jit, op);

@@ -252,6 +252,9 @@ void bcache_flush(Machine *m);
  * the interpreter, stopping the machine at the first difference. Flushes
  * the block cache. False when this host has no code generator. */
 bool bcache_set_jit(Machine *m, int mode);
+/* The JIT's counters; false when the JIT is off. */
+struct JitStats;
+bool bcache_jit_stats(const Machine *m, struct JitStats *out);
 /* Tests only: see jit_test_miscompile. */
 void bcache_jit_test_miscompile(Machine *m, int op);
 /* Translations changed behind the TLB's back: move the cache generation, so

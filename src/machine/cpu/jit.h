@@ -121,6 +121,14 @@ bool jit_compile(Jit *j, const Insn *insn, uint32_t n, unsigned page_off, void *
 /* Make `from`'s exit through succ slot `slot` jump straight into `to`
  * while the cache generation is `gen`. */
 void jit_link(JitBlock *from, int slot, const JitBlock *to, uint64_t gen);
+/* What the generator has done since jit_new (for --stats). */
+typedef struct JitStats {
+    uint64_t blocks, insns;   /* compiled */
+    uint64_t code_bytes;      /* generated, over all resets */
+    uint64_t resets;          /* code space dropped (block cache flushes) */
+} JitStats;
+void jit_stats(const Jit *j, JitStats *out);
+
 /* Tests of --jit-check only: compile `op` (an integer ALU op) wrongly, its
  * result off by one, from now on. */
 void jit_test_miscompile(Jit *j, int op);

@@ -55,6 +55,7 @@ enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_L = 0xC, CC_GE = 0xD };
 struct Jit {
     JitLayout layout;
     int miscompile_op; /* jit_test_miscompile(); 0 (OP_ILLEGAL): none */
+    JitStats stats;
     uint8_t *mem;
     size_t size, used;
     void (*enter)(JitCtx *ctx, Hart *h, void *code);
@@ -964,6 +965,9 @@ bool jit_compile(Jit *j, const Insn *insn, uint32_t n, unsigned page_off, void *
     if (ok) {
         jb->code = start;
         jb->ninsns = ncompiled;
+        j->stats.blocks++;
+        j->stats.insns += ncompiled;
+        j->stats.code_bytes += (uint64_t)(e->p - start);
         j->used = (size_t)(e->p - j->mem);
         j->used = (j->used + 15) & ~(size_t)15;
     } else {
@@ -1053,8 +1057,16 @@ void jit_free(Jit *j)
 
 void jit_reset(Jit *j)
 {
-    if (j)
-        emit_trampoline(j);
+    if (!j)
+        return;
+    if (j->stats.blocks)
+        j->stats.resets++;
+    emit_trampoline(j);
+}
+
+void jit_stats(const Jit *j, JitStats *out)
+{
+    *out = j->stats;
 }
 
 bool jit_full(const Jit *j)
@@ -1076,6 +1088,7 @@ bool jit_compile(Jit *j, const Insn *insn, uint32_t n, unsigned page_off, void *
     return false;
 }
 void jit_test_miscompile(Jit *j, int op) { (void)j; (void)op; }
+void jit_stats(const Jit *j, JitStats *out) { (void)j; memset(out, 0, sizeof *out); }
 void jit_link(JitBlock *from, int slot, const JitBlock *to, uint64_t gen)
 {
     (void)from; (void)slot; (void)to; (void)gen;
