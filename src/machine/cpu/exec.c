@@ -117,6 +117,7 @@ struct BlockCache {
     size_t bytes;
     JitMode jit_mode;
     Jit *jit;           /* NULL while jit_mode is JIT_MODE_OFF */
+    bool jit_full;      /* code space (nearly) used up: flush at the loop top */
 };
 
 /* Code space for compiled blocks; when it fills up the whole cache is
@@ -198,6 +199,7 @@ void bcache_flush(Machine *m)
     bc->bytes = 0;
     bc->gen++;
     jit_reset(bc->jit);
+    bc->jit_full = false;
 }
 
 bool bcache_jit_stats(const Machine *m, JitStats *out)
@@ -963,7 +965,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
                              "(1,000,000 in a row; trap vector unmapped?)";
             break;
         }
-        if (unlikely(bc->bytes > BCACHE_MAX_BYTES || jit_full(bc->jit)))
+        if (unlikely(bc->bytes > BCACHE_MAX_BYTES || bc->jit_full))
             bcache_flush(m);
         if (unlikely(bc->dead != NULL))
             bcache_collect(bc);
@@ -1010,8 +1012,10 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         /* insn[0] of a cached block (never a copy: copies get handler0) */
         Block *hb = (Block *)(void *)((char *)ip - offsetof(Block, insn));
         if (++hb->hot >= jit_hot) {
-            if (jit_compile(bc->jit, hb->insn, hb->n, (unsigned)(hb->paddr & (PAGE_SIZE - 1)), hb, jit_check,
-                            &hb->jit)) {
+            bool compiled = jit_compile(bc->jit, hb->insn, hb->n, (unsigned)(hb->paddr & (PAGE_SIZE - 1)), hb,
+                                        jit_check, &hb->jit);
+            bc->jit_full = jit_full(bc->jit);
+            if (compiled) {
                 hb->insn[0].handler = dispatch[HANDLER_JIT];
                 goto op_jit;
             }
