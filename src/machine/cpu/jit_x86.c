@@ -34,6 +34,7 @@
 #include "machine/cpu/hart.h"
 #include "machine/cpu/jit.h"
 #include "machine/cpu/rvops.h"
+#include "machine/cpu/softfp.h"
 
 #if defined(__x86_64__) && defined(__linux__)
 #include <sys/mman.h>
@@ -280,6 +281,37 @@ static uint64_t h_divw(uint64_t a, uint64_t d) { return rv_divw(a, d); }
 static uint64_t h_divuw(uint64_t a, uint64_t d) { return rv_divuw(a, d); }
 static uint64_t h_remw(uint64_t a, uint64_t d) { return rv_remw(a, d); }
 static uint64_t h_remuw(uint64_t a, uint64_t d) { return rv_remuw(a, d); }
+
+/* The fused multiply-adds with their signs fixed (five arguments: all in
+ * registers). */
+static sf64 h_fmadd_d(sf64 a, sf64 b, sf64 c, int rm, uint32_t *fl) { return f64_muladd(a, b, c, false, false, rm, fl); }
+static sf64 h_fmsub_d(sf64 a, sf64 b, sf64 c, int rm, uint32_t *fl) { return f64_muladd(a, b, c, false, true, rm, fl); }
+static sf64 h_fnmsub_d(sf64 a, sf64 b, sf64 c, int rm, uint32_t *fl) { return f64_muladd(a, b, c, true, false, rm, fl); }
+static sf64 h_fnmadd_d(sf64 a, sf64 b, sf64 c, int rm, uint32_t *fl) { return f64_muladd(a, b, c, true, true, rm, fl); }
+static sf64 h_fsqrt_d(sf64 a, sf64 unused, int rm, uint32_t *fl) { (void)unused; return f64_sqrt(a, rm, fl); }
+
+/* The double-precision arithmetic ops generated code calls directly (the
+ * interpreter's op_fadd_d..op_fnmadd_d, FP_ARITH_D): operands, rounding
+ * mode, h->fflags to accrue into; nargs f registers are read. */
+typedef struct FpArith {
+    uint8_t op, nargs;
+    const void *fn;
+} FpArith;
+
+static const FpArith *fp_arith(int op)
+{
+    static const FpArith table[] = {
+        { OP_FADD_D, 2, (const void *)f64_add }, { OP_FSUB_D, 2, (const void *)f64_sub },
+        { OP_FMUL_D, 2, (const void *)f64_mul }, { OP_FDIV_D, 2, (const void *)f64_div },
+        { OP_FSQRT_D, 2, (const void *)h_fsqrt_d },
+        { OP_FMADD_D, 3, (const void *)h_fmadd_d }, { OP_FMSUB_D, 3, (const void *)h_fmsub_d },
+        { OP_FNMSUB_D, 3, (const void *)h_fnmsub_d }, { OP_FNMADD_D, 3, (const void *)h_fnmadd_d },
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (table[i].op == op)
+            return &table[i];
+    return NULL;
+}
 
 /* Check mode: remember a store before it happens. */
 static void h_journal(JitCtx *ctx, uint8_t *host, uint64_t val, uint32_t size)
@@ -882,6 +914,33 @@ static void emit_insn(Compile *c, uint32_t k)
         return;
     default:
         break;
+    }
+    const FpArith *fa = fp_arith(in->op);
+    int static_rm = (int)((in->raw >> 12) & 7);
+    if (fa && (static_rm <= RM_RMM || static_rm == RM_DYN)) {
+        /* as the interpreter's FP_ARITH_D: FS off or an invalid dynamic
+         * rounding mode leave it to the interpreter (illegal) */
+        static const int argreg[3] = { RDI, RSI, RDX };
+        int rm_reg = fa->nargs == 3 ? RCX : RDX, fl_reg = fa->nargs == 3 ? R8 : RCX;
+        rc_flush(c);
+        emit_require_fs(c, k);
+        if (static_rm == RM_DYN) {
+            op_rm(e, false, 0x8B, RAX, hfield(offsetof(Hart, frm)));
+            alu_ri(e, false, 7, RAX, RM_RMM);
+            exit_to_insn(c, jcc_fwd(e, 0x7 /* above */), k);
+            op_rr(e, false, 0x8B, rm_reg, RAX);
+        } else {
+            mov_imm(e, rm_reg, (uint64_t)static_rm);
+        }
+        const uint8_t srcs[3] = { in->rs1, in->rs2, in->rs3 };
+        for (int i = 0; i < fa->nargs; i++)
+            mov_load(e, argreg[i], freg(srcs[i]));
+        op_rm(e, true, 0x8D, fl_reg, hfield(offsetof(Hart, fflags)));
+        call_abs(e, fa->fn);
+        rc_forget(c);
+        mov_store(e, freg(in->rd), RAX);
+        alu_mi(e, true, 1, hfield(offsetof(Hart, mstatus)), (int32_t)MSTATUS_FS_DIRTY);
+        return;
     }
     if (in->op >= OP_FP_FIRST && in->op <= OP_FP_LAST) {
         /* fpu_exec reads and writes x[] in memory, and changes nothing
