@@ -42,8 +42,7 @@ static inline int32_t imm_j(uint32_t b)
     return sext(v, 21);
 }
 
-/* True for ops whose only architectural effect is writing x[rd]. */
-static bool op_only_writes_rd(int op)
+bool op_only_writes_rd(int op)
 {
     switch (op) {
     case OP_LUI: case OP_AUIPC:

@@ -88,6 +88,10 @@ void decode_insn(uint32_t bits, Insn *out);
  * transfer, system, CSR and fence.i instructions, and OP_ILLEGAL. */
 bool op_ends_block(int op);
 
+/* True for the integer ops whose only architectural effect is writing
+ * x[rd] (lui, auipc and the I and M computational ops). */
+bool op_only_writes_rd(int op);
+
 /* The operation's name as spelled in the enum ("ADDI", "FCVT_D_S"), for
  * tests and debugging output; "?" when out of range. */
 const char *op_name(int op);

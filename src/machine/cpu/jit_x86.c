@@ -857,21 +857,13 @@ static void emit_link_reg(Compile *c, int rd, int64_t off)
 static bool op_compiled(int op)
 {
     switch (op) {
-    case OP_NOP: case OP_FENCE: case OP_LUI: case OP_AUIPC: case OP_JAL: case OP_JALR:
+    case OP_NOP: case OP_FENCE: case OP_JAL: case OP_JALR:
     case OP_BEQ: case OP_BNE: case OP_BLT: case OP_BGE: case OP_BLTU: case OP_BGEU:
     case OP_LB: case OP_LH: case OP_LW: case OP_LD: case OP_LBU: case OP_LHU: case OP_LWU:
     case OP_FLW: case OP_FLD: case OP_SB: case OP_SH: case OP_SW: case OP_SD: case OP_FSW: case OP_FSD:
-    case OP_ADDI: case OP_SLTI: case OP_SLTIU: case OP_XORI: case OP_ORI: case OP_ANDI:
-    case OP_SLLI: case OP_SRLI: case OP_SRAI:
-    case OP_ADD: case OP_SUB: case OP_SLL: case OP_SLT: case OP_SLTU: case OP_XOR: case OP_SRL:
-    case OP_SRA: case OP_OR: case OP_AND:
-    case OP_ADDIW: case OP_SLLIW: case OP_SRLIW: case OP_SRAIW:
-    case OP_ADDW: case OP_SUBW: case OP_SLLW: case OP_SRLW: case OP_SRAW:
-    case OP_MUL: case OP_MULH: case OP_MULHSU: case OP_MULHU: case OP_DIV: case OP_DIVU:
-    case OP_REM: case OP_REMU: case OP_MULW: case OP_DIVW: case OP_DIVUW: case OP_REMW: case OP_REMUW:
         return true;
     default:
-        return op >= OP_FP_FIRST && op <= OP_FP_LAST;
+        return op_only_writes_rd(op) || (op >= OP_FP_FIRST && op <= OP_FP_LAST);
     }
 }
 
