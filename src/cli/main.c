@@ -1499,7 +1499,7 @@ static int cmd_machine(const CmdDef *c, int argc, char **argv)
     p.o.cfg.board_virt = true;
     p.o.cfg.quantum = DEFAULT_QUANTUM;
     p.o.cfg.rtc_base_ns = host_wallclock_ns();
-    p.o.jit_mode = JIT_MODE_ON;
+    p.o.jit_mode = jit_available() ? JIT_MODE_ON : JIT_MODE_OFF;
     const char *jit_env = getenv("RRVM_JIT");
     if (jit_env && *jit_env && !parse_jit_mode(jit_env, &p.o.jit_mode)) {
         fprintf(stderr, "rrvm: RRVM_JIT=%s: takes on, off or check\n", jit_env);

@@ -96,6 +96,10 @@ typedef struct JitCtx {
 
 typedef struct Jit Jit;
 
+/* Whether this build has a code generator for its host (x86-64 Linux):
+ * the default engine is JIT_MODE_ON where it has, JIT_MODE_OFF elsewhere. */
+bool jit_available(void);
+
 /* Where generated code finds a block's fields (exec.c's Block is private
  * to it): offsets of its host address and of its JitBlock's code. */
 typedef struct JitLayout {

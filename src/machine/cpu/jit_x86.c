@@ -1081,6 +1081,8 @@ static void emit_trampoline(Jit *j)
     j->used = ((size_t)(e.p - j->mem) + 15) & ~(size_t)15;
 }
 
+bool jit_available(void) { return true; }
+
 Jit *jit_new(size_t bytes, const JitLayout *layout)
 {
     Jit *j = calloc(1, sizeof *j);
@@ -1129,6 +1131,7 @@ bool jit_full(const Jit *j)
 
 #else /* no code generator for this host: the interpreter runs everything */
 
+bool jit_available(void) { return false; }
 Jit *jit_new(size_t bytes, const JitLayout *layout) { (void)bytes; (void)layout; return NULL; }
 void jit_free(Jit *j) { (void)j; }
 void jit_reset(Jit *j) { (void)j; }
