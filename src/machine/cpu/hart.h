@@ -109,6 +109,11 @@ enum { TLB_CTX_U = 0, TLB_CTX_S = 1, TLB_CTX_S_SUM = 2, TLB_CTX_M = 3, TLB_NCTX 
  * entries instead of flushing (mmu_satp_changed). sfence.vma flushes only
  * what its operands name (mmu_sfence_vma). h->tlb points at the sets of
  * the active space, so h->tlb[ctx][acc] is the set the fast paths use.
+ * Neither moves the block cache generation: both are instructions that end
+ * their block (the loop top then reloads its set pointers), a jump-cache
+ * entry is used only after the exec TLB (or a walk) maps its pc to the
+ * block, and block links only join blocks on the page of a block reached
+ * that way (exec.c).
  *
  * Invariants (mmu.c keeps them):
  *  - h->tlb == h->tlb_space[h->tlb_cur].sets, that space is keyed and its
