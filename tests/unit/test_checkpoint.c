@@ -56,13 +56,8 @@ static Rig *rig_new(void)
     m->code_pages = calloc(TEST_RAM >> PAGE_SHIFT, 1);
     m->nharts = TEST_HARTS;
     for (int i = 0; i < TEST_HARTS; i++) {
-        Hart *h = calloc(1, sizeof *h);
-        h->m = m;
-        h->mhartid = (uint64_t)i;
-        h->pc = RAM_BASE;
-        h->priv = PRV_M;
-        h->misa = 0x800000000014112dull;
-        h->exc_cause = UINT64_MAX;
+        Hart *h = hart_new(m, (uint64_t)i); /* pc = RAM_BASE, M-mode, empty TLB */
+        assert_non_null(h);
         m->harts[i] = h;
     }
     /* the same "boot image" on every rig */
@@ -81,7 +76,7 @@ static void rig_free(Rig *r)
 {
     checkpoint_free(&r->cs);
     for (int i = 0; i < r->m->nharts; i++)
-        free(r->m->harts[i]);
+        hart_free(r->m->harts[i]);
     free(r->m->ram);
     free(r->m->dirty_pages);
     free(r->m->code_pages);
@@ -182,7 +177,7 @@ static void test_csr_flip_is_named(void **state)
     b->m->harts[1]->priv = PRV_S;
     b->m->harts[1]->frm = 2;
     assert_false(checkpoint_pair(a, b, report, sizeof report));
-    assert_non_null(strstr(report, "hart 1: mstatus recorded 0x0 replayed 0x8\n"));
+    assert_non_null(strstr(report, "hart 1: mstatus recorded 0xa00000000 replayed 0xa00000008\n"));
     assert_non_null(strstr(report, "hart 0: satp recorded 0x0 replayed 0x8000000000080001\n"));
     assert_non_null(strstr(report, "hart 0: pmpaddr3 recorded 0x0 replayed 0x1234\n"));
     assert_non_null(strstr(report, "hart 1: wfi recorded 0x0 replayed 0x1\n"));

@@ -1,6 +1,7 @@
 /*
  * test_mmu.c - unit tests for mmu.c: Sv39/Sv48 walks, permission rules,
- * A/D updates, PMP, the software TLB and the load/store/fetch slow paths.
+ * A/D updates, PMP, the software TLB (context sets, address spaces,
+ * sfence.vma) and the load/store/fetch slow paths.
  *
  * The machine is assembled by hand (RAM, page bitmaps, one hart) so the
  * tests depend only on the hart code. Functions other modules provide are
@@ -439,8 +440,17 @@ static void test_tlb_fill_and_contexts(void **state)
     assert_null(hart_tlb_lookup(h, ACC_WRITE, 0x10010));
     assert_non_null(hart_tlb_lookup(h, ACC_READ, 0x10008));
 
-    /* satp write flushes */
-    assert_true(hart_csr_write(h, 0x180, h->satp));
+    /* rewriting satp with its value keeps the entries; another value
+     * switches to another (empty) address space, and back */
+    uint64_t satp = h->satp;
+    assert_true(hart_csr_write(h, 0x180, satp));
+    assert_non_null(hart_tlb_lookup(h, ACC_READ, 0x10008));
+    assert_true(hart_csr_write(h, 0x180, satp | (5ull << 44)));
+    assert_null(hart_tlb_lookup(h, ACC_READ, 0x10008));
+    assert_true(hart_csr_write(h, 0x180, satp));
+    assert_ptr_equal(hart_tlb_lookup(h, ACC_READ, 0x10008), m->ram + 0x6008);
+    /* a full flush empties every space */
+    mmu_tlb_flush(h);
     assert_null(hart_tlb_lookup(h, ACC_READ, 0x10008));
 }
 
@@ -609,6 +619,365 @@ static void test_misaligned_emulation(void **state)
     assert_int_equal(v, 0x0400 | m->ram[0x4fff]);
 }
 
+/* --- TLB address spaces and sfence.vma --- */
+
+#define PTE_G 0x20ull
+#define RWXAD (PTE_R | PTE_W | PTE_X | PTE_A | PTE_D)
+#define SFENCE_RS 10 /* any register but x0: "this address / ASID" */
+
+/* A new Sv39 address space (root table) with this ASID, made current (in
+ * M-mode, like set_satp); returns the satp value. map() fills it until the
+ * next new_space/use_space. */
+static uint64_t new_space(Fix *f, uint64_t asid)
+{
+    f->levels = 3;
+    f->root = alloc_table(f);
+    uint64_t satp = (8ull << 60) | (asid << 44) | (f->root >> 12);
+    f->h->priv = PRV_M;
+    assert_true(hart_csr_write(f->h, 0x180, satp));
+    return satp;
+}
+
+/* Switch satp (from M, as Linux's switch_mm does from S) and go to S. */
+static void use_space(Fix *f, uint64_t satp)
+{
+    f->h->priv = PRV_M;
+    assert_true(hart_csr_write(f->h, 0x180, satp));
+    f->root = (satp & ((1ull << 44) - 1)) << 12;
+    enter(f, PRV_S, 0);
+}
+
+static uint64_t load(Fix *f, uint64_t va)
+{
+    uint64_t v;
+    bool mmio;
+    assert_true(mmu_load_slow(f->h, va, 8, &v, &mmio));
+    return v;
+}
+
+/* Fill read, write and exec entries for va's page. */
+static void touch(Fix *f, uint64_t va)
+{
+    bool mmio;
+    uint64_t pa;
+    load(f, va);
+    assert_true(mmu_store_slow(f->h, va + 8, 8, 0, &mmio));
+    assert_non_null(mmu_fetch_page(f->h, va, &pa));
+}
+
+static uint8_t *ram_at(Fix *f, uint64_t pa) { return f->m->ram + (pa - RAM_BASE); }
+
+/* Cached in all three kinds, to physical pa, or in none. */
+static void expect_cached(Fix *f, uint64_t va, uint64_t pa)
+{
+    for (int acc = 0; acc < 3; acc++)
+        assert_ptr_equal(hart_tlb_lookup(f->h, acc, va), ram_at(f, pa));
+}
+
+static void expect_uncached(Fix *f, uint64_t va)
+{
+    for (int acc = 0; acc < 3; acc++)
+        assert_null(hart_tlb_lookup(f->h, acc, va));
+}
+
+/* A fresh access to va uses physical page pa (data and fetch alike). */
+static void expect_maps_to(Fix *f, uint64_t va, uint64_t pa)
+{
+    uint64_t got;
+    wr64(f, pa, 0x5eed0000ull | (pa >> 12));
+    assert_int_equal(load(f, va), 0x5eed0000ull | (pa >> 12));
+    assert_ptr_equal(mmu_fetch_page(f->h, va, &got), ram_at(f, pa));
+    assert_int_equal(got, pa);
+    touch(f, va);
+    expect_cached(f, va, pa);
+}
+
+/* sfence.vma with an address drops that page in every set and kind and
+ * nothing else. The PTEs are changed behind the TLB's back (a host write,
+ * not seen by the page-table tracking), so only the fence can make the new
+ * mapping visible: this checks the fence itself. */
+static void test_sfence_vma_page(void **state)
+{
+    Fix *f = *state;
+    Hart *h = f->h;
+    set_satp(f, 3);
+    uint64_t pte_a = map(f, 0x10000, RAM_BASE + 0x6000, 0, RWXAD);
+    uint64_t pte_b = map(f, 0x11000, RAM_BASE + 0x7000, 0, RWXAD);
+    map(f, 0x10000 + TLB_SIZE * PAGE_SIZE, RAM_BASE + 0xa000, 0, RWXAD); /* same index as A */
+    enter(f, PRV_S, 0);
+    touch(f, 0x10000);
+    touch(f, 0x11000);
+    enter(f, PRV_S, MSTATUS_SUM); /* another context set */
+    touch(f, 0x10000);
+    enter(f, PRV_S, 0);
+    wr64(f, pte_a, ((RAM_BASE + 0x8000) >> 12) << 10 | RWXAD | PTE_V);
+    wr64(f, pte_b, ((RAM_BASE + 0x9000) >> 12) << 10 | RWXAD | PTE_V);
+
+    /* an address in another page with the same set index: nothing happens */
+    mmu_sfence_vma(h, SFENCE_RS, 0x10000 + TLB_SIZE * PAGE_SIZE, 0, 0);
+    expect_cached(f, 0x10000, RAM_BASE + 0x6000);
+    mmu_sfence_vma(h, SFENCE_RS, 0x10ff8, 0, 0);
+    expect_uncached(f, 0x10000);
+    enter(f, PRV_S, MSTATUS_SUM);
+    expect_uncached(f, 0x10000);
+    enter(f, PRV_S, 0);
+    expect_cached(f, 0x11000, RAM_BASE + 0x7000); /* still hits (stale on purpose) */
+    expect_maps_to(f, 0x10000, RAM_BASE + 0x8000);
+    /* rs1 = x0 with any value means every address */
+    mmu_sfence_vma(h, 0, 0x10000, 0, 0);
+    expect_uncached(f, 0x10000);
+    expect_uncached(f, 0x11000);
+    expect_maps_to(f, 0x11000, RAM_BASE + 0x9000);
+}
+
+/* An address anywhere in a superpage drops the entries of all its 4 KiB
+ * pages (the spec flushes the leaf, which maps them all), not others. */
+static void test_sfence_vma_superpage(void **state)
+{
+    Fix *f = *state;
+    Hart *h = f->h;
+    set_satp(f, 3);
+    uint64_t pte_2m = map(f, 0x200000, RAM_BASE, 1, RWXAD);
+    map(f, 0x10000, RAM_BASE + 0x6000, 0, RWXAD);
+    map(f, 0x600000, RAM_BASE + 0x7000, 0, RWXAD); /* 4K page in another 2M region */
+    enter(f, PRV_S, 0);
+    touch(f, 0x201000);
+    touch(f, 0x3ff000);
+    touch(f, 0x10000);
+    touch(f, 0x600000);
+    wr64(f, pte_2m, ((RAM_BASE + 0x200000) >> 12) << 10 | RWXAD | PTE_V);
+    /* an address outside the superpage leaves it alone */
+    mmu_sfence_vma(h, SFENCE_RS, 0x600000, 0, 0);
+    expect_uncached(f, 0x600000);
+    expect_cached(f, 0x3ff000, RAM_BASE + 0x1ff000);
+    mmu_sfence_vma(h, SFENCE_RS, 0x201234, 0, 0);
+    expect_uncached(f, 0x201000);
+    expect_uncached(f, 0x3ff000);
+    expect_cached(f, 0x10000, RAM_BASE + 0x6000);
+    expect_maps_to(f, 0x3ff000, RAM_BASE + 0x3ff000);
+    expect_maps_to(f, 0x201000, RAM_BASE + 0x201000);
+}
+
+/* satp writes switch address spaces: each keeps its entries, up to
+ * TLB_NSPACES of them; one more replaces the least recently used. */
+static void test_satp_switch_keeps_spaces(void **state)
+{
+    Fix *f = *state;
+    uint64_t satp[TLB_NSPACES + 1];
+    for (int k = 0; k < TLB_NSPACES; k++) {
+        satp[k] = new_space(f, (uint64_t)k + 1);
+        map(f, 0x10000, RAM_BASE + 0x6000 + (uint64_t)k * PAGE_SIZE, 0, RWXAD);
+        enter(f, PRV_S, 0);
+        touch(f, 0x10000);
+    }
+    for (int k = 0; k < TLB_NSPACES; k++) {
+        use_space(f, satp[k]);
+        expect_cached(f, 0x10000, RAM_BASE + 0x6000 + (uint64_t)k * PAGE_SIZE);
+    }
+    /* same ASID, another root: another space */
+    satp[TLB_NSPACES] = new_space(f, 2);
+    map(f, 0x10000, RAM_BASE + 0x9000, 0, RWXAD);
+    enter(f, PRV_S, 0);
+    expect_uncached(f, 0x10000);
+    touch(f, 0x10000);
+    use_space(f, satp[0]); /* the least recently used went */
+    expect_uncached(f, 0x10000);
+    expect_maps_to(f, 0x10000, RAM_BASE + 0x6000);
+    use_space(f, satp[TLB_NSPACES]);
+    expect_cached(f, 0x10000, RAM_BASE + 0x9000);
+    for (int k = 2; k < TLB_NSPACES; k++) { /* space 1 made room for space 0 */
+        use_space(f, satp[k]);
+        expect_cached(f, 0x10000, RAM_BASE + 0x6000 + (uint64_t)k * PAGE_SIZE);
+    }
+}
+
+/* sfence.vma with an ASID touches only the spaces with that ASID. */
+static void test_sfence_vma_asid(void **state)
+{
+    Fix *f = *state;
+    Hart *h = f->h;
+    uint64_t a = new_space(f, 1);
+    map(f, 0x10000, RAM_BASE + 0x6000, 0, RWXAD);
+    map(f, 0x11000, RAM_BASE + 0x7000, 0, RWXAD);
+    uint64_t b = new_space(f, 0x8002);
+    map(f, 0x10000, RAM_BASE + 0x8000, 0, RWXAD);
+    map(f, 0x11000, RAM_BASE + 0x9000, 0, RWXAD);
+    for (int round = 0; round < 2; round++) {
+        use_space(f, b);
+        touch(f, 0x10000);
+        touch(f, 0x11000);
+        use_space(f, a);
+        touch(f, 0x10000);
+        touch(f, 0x11000);
+        /* round 0 fences B's whole ASID, round 1 one page of it (bits
+         * above the 16-bit ASID are ignored) */
+        if (round == 0)
+            mmu_sfence_vma(h, 0, 0, SFENCE_RS, 0x8002);
+        else
+            mmu_sfence_vma(h, SFENCE_RS, 0x10000, SFENCE_RS, (1ull << 20) | 0x8002);
+        expect_cached(f, 0x10000, RAM_BASE + 0x6000);
+        expect_cached(f, 0x11000, RAM_BASE + 0x7000);
+        use_space(f, b);
+        expect_uncached(f, 0x10000);
+        if (round == 0)
+            expect_uncached(f, 0x11000);
+        else
+            expect_cached(f, 0x11000, RAM_BASE + 0x9000);
+    }
+    /* the active space's ASID: emptied in place, the other one kept */
+    mmu_sfence_vma(h, 0, 0, SFENCE_RS, 0x8002);
+    expect_uncached(f, 0x11000);
+    use_space(f, a);
+    expect_cached(f, 0x11000, RAM_BASE + 0x7000);
+    /* an address with rs2 = x0: that page in every space */
+    mmu_sfence_vma(h, SFENCE_RS, 0x11000, 0, 0);
+    expect_uncached(f, 0x11000);
+    expect_cached(f, 0x10000, RAM_BASE + 0x6000);
+}
+
+/* Global mappings are cached per space like the others; a fence that
+ * names no ASID reaches them in every space, inactive ones included. */
+static void test_sfence_vma_global(void **state)
+{
+    Fix *f = *state;
+    Hart *h = f->h;
+    uint64_t a = new_space(f, 1);
+    uint64_t pte_a = map(f, 0x40000, RAM_BASE + 0x6000, 0, RWXAD | PTE_G);
+    map(f, 0x50000, RAM_BASE + 0x6000, 0, RWXAD | PTE_G);
+    uint64_t b = new_space(f, 2);
+    uint64_t pte_b = map(f, 0x40000, RAM_BASE + 0x6000, 0, RWXAD | PTE_G);
+    map(f, 0x50000, RAM_BASE + 0x6000, 0, RWXAD | PTE_G);
+    use_space(f, a);
+    touch(f, 0x40000);
+    touch(f, 0x50000);
+    use_space(f, b);
+    touch(f, 0x40000);
+    touch(f, 0x50000);
+    /* the kernel changes a global mapping in every table, then fences it
+     * for all address spaces */
+    uint64_t new_pte = ((RAM_BASE + 0x7000) >> 12) << 10 | RWXAD | PTE_G | PTE_V;
+    wr64(f, pte_a, new_pte);
+    wr64(f, pte_b, new_pte);
+    mmu_sfence_vma(h, SFENCE_RS, 0x40000, 0, 0);
+    expect_maps_to(f, 0x40000, RAM_BASE + 0x7000);
+    use_space(f, a);
+    expect_uncached(f, 0x40000);
+    expect_maps_to(f, 0x40000, RAM_BASE + 0x7000);
+    /* a fence for ASID 1 drops its space's global entries too (allowed),
+     * and leaves ASID 2's alone (global mappings are not ordered by it) */
+    mmu_sfence_vma(h, 0, 0, SFENCE_RS, 1);
+    expect_uncached(f, 0x50000);
+    use_space(f, b);
+    expect_cached(f, 0x50000, RAM_BASE + 0x6000);
+    /* sfence.vma x0, x0: everything, everywhere */
+    mmu_sfence_vma(h, 0, 0, 0, 0);
+    expect_uncached(f, 0x50000);
+    use_space(f, a);
+    expect_uncached(f, 0x40000);
+}
+
+/* What must reach every space does: MXR, PMP, writes to walked page
+ * tables (so switching back without a fence never uses a stale entry),
+ * and dropping write entries for a page that became code. */
+static void test_flushes_reach_inactive_spaces(void **state)
+{
+    Fix *f = *state;
+    Hart *h = f->h;
+    Machine *m = f->m;
+    bool mmio;
+    uint64_t a = new_space(f, 1);
+    uint64_t pte_a = map(f, 0x10000, RAM_BASE + 0x6000, 0, RWXAD);
+    uint64_t b = new_space(f, 2);
+    map(f, 0x10000, RAM_BASE + 0x8000, 0, RWXAD);
+
+    /* a guest store to A's PTE while B is active: back in A, no fence
+     * needed, the new mapping is used for data and fetch */
+    use_space(f, a);
+    touch(f, 0x10000);
+    use_space(f, b);
+    touch(f, 0x10000);
+    enter(f, PRV_M, 0);
+    assert_true(mmu_store_slow(h, pte_a, 8, ((RAM_BASE + 0x7000) >> 12) << 10 | RWXAD | PTE_V, &mmio));
+    use_space(f, a);
+    expect_uncached(f, 0x10000);
+    expect_maps_to(f, 0x10000, RAM_BASE + 0x7000);
+
+    /* the write entry of an inactive space goes when its page becomes code
+     * (the PTE store above emptied B too: fill it again) */
+    use_space(f, b);
+    touch(f, 0x10000);
+    use_space(f, a);
+    use_space(f, b);
+    assert_non_null(hart_tlb_lookup(h, ACC_WRITE, 0x10000));
+    use_space(f, a);
+    m->code_pages[7] = 1;
+    mmu_tlb_drop_write_page(m, RAM_BASE + 0x7000);
+    assert_null(hart_tlb_lookup(h, ACC_WRITE, 0x10000));
+    assert_false(m->pt_pages[7] & PT_WRITE_MAPPED);
+    assert_non_null(hart_tlb_lookup(h, ACC_READ, 0x10000));
+    use_space(f, b);
+    assert_non_null(hart_tlb_lookup(h, ACC_WRITE, 0x10000)); /* other page: kept */
+    m->code_pages[8] = 1;
+    mmu_tlb_drop_write_page(m, RAM_BASE + 0x8000);
+    use_space(f, a);
+    use_space(f, b);
+    assert_null(hart_tlb_lookup(h, ACC_WRITE, 0x10000));
+    assert_non_null(hart_tlb_lookup(h, ACC_READ, 0x10000));
+
+    /* MXR and PMP changes flush every space */
+    for (int what = 0; what < 2; what++) {
+        use_space(f, a);
+        touch(f, 0x10000);
+        use_space(f, b);
+        touch(f, 0x10000);
+        h->priv = PRV_M;
+        if (what == 0) {
+            assert_true(hart_csr_write(h, 0x300, h->mstatus | MSTATUS_MXR));
+            assert_true(hart_csr_write(h, 0x300, h->mstatus & ~MSTATUS_MXR));
+        } else {
+            assert_true(hart_csr_write(h, 0x3b1, 0x1234));
+        }
+        use_space(f, a);
+        expect_uncached(f, 0x10000);
+        use_space(f, b);
+        expect_uncached(f, 0x10000);
+    }
+}
+
+/* The TLB is not part of the saved state, and a load empties it. */
+static void test_load_empties_every_space(void **state)
+{
+    Fix *f = *state;
+    Hart *h = f->h;
+    uint64_t a = new_space(f, 1);
+    map(f, 0x10000, RAM_BASE + 0x6000, 0, RWXAD);
+    uint64_t b = new_space(f, 2);
+    map(f, 0x10000, RAM_BASE + 0x7000, 0, RWXAD);
+    use_space(f, a);
+    touch(f, 0x10000);
+    use_space(f, b);
+    touch(f, 0x10000);
+    SerWriter w;
+    ser_writer_init(&w);
+    hart_save(h, &w);
+    size_t with_entries = w.len;
+    SerReader r;
+    ser_reader_init(&r, w.buf, w.len);
+    assert_true(hart_load(h, &r));
+    assert_int_equal(h->satp, b);
+    /* the same bytes with an empty TLB */
+    SerWriter w2;
+    ser_writer_init(&w2);
+    hart_save(h, &w2);
+    assert_int_equal(w2.len, with_entries);
+    assert_memory_equal(w2.buf, w.buf, w.len);
+    ser_writer_free(&w);
+    ser_writer_free(&w2);
+    expect_uncached(f, 0x10000);
+    use_space(f, a);
+    expect_uncached(f, 0x10000);
+}
+
 /* --- fetch --- */
 
 static void test_fetch_page(void **state)
@@ -711,6 +1080,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tlb_code_page_not_writable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlb_page_tables_tracked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlb_not_filled_for_mmio_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sfence_vma_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sfence_vma_superpage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_satp_switch_keeps_spaces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sfence_vma_asid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sfence_vma_global, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flushes_reach_inactive_spaces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_empties_every_space, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misaligned_emulation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetch_page, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ram_ptr_for_amo, setup, teardown),

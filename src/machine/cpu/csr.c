@@ -17,8 +17,9 @@
  *  - satp mode is Bare, Sv39 or Sv48.
  *  - A locked PMP entry (and the address of the entry below a locked TOR
  *    entry) never changes.
- *  - Any change that alters translation (satp, MXR, PMP) flushes the
- *    software TLB; changes of MPRV/MPP/SUM switch the TLB context set.
+ *  - Any change that alters translation for every address space (MXR,
+ *    PMP) flushes the software TLB; a satp write switches its address space
+ *    (mmu_satp_changed); changes of MPRV/MPP/SUM switch the TLB context set.
  */
 #include <assert.h>
 
@@ -340,7 +341,7 @@ bool hart_csr_write(Hart *h, int csr, uint64_t val)
         if (!satp_mode_supported(mode))
             break; /* WARL: an unsupported mode leaves satp unchanged */
         h->satp = val & ((0xfull << SATP_MODE_SHIFT) | SATP_ASID_MASK | SATP_PPN_MASK);
-        mmu_tlb_flush(h);
+        mmu_satp_changed(h);
         break;
     }
 

@@ -1227,7 +1227,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
     op_sfence_vma:
         if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM)))
             goto op_illegal;
-        mmu_tlb_flush(h);
+        mmu_sfence_vma(h, ip->rs1, RS1, ip->rs2, RS2);
         END_BLOCK(NEXT_PC(ip));
 
     op_csr: {

@@ -2,8 +2,9 @@
  * hart.c - hart lifecycle (create, reset, free) and state save/load.
  *
  * Invariants kept:
- *  - After hart_reset() and hart_load() the software TLB is empty and the
- *    TLB context selector matches priv/mstatus.
+ *  - After hart_reset() and hart_load() the software TLB is empty (one
+ *    address space, keyed by satp) and the TLB context selector matches
+ *    priv/mstatus. TLB contents are never saved.
  *  - hart_load() either loads a complete, WARL-legal architectural state or
  *    leaves the hart unchanged and reports why through the SerReader.
  *  - The exec engine's private fields are never touched here.
@@ -21,13 +22,23 @@ Hart *hart_new(Machine *m, uint64_t hartid)
     Hart *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
+    h->tlb_space = calloc(TLB_NSPACES, sizeof *h->tlb_space);
+    if (!h->tlb_space) {
+        free(h);
+        return NULL;
+    }
     h->m = m;
     h->mhartid = hartid;
     hart_reset(h, RAM_BASE);
     return h;
 }
 
-void hart_free(Hart *h) { free(h); }
+void hart_free(Hart *h)
+{
+    if (h)
+        free(h->tlb_space);
+    free(h);
+}
 
 void hart_reset(Hart *h, uint64_t pc)
 {

@@ -10,11 +10,13 @@
  *  - instret counts retired instructions exactly; a trapping instruction
  *    does not retire; a CSR write to minstret suppresses that instruction's
  *    own increment. m->icount advances by the same amount.
- *  - TLB entries only ever map RAM pages; device pages always take the slow
- *    path. Write TLB entries never map a page in m->code_pages or a page
- *    with PT_WALKED in m->pt_pages; no entry of a kind maps a virtual page
- *    with a debugger watchpoint of that kind (m->dbg). The TLBs are a pure cache of the page
- *    walk (mmu.c): flushing them never changes what the guest sees.
+ *  - TLB entries (of every keyed address space, not only the active one)
+ *    only ever map RAM pages; device pages always take the slow path.
+ *    Write TLB entries never map a page in m->code_pages or a page with
+ *    PT_WALKED in m->pt_pages; no entry of a kind maps a virtual page with
+ *    a debugger watchpoint of that kind (m->dbg). The TLBs are a pure
+ *    cache of the page walk (mmu.c): flushing them, or not, never changes
+ *    what the guest sees.
  */
 #ifndef RRVM_HART_H
 #define RRVM_HART_H
@@ -97,9 +99,42 @@ typedef struct TlbEntry {
  * entries are kept in separate sets per translation context: the effective
  * privilege, and for S-mode data accesses the value of mstatus.SUM. Traps,
  * xRET and MPRV/MPP/SUM changes then only switch sets (h->tlb_ctx[acc], kept
- * up to date by mmu_update_ctx()); satp writes, sfence.vma, MXR and PMP
- * changes flush everything (mmu_tlb_flush). */
+ * up to date by mmu_update_ctx()). MXR and PMP changes flush everything
+ * (mmu_tlb_flush). */
 enum { TLB_CTX_U = 0, TLB_CTX_S = 1, TLB_CTX_S_SUM = 2, TLB_CTX_M = 3, TLB_NCTX = 4 };
+
+/* TLB address spaces. The sets of all contexts are kept per satp value
+ * (mode, ASID and root together: the key), for up to TLB_NSPACES values,
+ * so a satp write that switches to a recently used address space keeps its
+ * entries instead of flushing (mmu_satp_changed). sfence.vma flushes only
+ * what its operands name (mmu_sfence_vma). h->tlb points at the sets of
+ * the active space, so h->tlb[ctx][acc] is the set the fast paths use.
+ * Neither moves the block cache generation: both are instructions that end
+ * their block (the loop top then reloads its set pointers), a jump-cache
+ * entry is used only after the exec TLB (or a walk) maps its pc to the
+ * block, and block links only join blocks on the page of a block reached
+ * that way (exec.c).
+ *
+ * Invariants (mmu.c keeps them):
+ *  - h->tlb == h->tlb_space[h->tlb_cur].sets, that space is keyed and its
+ *    key is h->satp.
+ *  - A keyed space holds only entries filled while satp had its key (and
+ *    the current MXR and PMP); they are as exact as those of the active
+ *    space (see mmu.c) and every invariant of TLB entries holds for them.
+ *  - A space that is not keyed is free: its contents are garbage, never
+ *    looked up or searched, and emptied before it gets a key.
+ *  - Every entry that a superpage (level > 0 leaf) walk filled in a space
+ *    has its vpage in [super_lo, super_hi], and the leaf level was at most
+ *    super_level. */
+#define TLB_NSPACES 4
+typedef struct TlbSpace {
+    TlbEntry sets[TLB_NCTX][3][TLB_SIZE]; /* [TLB_CTX_*][ACC_READ/WRITE/EXEC] */
+    uint64_t satp;      /* the key, when `keyed` */
+    uint64_t last_used; /* h->tlb_clock when last made active (LRU choice) */
+    uint64_t super_lo, super_hi; /* lo > hi: no superpage entries */
+    int super_level;
+    bool keyed;
+} TlbSpace;
 
 #define NUM_PMP 16
 
@@ -137,11 +172,16 @@ struct Hart {
     /* pending exception raised by a helper during the current instruction */
     uint64_t exc_cause, exc_tval;
 
-    /* software TLBs: not architectural, flushed on load */
-    TlbEntry tlb[TLB_NCTX][3][TLB_SIZE]; /* [TLB_CTX_*][ACC_READ/WRITE/EXEC] */
+    /* software TLBs: not architectural, never saved, flushed on load.
+     * h->tlb[ctx][acc] is the set of the active address space (TlbSpace,
+     * above) for context ctx and access kind acc. */
+    TlbEntry (*tlb)[3][TLB_SIZE];
     /* set in use for each access kind; whoever changes h->priv or
      * mstatus.MPRV/MPP/SUM must call mmu_update_ctx() (trap.c, csr.c do) */
     uint8_t tlb_ctx[3];
+    uint8_t tlb_cur;        /* index of the active space in tlb_space */
+    uint64_t tlb_clock;     /* counts space activations (LRU stamps) */
+    TlbSpace *tlb_space;    /* TLB_NSPACES, allocated with the hart */
 
     /* exec engine private (exec.c): jump cache from a virtual pc to its
      * decoded block. Not architectural and never saved: an entry is used
@@ -218,8 +258,18 @@ uint8_t *mmu_ram_ptr(Hart *h, uint64_t vaddr, int size, int acc, uint64_t *paddr
 /* Fetch: host pointer to the 4 KiB page containing vaddr for execution, or
  * NULL with exc set. *paddr receives the physical address of vaddr. */
 const uint8_t *mmu_fetch_page(Hart *h, uint64_t vaddr, uint64_t *paddr);
-/* Empty every TLB set of this hart; sfence.vma calls it (any operands). */
+/* Empty every TLB set of every address space of this hart; afterwards
+ * only the active space is keyed (by h->satp). */
 void mmu_tlb_flush(Hart *h);
+/* sfence.vma: rs1/rs2 are the register numbers (x0 means "all"), vaddr and
+ * asid their values. Flushes the entries for vaddr's page (rs1 != 0) or all
+ * entries (rs1 == 0) of every address space (rs2 == 0) or of those whose
+ * ASID is asid (rs2 != 0). Global mappings need no flush for rs2 != 0, so
+ * only spaces with that ASID are touched. */
+void mmu_sfence_vma(Hart *h, int rs1, uint64_t vaddr, int rs2, uint64_t asid);
+/* h->satp was written: make the space keyed by the new value active,
+ * taking the least recently used space (emptied) if none is. */
+void mmu_satp_changed(Hart *h);
 /* Recompute h->tlb_ctx after a change of priv or mstatus.MPRV/MPP/SUM. */
 void mmu_update_ctx(Hart *h);
 /* A guest-visible write (not the walker's A/D update) hit a page with

@@ -5,7 +5,14 @@
  * The software TLB maps a virtual page straight to a host pointer into RAM.
  * It is split in context sets (see TLB_CTX_* in hart.h) so that a trap or
  * xRET only switches sets instead of flushing; h->tlb_ctx[acc] names the set
- * matching the current effective privilege of each access kind.
+ * matching the current effective privilege of each access kind. The sets
+ * are kept per address space (TlbSpace in hart.h, keyed by the whole satp
+ * value), so a satp write only switches spaces, and sfence.vma flushes only
+ * the spaces and the page its operands name. An entry holds one 4 KiB
+ * virtual page even when a superpage maps it; sfence.vma with an address
+ * also drops every entry that may come from a superpage containing that
+ * address (the space's superpage range, below), as the spec's leaf
+ * invalidation requires.
  *
  * The TLB is a pure cache of the page walk: flushing it at any moment
  * (sfence.vma, a checkpoint, a state load) never changes what the guest
@@ -18,6 +25,9 @@
  *    MMIO region, and entirely allowed by PMP for its access kind and the
  *    privilege of its set; so a fast-path access behaves exactly like the
  *    slow path would.
+ *  - "Every TLB" below means every keyed address space of every hart:
+ *    the entries of an inactive space are as live as the active one's
+ *    (they are used again on a switch back) and obey every rule here.
  *  - Every page holding a PTE that the walk of a live entry read has
  *    PT_WALKED set in m->pt_pages (set at fill). A write to such a page by
  *    anything but the walker's own A/D update (slow-path store, AMO/SC,
@@ -30,8 +40,10 @@
  *    them): that only costs speed.
  *  - No write entry maps a page with PT_WALKED: stores to page tables
  *    always take the slow path. PT_WRITE_MAPPED is set on a page whenever a
- *    write entry is made for it, so marking a page PT_WALKED needs to
- *    search the write TLBs only when that bit is set.
+ *    write entry is made for it and cleared only when no write entry can
+ *    map it any more, so dropping a page's write entries
+ *    (mmu_tlb_drop_write_page, for a new code or page-table page) searches
+ *    the write TLBs only when that bit is set.
  *  - A write entry exists only if the leaf PTE's D bit was set when it was
  *    filled, the page is not in m->code_pages, and m->dirty_pages was set
  *    for the page when it was filled.
@@ -120,26 +132,161 @@ void mmu_update_ctx(Hart *h)
     h->tlb_ctx[ACC_WRITE] = d;
 }
 
-void mmu_tlb_flush(Hart *h)
+/* --- TLB address spaces --- */
+
+#define SATP_ASID_SHIFT 44
+#define SATP_ASID_BITS 0xffffull
+
+static TlbSpace *active_space(Hart *h) { return &h->tlb_space[h->tlb_cur]; }
+
+static uint64_t space_asid(const TlbSpace *s) { return (s->satp >> SATP_ASID_SHIFT) & SATP_ASID_BITS; }
+
+/* Remove every entry of space s (it keeps its key). */
+static void space_empty(TlbSpace *s)
 {
     for (int c = 0; c < TLB_NCTX; c++)
         for (int a = 0; a < 3; a++)
             for (int i = 0; i < TLB_SIZE; i++)
-                h->tlb[c][a][i].vpage = UINT64_MAX;
+                s->sets[c][a][i].vpage = UINT64_MAX;
+    s->super_lo = UINT64_MAX;
+    s->super_hi = 0;
+    s->super_level = 0;
+}
+
+/* Drop every entry of keyed space s: the active space is emptied, another
+ * one is freed (emptied when it gets a key again). */
+static void space_flush(Hart *h, TlbSpace *s)
+{
+    assert(s->keyed);
+    if (s == active_space(h))
+        space_empty(s);
+    else
+        s->keyed = false;
+}
+
+/* Remove the entries of s for virtual pages lo..hi, in every set. */
+static void space_drop_range(TlbSpace *s, uint64_t lo, uint64_t hi)
+{
+    for (int c = 0; c < TLB_NCTX; c++)
+        for (int a = 0; a < 3; a++)
+            for (int i = 0; i < TLB_SIZE; i++) {
+                TlbEntry *e = &s->sets[c][a][i];
+                if (e->vpage >= lo && e->vpage <= hi)
+                    e->vpage = UINT64_MAX;
+            }
+}
+
+/* Remove what s may cache about the leaf PTE mapping virtual page vpage:
+ * its own entries, and those of any superpage containing it. */
+static void space_flush_page(TlbSpace *s, uint64_t vpage)
+{
+    for (int c = 0; c < TLB_NCTX; c++)
+        for (int a = 0; a < 3; a++) {
+            TlbEntry *e = &s->sets[c][a][vpage & (TLB_SIZE - 1)];
+            if (e->vpage == vpage)
+                e->vpage = UINT64_MAX;
+        }
+    if (s->super_lo > s->super_hi)
+        return;
+    /* a superpage of level <= super_level containing vpage lies in this
+     * aligned region, and its entries in [super_lo, super_hi] */
+    uint64_t span = 1ull << (9 * s->super_level);
+    uint64_t lo = vpage & ~(span - 1), hi = lo + span - 1;
+    if (lo <= s->super_hi && s->super_lo <= hi)
+        space_drop_range(s, lo, hi);
+}
+
+static void space_activate(Hart *h, int i)
+{
+    assert(h->tlb_space[i].keyed && h->tlb_space[i].satp == h->satp);
+    h->tlb_cur = (uint8_t)i;
+    h->tlb = h->tlb_space[i].sets;
+    h->tlb_space[i].last_used = ++h->tlb_clock;
+}
+
+void mmu_tlb_flush(Hart *h)
+{
+    assert(h->tlb_space);
+    for (int i = 0; i < TLB_NSPACES; i++)
+        h->tlb_space[i].keyed = false;
+    TlbSpace *s = active_space(h);
+    space_empty(s);
+    s->keyed = true;
+    s->satp = h->satp;
+    space_activate(h, h->tlb_cur);
+}
+
+void mmu_sfence_vma(Hart *h, int rs1, uint64_t vaddr, int rs2, uint64_t asid)
+{
+    if (rs1 == 0 && rs2 == 0) {
+        mmu_tlb_flush(h);
+        return;
+    }
+    for (int i = 0; i < TLB_NSPACES; i++) {
+        TlbSpace *s = &h->tlb_space[i];
+        if (!s->keyed || (rs2 != 0 && space_asid(s) != (asid & SATP_ASID_BITS)))
+            continue;
+        if (rs1 == 0)
+            space_flush(h, s);
+        else
+            space_flush_page(s, vaddr >> PAGE_SHIFT);
+    }
+}
+
+/* The space to give a new key: a free one, else the least recently used
+ * (never the active one while there is another). */
+static int space_victim(const Hart *h)
+{
+    int best = -1;
+    for (int i = 0; i < TLB_NSPACES; i++) {
+        const TlbSpace *s = &h->tlb_space[i];
+        if (!s->keyed)
+            return i;
+        if (best < 0 || s->last_used < h->tlb_space[best].last_used)
+            best = i;
+    }
+    return best;
+}
+
+void mmu_satp_changed(Hart *h)
+{
+    if (active_space(h)->satp == h->satp)
+        return;
+    for (int i = 0; i < TLB_NSPACES; i++)
+        if (h->tlb_space[i].keyed && h->tlb_space[i].satp == h->satp) {
+            space_activate(h, i);
+            return;
+        }
+    int v = space_victim(h);
+    TlbSpace *s = &h->tlb_space[v];
+    space_empty(s);
+    s->keyed = true;
+    s->satp = h->satp;
+    space_activate(h, v);
 }
 
 void mmu_tlb_drop_write_page(Machine *m, uint64_t ppage)
 {
     assert((ppage & (PAGE_SIZE - 1)) == 0);
+    assert(machine_is_ram(m, ppage, PAGE_SIZE));
+    uint8_t *mark = &m->pt_pages[(ppage - RAM_BASE) >> PAGE_SHIFT];
+    if (!(*mark & PT_WRITE_MAPPED))
+        return; /* no write entry maps the page */
     for (int n = 0; n < m->nharts; n++) {
         Hart *h = m->harts[n];
-        for (int c = 0; c < TLB_NCTX; c++)
-            for (int i = 0; i < TLB_SIZE; i++) {
-                TlbEntry *e = &h->tlb[c][ACC_WRITE][i];
-                if (e->vpage != UINT64_MAX && e->ppage == ppage)
-                    e->vpage = UINT64_MAX;
-            }
+        for (int k = 0; k < TLB_NSPACES; k++) {
+            TlbSpace *s = &h->tlb_space[k];
+            if (!s->keyed)
+                continue;
+            for (int c = 0; c < TLB_NCTX; c++)
+                for (int i = 0; i < TLB_SIZE; i++) {
+                    TlbEntry *e = &s->sets[c][ACC_WRITE][i];
+                    if (e->vpage != UINT64_MAX && e->ppage == ppage)
+                        e->vpage = UINT64_MAX;
+                }
+        }
     }
+    *mark &= (uint8_t)~PT_WRITE_MAPPED;
 }
 
 /* --- page-table pages --- */
@@ -241,6 +388,7 @@ static bool pte_addr_ok(Hart *h, uint64_t pte_addr, int acc)
 /* The RAM pages holding the PTEs a walk read (at most one per level). */
 typedef struct Walk {
     int n;
+    int level; /* of the leaf: 0 for a 4 KiB page or no translation */
     uint64_t pte_page[4];
 } Walk;
 
@@ -250,6 +398,7 @@ typedef struct Walk {
 static bool translate_walk(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa, Walk *walk, bool peek)
 {
     walk->n = 0;
+    walk->level = 0;
     uint64_t mode = h->satp >> 60;
     if (priv == PRV_M || mode == 0) {
         *pa = va;
@@ -319,6 +468,7 @@ static bool translate_walk(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa
         }
         uint64_t offset_mask = (1ull << (PAGE_SHIFT + 9 * level)) - 1;
         *pa = (ppn << PAGE_SHIFT) | (va & offset_mask);
+        walk->level = level;
         return true;
     }
     assert(!"unreachable: the level-0 PTE is always a leaf or a fault");
@@ -401,6 +551,16 @@ static void tlb_fill(Hart *h, int acc, int priv, uint64_t va, uint64_t pa, const
         m->pt_pages[page_index] |= PT_WRITE_MAPPED;
     }
     uint64_t vpage = va >> PAGE_SHIFT;
+    TlbSpace *s = active_space(h);
+    assert(s->keyed && s->satp == h->satp && h->tlb == s->sets);
+    if (walk->level > 0) {
+        if (vpage < s->super_lo)
+            s->super_lo = vpage;
+        if (vpage > s->super_hi)
+            s->super_hi = vpage;
+        if (walk->level > s->super_level)
+            s->super_level = walk->level;
+    }
     TlbEntry *e = &h->tlb[h->tlb_ctx[acc]][acc][vpage & (TLB_SIZE - 1)];
     e->vpage = vpage;
     e->addend = (uintptr_t)(m->ram + (ppage - RAM_BASE)) - (uintptr_t)(vpage << PAGE_SHIFT);
