@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,6 +143,30 @@ static void test_check_catches_miscompile(void **state)
     machine_free(m);
 }
 
+/* W^X: the code space is mapped twice, writable and executable, and no
+ * mapping of this process is both. */
+static void test_code_never_writable_and_executable(void **state)
+{
+    (void)state;
+    Machine *m = new_machine(JIT_MODE_ON);
+    assert_int_equal(run_steps(m, 100000), MSTOP_EXIT);
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        skip();
+    char line[512];
+    int views = 0;
+    while (fgets(line, sizeof line, f)) {
+        char perms[8] = "";
+        assert_int_equal(sscanf(line, "%*s %7s", perms), 1);
+        assert_false(perms[1] == 'w' && perms[2] == 'x');
+        if (strstr(line, "rrvm-jit"))
+            views += perms[2] == 'x' ? 1 : perms[1] == 'w' ? 10 : 100;
+    }
+    fclose(f);
+    assert_int_equal(views, 11); /* one executable view, one writable view */
+    machine_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -149,6 +174,7 @@ int main(void)
         cmocka_unit_test(test_exact_budgets),
         cmocka_unit_test(test_stop_mid_loop),
         cmocka_unit_test(test_check_catches_miscompile),
+        cmocka_unit_test(test_code_never_writable_and_executable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1083,7 +1083,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
             if (s_ >= 0 && cur && eb->succ_gen == gen_top && eb->jit.link_gen[s_] != gen_top) {
                 Block *t_ = eb->succ[s_];
                 if (t_ && t_->jit.code)
-                    jit_link(&eb->jit, s_, &t_->jit, gen_top);
+                    jit_link(bc->jit, &eb->jit, s_, &t_->jit, gen_top);
             }
             JUMP(jctx.next_pc, s_);
         }

@@ -124,7 +124,7 @@ bool jit_compile(Jit *j, const Insn *insn, uint32_t n, unsigned page_off, void *
                  JitBlock *jb);
 /* Make `from`'s exit through succ slot `slot` jump straight into `to`
  * while the cache generation is `gen`. */
-void jit_link(JitBlock *from, int slot, const JitBlock *to, uint64_t gen);
+void jit_link(Jit *j, JitBlock *from, int slot, const JitBlock *to, uint64_t gen);
 /* What the generator has done since jit_new (for --stats). */
 typedef struct JitStats {
     uint64_t blocks, insns;   /* compiled */

@@ -23,8 +23,13 @@
  *  - x[0] is never written (the decoder turns register writes to x0 into
  *    NOP, and loads into x0 only skip the write); it reads as 0 from
  *    memory because nothing ever stores to it.
- *  - The code space is one RWX mapping, filled from the start and reset
- *    only as a whole (jit_reset).
+ *  - The code space is one memory file mapped twice: writable (where code
+ *    is emitted and links are patched) and executable (where it runs),
+ *    never both, so a guest that finds a way to write host memory cannot
+ *    write code that runs. It is filled from the start and reset only as a
+ *    whole (jit_reset). Emitted code and its bookkeeping use the writable
+ *    view's addresses; only JitBlock.code and the entry point are
+ *    executable-view addresses (rel32 displacements are the same in both).
  */
 #include <assert.h>
 #include <stddef.h>
@@ -38,6 +43,7 @@
 
 #if defined(__x86_64__) && defined(__linux__)
 #include <sys/mman.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------------- */
 /* Emitter                                                                */
@@ -57,7 +63,8 @@ struct Jit {
     JitLayout layout;
     int miscompile_op; /* jit_test_miscompile(); 0 (OP_ILLEGAL): none */
     JitStats stats;
-    uint8_t *mem;
+    uint8_t *mem;       /* writable view */
+    uint8_t *exec;      /* executable view of the same pages */
     size_t size, used;
     void (*enter)(JitCtx *ctx, Hart *h, void *code);
     uint8_t *epilogue;
@@ -1014,7 +1021,7 @@ bool jit_compile(Jit *j, const Insn *insn, uint32_t n, unsigned page_off, void *
     }
     bool ok = !e->overflow;
     if (ok) {
-        jb->code = start;
+        jb->code = j->exec + (start - j->mem);
         jb->ninsns = ncompiled;
         j->stats.blocks++;
         j->stats.insns += ncompiled;
@@ -1035,12 +1042,13 @@ void jit_test_miscompile(Jit *j, int op)
         j->miscompile_op = op;
 }
 
-void jit_link(JitBlock *from, int slot, const JitBlock *to, uint64_t gen)
+void jit_link(Jit *j, JitBlock *from, int slot, const JitBlock *to, uint64_t gen)
 {
     assert(slot == 0 || slot == 1);
     if (!from->link_site[slot] || !to->code)
         return;
-    patch_rel32(from->link_site[slot], to->code);
+    /* to->code is in the executable view; the site is in the writable one */
+    patch_rel32(from->link_site[slot], j->mem + ((const uint8_t *)to->code - j->exec));
     from->link_gen[slot] = gen;
 }
 
@@ -1077,7 +1085,7 @@ static void emit_trampoline(Jit *j)
     }
     b1(&e, 0xC3);
     assert(!e.overflow);
-    j->enter = (void (*)(JitCtx *, Hart *, void *))(void *)j->mem;
+    j->enter = (void (*)(JitCtx *, Hart *, void *))(void *)j->exec;
     j->used = ((size_t)(e.p - j->mem) + 15) & ~(size_t)15;
 }
 
@@ -1089,12 +1097,27 @@ Jit *jit_new(size_t bytes, const JitLayout *layout)
     if (!j)
         return NULL;
     j->layout = *layout;
-    void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED) {
+    int fd = memfd_create("rrvm-jit", MFD_CLOEXEC);
+    if (fd < 0) {
+        free(j);
+        return NULL;
+    }
+    void *mem = MAP_FAILED, *exec = MAP_FAILED;
+    if (ftruncate(fd, (off_t)bytes) == 0) {
+        mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        exec = mmap(NULL, bytes, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+    }
+    close(fd);
+    if (mem == MAP_FAILED || exec == MAP_FAILED) {
+        if (mem != MAP_FAILED)
+            munmap(mem, bytes);
+        if (exec != MAP_FAILED)
+            munmap(exec, bytes);
         free(j);
         return NULL;
     }
     j->mem = mem;
+    j->exec = exec;
     j->size = bytes;
     emit_trampoline(j);
     return j;
@@ -1105,6 +1128,7 @@ void jit_free(Jit *j)
     if (!j)
         return;
     munmap(j->mem, j->size);
+    munmap(j->exec, j->size);
     free(j);
 }
 
@@ -1143,8 +1167,9 @@ bool jit_compile(Jit *j, const Insn *insn, uint32_t n, unsigned page_off, void *
 }
 void jit_test_miscompile(Jit *j, int op) { (void)j; (void)op; }
 void jit_stats(const Jit *j, JitStats *out) { (void)j; memset(out, 0, sizeof *out); }
-void jit_link(JitBlock *from, int slot, const JitBlock *to, uint64_t gen)
+void jit_link(Jit *j, JitBlock *from, int slot, const JitBlock *to, uint64_t gen)
 {
+    (void)j;
     (void)from; (void)slot; (void)to; (void)gen;
 }
 void jit_run(Jit *j, JitCtx *ctx, struct Hart *h, const JitBlock *jb)
