@@ -45,6 +45,12 @@
  *  - The cache generation `gen` changes whenever a block is invalidated;
  *    jump cache entries and block links from an older generation are never
  *    used.
+ *  - With the JIT on (jit.h), insn[0].handler of a cached block is op_hot
+ *    (counting runs) or op_jit (entering its compiled code); the
+ *    interpreter's own handler for it is Block.handler0, and every copy of
+ *    a block (block_prefix_copy) uses that. Compiled code runs a block only
+ *    when its whole length fits the budget and returns at the instruction
+ *    it cannot run, with nothing of it done, so the counts above stay exact.
  *  - Blocks chain directly into each other (JUMP) without returning to the
  *    loop top. That is exact because everything the loop top checks (mip,
  *    mie, interrupt enables, exit/reset requests, the cache generation)
@@ -642,6 +648,15 @@ static Block *find_block(Hart *h, Insn cross[2], bool *crossing, const void *con
     return NULL;
 }
 
+/* The machine stops itself (not the guest's choice): exit with `code`,
+ * `why` for the session to report. */
+static void machine_halt(Machine *m, int code, const char *why)
+{
+    m->exit_requested = true;
+    m->exit_code = code;
+    m->halt_reason = why;
+}
+
 /* ---------------------------------------------------------------------- */
 /* --jit-check: every compiled block also runs in the interpreter         */
 
@@ -671,9 +686,16 @@ static void jit_check_save(const Hart *h, JitCheck *c)
     c->fflags = h->fflags;
 }
 
-static void jit_check_rewind(Hart *h, JitCheck *c, const JitCtx *ctx, const Block *b, uint32_t count,
-                             uint64_t exp_pc, uint64_t retired)
+/* After compiled code ran block b (alone: check mode links nothing and
+ * gives it only b's length): keep its result, put hart and memory back.
+ * Returns how many instructions it ran, which the interpreter runs next
+ * (0: none, nothing to compare). */
+static uint32_t jit_check_rewind(Hart *h, JitCheck *c, const JitCtx *ctx, const Block *b, uint64_t bpc,
+                                 uint64_t retired)
 {
+    assert(ctx->exit_block == b && ctx->exit_reason != JIT_EXIT_BUDGET);
+    uint32_t count = ctx->exit_reason == JIT_EXIT_INSN ? ctx->exit_k : b->n;
+    uint64_t exp_pc = ctx->exit_reason == JIT_EXIT_DONE ? ctx->next_pc : bpc + b->insn[count].pc_off;
     memcpy(c->nx, h->x, sizeof c->nx);
     memcpy(c->nf, h->f, sizeof c->nf);
     c->nmstatus = h->mstatus;
@@ -686,12 +708,13 @@ static void jit_check_rewind(Hart *h, JitCheck *c, const JitCtx *ctx, const Bloc
     memcpy(h->f, c->f, sizeof c->f);
     h->mstatus = c->mstatus;
     h->fflags = c->fflags;
-    c->pending = true;
+    c->pending = count > 0;
     c->retired0 = retired;
     c->exp_pc = exp_pc;
     c->count = count;
     c->block = b;
-    c->pc0 = h->pc;
+    c->pc0 = bpc;
+    return count;
 }
 
 static bool jit_check_compare(const Hart *h, const JitCheck *c, uint64_t nretired)
@@ -734,78 +757,171 @@ static bool jit_check_compare(const Hart *h, const JitCheck *c, uint64_t nretire
 }
 
 /* ---------------------------------------------------------------------- */
+/* Instructions run outside the dispatch loop's fast paths                */
+
+/* What hart_run does after one of the functions below: go on with the
+ * block, end it after this instruction, or take the exception they left
+ * in h->exc_cause/exc_tval (the instruction does not retire). The caller
+ * has made pc and the counters exact (SYNC) before calling. */
+typedef enum { STEP_NEXT, STEP_END_BLOCK, STEP_TRAP } StepResult;
+
+static StepResult step_trap(Hart *h, uint64_t cause, uint64_t tval)
+{
+    h->exc_cause = cause;
+    h->exc_tval = tval;
+    return STEP_TRAP;
+}
+
+static void write_rd(Hart *h, const Insn *in, uint64_t v)
+{
+    h->x[in->rd] = v;
+    h->x[0] = 0;
+}
+
+/* csrrw/csrrs/csrrc and their immediate forms, up to writing rd: STEP_NEXT
+ * with the old value in *old, or STEP_TRAP (illegal). Retiring is the
+ * caller's (a minstret write suppresses this instruction's count). */
+static StepResult exec_csr(Hart *h, const Insn *in, uint64_t *old)
+{
+    int op = in->op, csr = in->imm;
+    bool imm_form = op >= OP_CSRRWI;
+    uint64_t src = imm_form ? in->rs1 : h->x[in->rs1];
+    bool is_rw = op == OP_CSRRW || op == OP_CSRRWI;
+    /* csrrw with rd = x0 does not read; csrrs/csrrc with rs1 = x0
+     * (or uimm = 0) do not write */
+    bool do_read = !is_rw || in->rd != 0;
+    bool do_write = is_rw || in->rs1 != 0;
+    *old = 0;
+    if (do_read && !hart_csr_read(h, csr, old))
+        return step_trap(h, EXC_ILLEGAL_INSN, in->raw);
+    if (do_write) {
+        uint64_t nv = is_rw ? src : (op == OP_CSRRS || op == OP_CSRRSI) ? *old | src : *old & ~src;
+        if (!hart_csr_write(h, csr, nv)) {
+            h->suppress_instret = false; /* the instruction does not retire at all */
+            return step_trap(h, EXC_ILLEGAL_INSN, in->raw);
+        }
+    }
+    return STEP_NEXT;
+}
+
+/* LR, SC and every AMO. A watchpoint hit or a change of the cache
+ * generation (the store invalidated code) ends the block. */
+static StepResult exec_amo(Hart *h, const Insn *in)
+{
+    Machine *m = h->m;
+    int op = in->op;
+    bool is_lr = op == OP_LR_W || op == OP_LR_D;
+    bool is_sc = op == OP_SC_W || op == OP_SC_D;
+    int size = op >= OP_LR_D ? 8 : 4;
+    uint64_t a = h->x[in->rs1], src = h->x[in->rs2], pa;
+    uint64_t gen0 = m->bcache->gen;
+    if (a & (uint64_t)(size - 1))
+        return step_trap(h, is_lr ? EXC_LOAD_MISALIGNED : EXC_STORE_MISALIGNED, a);
+    bool via_tlb;
+    uint8_t *p = atomic_ptr(h, a, size, is_lr ? ACC_READ : ACC_WRITE, &pa, &via_tlb);
+    if (!p)
+        return STEP_TRAP;
+    uint64_t old = 0;
+    memcpy(&old, p, (size_t)size);
+    if (size == 4)
+        old = sext32(old);
+    if (is_lr) {
+        h->resv_addr = pa;
+        h->resv_valid = true;
+        write_rd(h, in, old);
+        return unlikely(m->dbg.hit_hart >= 0) ? STEP_END_BLOCK : STEP_NEXT; /* a watchpoint: stop after this */
+    }
+    if (is_sc) {
+        bool ok = h->resv_valid && h->resv_addr == pa;
+        h->resv_valid = false;
+        if (!ok) {
+            write_rd(h, in, 1);
+            return STEP_NEXT;
+        }
+        memcpy(p, &src, (size_t)size);
+        write_rd(h, in, 0);
+    } else {
+        uint64_t nv = amo_apply(op, old, src);
+        memcpy(p, &nv, (size_t)size);
+        write_rd(h, in, old);
+    }
+    if (!via_tlb || m->nharts > 1)
+        note_ram_write(h, pa);
+    return m->bcache->gen != gen0 || m->dbg.hit_hart >= 0 ? STEP_END_BLOCK : STEP_NEXT;
+}
+
+/* A load or store the TLB fast path did not take (miss, misaligned, MMIO,
+ * watched page). A device access, a watchpoint hit or a change of the
+ * cache generation ends the block. */
+static StepResult exec_slow_load(Hart *h, const Insn *in)
+{
+    Machine *m = h->m;
+    bool is_signed, was_mmio = false;
+    int size = mem_size(in->op, &is_signed);
+    uint64_t a = h->x[in->rs1] + (uint64_t)(int64_t)in->imm, v = 0;
+    uint64_t gen0 = m->bcache->gen;
+    if (!mmu_load_slow(h, a, size, &v, &was_mmio))
+        return STEP_TRAP;
+    v = extend(v, size, is_signed);
+    if (in->op == OP_FLW) {
+        h->f[in->rd] = 0xffffffff00000000ull | (uint32_t)v;
+        h->mstatus |= MSTATUS_FS_DIRTY;
+    } else if (in->op == OP_FLD) {
+        h->f[in->rd] = v;
+        h->mstatus |= MSTATUS_FS_DIRTY;
+    } else {
+        write_rd(h, in, v);
+    }
+    return was_mmio || m->bcache->gen != gen0 || m->dbg.hit_hart >= 0 ? STEP_END_BLOCK : STEP_NEXT;
+}
+
+static StepResult exec_slow_store(Hart *h, const Insn *in)
+{
+    Machine *m = h->m;
+    bool is_signed, was_mmio = false;
+    int size = mem_size(in->op, &is_signed);
+    uint64_t a = h->x[in->rs1] + (uint64_t)(int64_t)in->imm;
+    uint64_t v = (in->op == OP_FSW || in->op == OP_FSD) ? h->f[in->rs2] : h->x[in->rs2];
+    uint64_t gen0 = m->bcache->gen;
+    if (!mmu_store_slow(h, a, size, extend(v, size, false), &was_mmio))
+        return STEP_TRAP;
+    return was_mmio || m->bcache->gen != gen0 || m->dbg.hit_hart >= 0 ? STEP_END_BLOCK : STEP_NEXT;
+}
+
+/* The first `count` instructions of block b, runnable on their own: the
+ * interpreter's own handler for the first (not op_hot/op_jit), the last
+ * unfused, then an OP_END sentinel at the pc after them. */
+static void block_prefix_copy(Insn *dst, const Block *b, uint32_t count, const void *const *dispatch)
+{
+    assert(count >= 1 && count <= b->n);
+    memcpy(dst, b->insn, count * sizeof(Insn));
+    dst[0].handler = b->handler0;
+    dst[count - 1].handler = dispatch[dst[count - 1].op]; /* unfuse */
+    dst[count] = (Insn){ .handler = dispatch[OP_END], .op = OP_END, .pc_off = b->insn[count].pc_off };
+}
+
+/* Loop-top upkeep of the block cache: flush when over budget or out of
+ * code space, free invalidated blocks, forget a stale jump cache. */
+static void bcache_upkeep(Machine *m, Hart *h)
+{
+    struct BlockCache *bc = m->bcache;
+    if (unlikely(bc->bytes > BCACHE_MAX_BYTES || bc->jit_full))
+        bcache_flush(m);
+    if (unlikely(bc->dead != NULL))
+        bcache_collect(bc);
+    if (unlikely(h->jc_gen != bc->gen)) {
+        memset(h->jc, 0, sizeof h->jc);
+        h->jc_gen = bc->gen;
+    }
+}
+
+/* ---------------------------------------------------------------------- */
 /* The interpreter                                                        */
 
-uint64_t hart_run(Hart *h, uint64_t budget)
-{
-    static const void *const dispatch[HANDLER_COUNT] = {
-        [OP_ILLEGAL] = &&op_illegal, [OP_NOP] = &&op_nop, [OP_END] = &&op_end,
-        [OP_LUI] = &&op_lui, [OP_AUIPC] = &&op_auipc, [OP_JAL] = &&op_jal, [OP_JALR] = &&op_jalr,
-        [OP_BEQ] = &&op_beq, [OP_BNE] = &&op_bne, [OP_BLT] = &&op_blt, [OP_BGE] = &&op_bge,
-        [OP_BLTU] = &&op_bltu, [OP_BGEU] = &&op_bgeu,
-        [OP_LB] = &&op_lb, [OP_LH] = &&op_lh, [OP_LW] = &&op_lw, [OP_LD] = &&op_ld,
-        [OP_LBU] = &&op_lbu, [OP_LHU] = &&op_lhu, [OP_LWU] = &&op_lwu,
-        [OP_SB] = &&op_sb, [OP_SH] = &&op_sh, [OP_SW] = &&op_sw, [OP_SD] = &&op_sd,
-        [OP_ADDI] = &&op_addi, [OP_SLTI] = &&op_slti, [OP_SLTIU] = &&op_sltiu, [OP_XORI] = &&op_xori,
-        [OP_ORI] = &&op_ori, [OP_ANDI] = &&op_andi, [OP_SLLI] = &&op_slli, [OP_SRLI] = &&op_srli,
-        [OP_SRAI] = &&op_srai,
-        [OP_ADD] = &&op_add, [OP_SUB] = &&op_sub, [OP_SLL] = &&op_sll, [OP_SLT] = &&op_slt,
-        [OP_SLTU] = &&op_sltu, [OP_XOR] = &&op_xor, [OP_SRL] = &&op_srl, [OP_SRA] = &&op_sra,
-        [OP_OR] = &&op_or, [OP_AND] = &&op_and,
-        [OP_ADDIW] = &&op_addiw, [OP_SLLIW] = &&op_slliw, [OP_SRLIW] = &&op_srliw, [OP_SRAIW] = &&op_sraiw,
-        [OP_ADDW] = &&op_addw, [OP_SUBW] = &&op_subw, [OP_SLLW] = &&op_sllw, [OP_SRLW] = &&op_srlw,
-        [OP_SRAW] = &&op_sraw,
-        [OP_MUL] = &&op_mul, [OP_MULH] = &&op_mulh, [OP_MULHSU] = &&op_mulhsu, [OP_MULHU] = &&op_mulhu,
-        [OP_DIV] = &&op_div, [OP_DIVU] = &&op_divu, [OP_REM] = &&op_rem, [OP_REMU] = &&op_remu,
-        [OP_MULW] = &&op_mulw, [OP_DIVW] = &&op_divw, [OP_DIVUW] = &&op_divuw, [OP_REMW] = &&op_remw,
-        [OP_REMUW] = &&op_remuw,
-        [OP_FENCE] = &&op_nop, [OP_FENCE_I] = &&op_fence_i, [OP_ECALL] = &&op_ecall,
-        [OP_EBREAK] = &&op_ebreak, [OP_MRET] = &&op_mret, [OP_SRET] = &&op_sret, [OP_WFI] = &&op_wfi,
-        [OP_SFENCE_VMA] = &&op_sfence_vma,
-        [OP_CSRRW] = &&op_csr, [OP_CSRRS] = &&op_csr, [OP_CSRRC] = &&op_csr,
-        [OP_CSRRWI] = &&op_csr, [OP_CSRRSI] = &&op_csr, [OP_CSRRCI] = &&op_csr,
-        [OP_LR_W ... OP_AMOMAXU_D] = &&op_amo,
-        [OP_FLW] = &&op_flw, [OP_FLD] = &&op_fld, [OP_FSW] = &&op_fsw, [OP_FSD] = &&op_fsd,
-        [OP_FP_FIRST ... OP_FMV_W_X] = &&op_fp, [OP_FSGNJN_D ... OP_FCVT_LU_D] = &&op_fp,
-        [OP_FCLASS_D ... OP_FCVT_D_LU] = &&op_fp, [OP_FCVT_S_D ... OP_FP_LAST] = &&op_fp,
-        /* the common double-precision ops skip fpu_exec's second dispatch */
-        [OP_FADD_D] = &&op_fadd_d, [OP_FSUB_D] = &&op_fsub_d, [OP_FMUL_D] = &&op_fmul_d,
-        [OP_FDIV_D] = &&op_fdiv_d, [OP_FSQRT_D] = &&op_fsqrt_d,
-        [OP_FMADD_D] = &&op_fmadd_d, [OP_FMSUB_D] = &&op_fmsub_d,
-        [OP_FNMSUB_D] = &&op_fnmsub_d, [OP_FNMADD_D] = &&op_fnmadd_d,
-        [OP_FSGNJ_D] = &&op_fsgnj_d, [OP_FEQ_D] = &&op_feq_d, [OP_FLT_D] = &&op_flt_d,
-        [OP_FLE_D] = &&op_fle_d, [OP_FMV_X_D] = &&op_fmv_x_d, [OP_FMV_D_X] = &&op_fmv_d_x,
-        [FUSE_SLLI_ADD] = &&fuse_slli_add, [FUSE_SLLI_XOR] = &&fuse_slli_xor,
-        [FUSE_SLLI_OR] = &&fuse_slli_or, [FUSE_SRLI_XOR] = &&fuse_srli_xor,
-        [FUSE_SRLI_OR] = &&fuse_srli_or, [FUSE_SRLI_ANDI] = &&fuse_srli_andi,
-        [FUSE_MUL_ADD] = &&fuse_mul_add,
-        [HANDLER_HOT] = &&op_hot, [HANDLER_JIT] = &&op_jit,
-    };
-
-    Machine *m = h->m;
-    struct BlockCache *bc = m->bcache;
-    uint64_t *const x = h->x;
-    uint64_t retired = 0; /* instructions retired by this call */
-    uint64_t synced = 0;  /* how many of them are in h->instret and m->icount */
-    uint64_t progress_mark = 0;   /* `retired` when the loop top last saw progress */
-    uint32_t stalled_passes = 0;  /* loop passes since then: traps without progress */
-    Insn scratch[BLOCK_MAX_INSNS + 1]; /* truncated copy of a block at the budget's end */
-    Insn cross[2];                      /* an instruction straddling two pages */
-    JitCtx jctx;                        /* compiled code's exit (op_jit) */
-    JitCheck chk;                       /* --jit-check: the compiled result to compare */
-    chk.pending = false;
-    const bool jit_check = bc->jit_mode == JIT_MODE_CHECK;
-    const uint32_t jit_hot = jit_check ? 1 : JIT_HOT;
-    const Insn *ip, *bstart;
-    /* The TLB sets loads and stores use. The translation context only
-     * changes in instructions that end their block through block_done
-     * (traps, xRET, CSR writes), so the loop top keeps these current. */
-    const TlbEntry *tlb_read = NULL, *tlb_write = NULL;
-    Block *cur;        /* the cached block running, NULL for a copy */
-    uint64_t bpc, gen0;
-    uint64_t gen_top;  /* cache generation when the loop top last ran */
-    int slot;          /* successor link the ending block exits through, -1: none */
-
+/* The interpreter's vocabulary. These macros expand inside hart_run and
+ * name its locals (ip, bstart, bpc, retired, synced, cur, budget, x, h,
+ * m, tlb_read, tlb_write, gen_top, slot, dispatch); they are #undef'd
+ * after it. */
 /* pc of the instruction at p, and of the one after it */
 #define PC_OF(p) (bpc + (p)->pc_off)
 #define NEXT_PC(p) (bpc + (p)[1].pc_off)
@@ -832,6 +948,15 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         goto block_done;                                           \
     } while (0)
 #define TRAP_PENDING() TRAP(h->exc_cause, h->exc_tval)
+/* the outcome of an exec_* function (after SYNC) */
+#define STEP(result) do {                                          \
+        StepResult r_ = (result);                                  \
+        if (r_ == STEP_TRAP)                                       \
+            TRAP_PENDING();                                        \
+        if (r_ == STEP_END_BLOCK)                                  \
+            END_BLOCK(NEXT_PC(ip));                                \
+        NEXT();                                                    \
+    } while (0)
 #define SETX(v) do { x[ip->rd] = (v); x[0] = 0; } while (0)
 #define RS1 x[ip->rs1]
 #define RS2 x[ip->rs2]
@@ -929,6 +1054,76 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         NEXT();                                                            \
     } while (0)
 
+uint64_t hart_run(Hart *h, uint64_t budget)
+{
+    static const void *const dispatch[HANDLER_COUNT] = {
+        [OP_ILLEGAL] = &&op_illegal, [OP_NOP] = &&op_nop, [OP_END] = &&op_end,
+        [OP_LUI] = &&op_lui, [OP_AUIPC] = &&op_auipc, [OP_JAL] = &&op_jal, [OP_JALR] = &&op_jalr,
+        [OP_BEQ] = &&op_beq, [OP_BNE] = &&op_bne, [OP_BLT] = &&op_blt, [OP_BGE] = &&op_bge,
+        [OP_BLTU] = &&op_bltu, [OP_BGEU] = &&op_bgeu,
+        [OP_LB] = &&op_lb, [OP_LH] = &&op_lh, [OP_LW] = &&op_lw, [OP_LD] = &&op_ld,
+        [OP_LBU] = &&op_lbu, [OP_LHU] = &&op_lhu, [OP_LWU] = &&op_lwu,
+        [OP_SB] = &&op_sb, [OP_SH] = &&op_sh, [OP_SW] = &&op_sw, [OP_SD] = &&op_sd,
+        [OP_ADDI] = &&op_addi, [OP_SLTI] = &&op_slti, [OP_SLTIU] = &&op_sltiu, [OP_XORI] = &&op_xori,
+        [OP_ORI] = &&op_ori, [OP_ANDI] = &&op_andi, [OP_SLLI] = &&op_slli, [OP_SRLI] = &&op_srli,
+        [OP_SRAI] = &&op_srai,
+        [OP_ADD] = &&op_add, [OP_SUB] = &&op_sub, [OP_SLL] = &&op_sll, [OP_SLT] = &&op_slt,
+        [OP_SLTU] = &&op_sltu, [OP_XOR] = &&op_xor, [OP_SRL] = &&op_srl, [OP_SRA] = &&op_sra,
+        [OP_OR] = &&op_or, [OP_AND] = &&op_and,
+        [OP_ADDIW] = &&op_addiw, [OP_SLLIW] = &&op_slliw, [OP_SRLIW] = &&op_srliw, [OP_SRAIW] = &&op_sraiw,
+        [OP_ADDW] = &&op_addw, [OP_SUBW] = &&op_subw, [OP_SLLW] = &&op_sllw, [OP_SRLW] = &&op_srlw,
+        [OP_SRAW] = &&op_sraw,
+        [OP_MUL] = &&op_mul, [OP_MULH] = &&op_mulh, [OP_MULHSU] = &&op_mulhsu, [OP_MULHU] = &&op_mulhu,
+        [OP_DIV] = &&op_div, [OP_DIVU] = &&op_divu, [OP_REM] = &&op_rem, [OP_REMU] = &&op_remu,
+        [OP_MULW] = &&op_mulw, [OP_DIVW] = &&op_divw, [OP_DIVUW] = &&op_divuw, [OP_REMW] = &&op_remw,
+        [OP_REMUW] = &&op_remuw,
+        [OP_FENCE] = &&op_nop, [OP_FENCE_I] = &&op_fence_i, [OP_ECALL] = &&op_ecall,
+        [OP_EBREAK] = &&op_ebreak, [OP_MRET] = &&op_mret, [OP_SRET] = &&op_sret, [OP_WFI] = &&op_wfi,
+        [OP_SFENCE_VMA] = &&op_sfence_vma,
+        [OP_CSRRW] = &&op_csr, [OP_CSRRS] = &&op_csr, [OP_CSRRC] = &&op_csr,
+        [OP_CSRRWI] = &&op_csr, [OP_CSRRSI] = &&op_csr, [OP_CSRRCI] = &&op_csr,
+        [OP_LR_W ... OP_AMOMAXU_D] = &&op_amo,
+        [OP_FLW] = &&op_flw, [OP_FLD] = &&op_fld, [OP_FSW] = &&op_fsw, [OP_FSD] = &&op_fsd,
+        [OP_FP_FIRST ... OP_FMV_W_X] = &&op_fp, [OP_FSGNJN_D ... OP_FCVT_LU_D] = &&op_fp,
+        [OP_FCLASS_D ... OP_FCVT_D_LU] = &&op_fp, [OP_FCVT_S_D ... OP_FP_LAST] = &&op_fp,
+        /* the common double-precision ops skip fpu_exec's second dispatch */
+        [OP_FADD_D] = &&op_fadd_d, [OP_FSUB_D] = &&op_fsub_d, [OP_FMUL_D] = &&op_fmul_d,
+        [OP_FDIV_D] = &&op_fdiv_d, [OP_FSQRT_D] = &&op_fsqrt_d,
+        [OP_FMADD_D] = &&op_fmadd_d, [OP_FMSUB_D] = &&op_fmsub_d,
+        [OP_FNMSUB_D] = &&op_fnmsub_d, [OP_FNMADD_D] = &&op_fnmadd_d,
+        [OP_FSGNJ_D] = &&op_fsgnj_d, [OP_FEQ_D] = &&op_feq_d, [OP_FLT_D] = &&op_flt_d,
+        [OP_FLE_D] = &&op_fle_d, [OP_FMV_X_D] = &&op_fmv_x_d, [OP_FMV_D_X] = &&op_fmv_d_x,
+        [FUSE_SLLI_ADD] = &&fuse_slli_add, [FUSE_SLLI_XOR] = &&fuse_slli_xor,
+        [FUSE_SLLI_OR] = &&fuse_slli_or, [FUSE_SRLI_XOR] = &&fuse_srli_xor,
+        [FUSE_SRLI_OR] = &&fuse_srli_or, [FUSE_SRLI_ANDI] = &&fuse_srli_andi,
+        [FUSE_MUL_ADD] = &&fuse_mul_add,
+        [HANDLER_HOT] = &&op_hot, [HANDLER_JIT] = &&op_jit,
+    };
+
+    Machine *m = h->m;
+    struct BlockCache *bc = m->bcache;
+    uint64_t *const x = h->x;
+    uint64_t retired = 0; /* instructions retired by this call */
+    uint64_t synced = 0;  /* how many of them are in h->instret and m->icount */
+    uint64_t progress_mark = 0;   /* `retired` when the loop top last saw progress */
+    uint32_t stalled_passes = 0;  /* loop passes since then: traps without progress */
+    Insn scratch[BLOCK_MAX_INSNS + 1]; /* truncated copy of a block at the budget's end */
+    Insn cross[2];                      /* an instruction straddling two pages */
+    JitCtx jctx;                        /* compiled code's exit (op_jit) */
+    JitCheck chk;                       /* --jit-check: the compiled result to compare */
+    chk.pending = false;
+    const bool jit_check = bc->jit_mode == JIT_MODE_CHECK;
+    const uint32_t jit_hot = jit_check ? 1 : JIT_HOT;
+    const Insn *ip, *bstart;
+    /* The TLB sets loads and stores use. The translation context only
+     * changes in instructions that end their block through block_done
+     * (traps, xRET, CSR writes), so the loop top keeps these current. */
+    const TlbEntry *tlb_read = NULL, *tlb_write = NULL;
+    Block *cur;        /* the cached block running, NULL for a copy */
+    uint64_t bpc;      /* virtual pc of the block running */
+    uint64_t gen_top;  /* cache generation when the loop top last ran */
+    int slot;          /* successor link the ending block exits through, -1: none */
+
     if (budget == 0)
         return 0;
 
@@ -937,9 +1132,8 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         if (unlikely(chk.pending)) {
             chk.pending = false;
             if (!jit_check_compare(h, &chk, retired - chk.retired0)) {
-                m->exit_requested = true;
-                m->exit_code = JIT_MISMATCH_EXIT_CODE;
-                m->halt_reason = "--jit-check: compiled code and the interpreter disagree (see above)";
+                machine_halt(m, JIT_MISMATCH_EXIT_CODE,
+                             "--jit-check: compiled code and the interpreter disagree (see above)");
                 break;
             }
         }
@@ -959,20 +1153,11 @@ uint64_t hart_run(Hart *h, uint64_t budget)
             progress_mark = retired;
             stalled_passes = 0;
         } else if (unlikely(++stalled_passes > TRAP_STORM_LIMIT)) {
-            m->exit_requested = true;
-            m->exit_code = TRAP_STORM_EXIT_CODE;
-            m->halt_reason = "the guest is stuck taking exceptions without retiring an instruction "
-                             "(1,000,000 in a row; trap vector unmapped?)";
+            machine_halt(m, TRAP_STORM_EXIT_CODE, "the guest is stuck taking exceptions without retiring "
+                                                  "an instruction (1,000,000 in a row; trap vector unmapped?)");
             break;
         }
-        if (unlikely(bc->bytes > BCACHE_MAX_BYTES || bc->jit_full))
-            bcache_flush(m);
-        if (unlikely(bc->dead != NULL))
-            bcache_collect(bc);
-        if (unlikely(h->jc_gen != bc->gen)) {
-            memset(h->jc, 0, sizeof h->jc);
-            h->jc_gen = bc->gen;
-        }
+        bcache_upkeep(m, h);
 
         tlb_read = h->tlb[h->tlb_ctx[ACC_READ]][ACC_READ];
         tlb_write = h->tlb[h->tlb_ctx[ACC_WRITE]][ACC_WRITE];
@@ -991,11 +1176,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
                     left = k;
             }
             if (unlikely(b->n > left)) {
-                memcpy(scratch, b->insn, left * sizeof(Insn));
-                scratch[0].handler = b->handler0;
-                scratch[left - 1].handler = dispatch[scratch[left - 1].op]; /* unfuse */
-                scratch[left] = (Insn){ .handler = dispatch[OP_END], .op = OP_END,
-                                        .pc_off = b->insn[left].pc_off };
+                block_prefix_copy(scratch, b, (uint32_t)left, dispatch);
                 ip = scratch;
             } else {
                 cur = debugging ? NULL : b; /* no chaining past the loop top */
@@ -1045,25 +1226,15 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         Block *eb = jctx.exit_block;
         bpc = jctx.vpage + (eb->paddr & (PAGE_SIZE - 1));
         if (unlikely(jit_check)) {
-            assert(eb == jb && jctx.exit_reason != JIT_EXIT_BUDGET);
-            uint32_t count = jctx.exit_reason == JIT_EXIT_INSN ? jctx.exit_k : jb->n;
-            jit_check_rewind(h, &chk, &jctx, jb, count,
-                             jctx.exit_reason == JIT_EXIT_DONE ? jctx.next_pc : bpc + jb->insn[count].pc_off,
-                             retired);
+            /* undo, and let the interpreter run what the compiled code ran */
+            uint32_t count = jit_check_rewind(h, &chk, &jctx, jb, bpc, retired);
             cur = NULL;
-            ip = bstart = scratch;
             if (count == 0) {
-                chk.pending = false;
                 ip = bstart = jb->insn;
                 goto *jb->handler0;
             }
-            memcpy(scratch, jb->insn, (count + 1) * sizeof(Insn));
-            scratch[0].handler = jb->handler0;
-            if (count < jb->n) {
-                scratch[count - 1].handler = dispatch[scratch[count - 1].op]; /* unfuse */
-                scratch[count] = (Insn){ .handler = dispatch[OP_END], .op = OP_END,
-                                         .pc_off = jb->insn[count].pc_off };
-            }
+            block_prefix_copy(scratch, jb, count, dispatch);
+            ip = bstart = scratch;
             DISPATCH();
         }
         if (cur)
@@ -1231,25 +1402,10 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         END_BLOCK(NEXT_PC(ip));
 
     op_csr: {
-        int op = ip->op, csr = ip->imm;
-        bool imm_form = op >= OP_CSRRWI;
-        uint64_t src = imm_form ? ip->rs1 : RS1;
-        bool is_rw = op == OP_CSRRW || op == OP_CSRRWI;
-        /* csrrw with rd = x0 does not read; csrrs/csrrc with rs1 = x0
-         * (or uimm = 0) do not write */
-        bool do_read = !is_rw || ip->rd != 0;
-        bool do_write = is_rw || ip->rs1 != 0;
-        uint64_t old = 0;
+        uint64_t old;
         SYNC();
-        if (do_read && !hart_csr_read(h, csr, &old))
-            TRAP(EXC_ILLEGAL_INSN, ip->raw);
-        if (do_write) {
-            uint64_t nv = is_rw ? src : (op == OP_CSRRS || op == OP_CSRRSI) ? old | src : old & ~src;
-            if (!hart_csr_write(h, csr, nv)) {
-                h->suppress_instret = false; /* the instruction does not retire at all */
-                TRAP(EXC_ILLEGAL_INSN, ip->raw);
-            }
-        }
+        if (exec_csr(h, ip, &old) == STEP_TRAP)
+            TRAP_PENDING();
         SETX(old);
         h->pc = NEXT_PC(ip);
         /* retire by hand: a minstret write suppresses this one's count */
@@ -1263,53 +1419,9 @@ uint64_t hart_run(Hart *h, uint64_t budget)
         goto block_done;
     }
 
-    op_amo: {
-        int op = ip->op;
-        bool is_lr = op == OP_LR_W || op == OP_LR_D;
-        bool is_sc = op == OP_SC_W || op == OP_SC_D;
-        int size = op >= OP_LR_D ? 8 : 4;
-        int acc = is_lr ? ACC_READ : ACC_WRITE;
-        uint64_t a = RS1, src = RS2, pa;
+    op_amo:
         SYNC();
-        gen0 = bc->gen;
-        if (a & (uint64_t)(size - 1))
-            TRAP(is_lr ? EXC_LOAD_MISALIGNED : EXC_STORE_MISALIGNED, a);
-        bool via_tlb;
-        uint8_t *p = atomic_ptr(h, a, size, acc, &pa, &via_tlb);
-        if (!p)
-            TRAP_PENDING();
-        uint64_t old = 0;
-        memcpy(&old, p, (size_t)size);
-        if (size == 4)
-            old = sext32(old);
-        if (is_lr) {
-            h->resv_addr = pa;
-            h->resv_valid = true;
-            SETX(old);
-            if (unlikely(m->dbg.hit_hart >= 0))
-                END_BLOCK(NEXT_PC(ip)); /* a watchpoint: stop after this */
-            NEXT();
-        }
-        if (is_sc) {
-            bool ok = h->resv_valid && h->resv_addr == pa;
-            h->resv_valid = false;
-            if (!ok) {
-                SETX(1);
-                NEXT();
-            }
-            memcpy(p, &src, (size_t)size);
-            SETX(0);
-        } else {
-            uint64_t nv = amo_apply(op, old, src);
-            memcpy(p, &nv, (size_t)size);
-            SETX(old);
-        }
-        if (!via_tlb || m->nharts > 1)
-            note_ram_write(h, pa);
-        if (bc->gen != gen0 || m->dbg.hit_hart >= 0)
-            END_BLOCK(NEXT_PC(ip));
-        NEXT();
-    }
+        STEP(exec_amo(h, ip));
 
     op_flw: {
         REQUIRE_FS();
@@ -1372,41 +1484,12 @@ uint64_t hart_run(Hart *h, uint64_t budget)
             goto op_illegal;
         NEXT();
 
-    slow_load: {
-        bool is_signed, was_mmio = false;
-        int size = mem_size(ip->op, &is_signed);
-        uint64_t a = RS1 + IMM, v = 0;
+    slow_load:
         SYNC();
-        gen0 = bc->gen;
-        if (!mmu_load_slow(h, a, size, &v, &was_mmio))
-            TRAP_PENDING();
-        v = extend(v, size, is_signed);
-        if (ip->op == OP_FLW) {
-            h->f[ip->rd] = 0xffffffff00000000ull | (uint32_t)v;
-            h->mstatus |= MSTATUS_FS_DIRTY;
-        } else if (ip->op == OP_FLD) {
-            h->f[ip->rd] = v;
-            h->mstatus |= MSTATUS_FS_DIRTY;
-        } else {
-            SETX(v);
-        }
-        if (was_mmio || bc->gen != gen0 || m->dbg.hit_hart >= 0)
-            END_BLOCK(NEXT_PC(ip));
-        NEXT();
-    }
-    slow_store: {
-        bool is_signed, was_mmio = false;
-        int size = mem_size(ip->op, &is_signed);
-        uint64_t a = RS1 + IMM;
-        uint64_t v = (ip->op == OP_FSW || ip->op == OP_FSD) ? h->f[ip->rs2] : RS2;
+        STEP(exec_slow_load(h, ip));
+    slow_store:
         SYNC();
-        gen0 = bc->gen;
-        if (!mmu_store_slow(h, a, size, extend(v, size, false), &was_mmio))
-            TRAP_PENDING();
-        if (was_mmio || bc->gen != gen0 || m->dbg.hit_hart >= 0)
-            END_BLOCK(NEXT_PC(ip));
-        NEXT();
-    }
+        STEP(exec_slow_store(h, ip));
 
     chain: {
         /* A block ended by a control transfer without a direct link:
@@ -1462,6 +1545,7 @@ uint64_t hart_run(Hart *h, uint64_t budget)
 #undef END_BLOCK
 #undef TRAP
 #undef TRAP_PENDING
+#undef STEP
 #undef SETX
 #undef RS1
 #undef RS2
