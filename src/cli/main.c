@@ -6,7 +6,8 @@
  * that command lines carry over; options QEMU users type by habit either
  * mean the same here (-nographic, -display none, -monitor none, -net none)
  * or are refused with the reason (-cpu, -enable-kvm, -accel). This file
- * only parses; session.c does the work.
+ * only parses (the device options in args_devices.c, the shared parse
+ * state in args.h); session.c does the work.
  *
  * Invariants: every option lives in one row of option_table (name, the
  * commands that take it, whether it defines the machine, its help text),
@@ -49,59 +50,9 @@
  * a seeded run reads no host input at all */
 #define SEEDED_RTC_BASE_NS (1767225600ull * 1000000000ull)
 
-#define MAX_RNG_OBJECTS 8
-#define MAX_DRIVES MACHINE_MAX_DEVICES
+#include "cli/args.h"
 
-/* One -drive: if=virtio drives become a device at once, if=none ones wait
- * for -device virtio-blk-device,drive=ID. */
-typedef struct ParseDrive {
-    char id[MACHINE_DEV_ID_MAX];
-    char file[4096];
-    char format[8];    /* "raw", "qcow2", "" = probe */
-    char overlay[4096]; /* "" = none */
-    bool readonly;
-    uint64_t size;
-    bool used;         /* a device took it */
-} ParseDrive;
-
-/* the commands an option applies to */
-enum { C_RUN = 1, C_RECORD = 2, C_REPLAY = 4, C_LIVE = C_RUN | C_RECORD, C_ALL = 7 };
-
-typedef struct Parse {
-    SessionOptions o;
-    unsigned cmd; /* C_RUN, C_RECORD or C_REPLAY */
-    bool bios_none;
-    bool rtc_base_given;
-    char rr_path_buf[4096]; /* the recording's path when rrvm chose it */
-    uint64_t *gotos;        /* --goto list, owned */
-    DebugOptions dbg;       /* -s, -gdb, -S */
-    char rng_objects[MAX_RNG_OBJECTS][MACHINE_DEV_ID_MAX]; /* -object rng-random ids */
-    int nrng_objects;
-    struct { char id[MACHINE_DEV_ID_MAX]; char *spec; } netdevs[MACHINE_MAX_DEVICES]; /* -netdev */
-    int nnetdevs;
-    ParseDrive drives[MAX_DRIVES];
-    int ndrives;
-    char chardev_ids[SESSION_MAX_CHARDEVS][CHARDEV_ID_MAX]; /* of -chardev, in order */
-    int nports;             /* console ports so far (the UART is port 0) */
-    char port_ids[SESSION_MAX_PORTS][CHARDEV_ID_MAX]; /* o.port_chardev points here */
-    char err[512];
-} Parse;
-
-/* An option handler: applies `arg` (NULL for options without one), or
- * writes a one-line reason to p->err and returns false. */
-typedef bool (*OptFn)(Parse *p, const char *arg);
-
-typedef struct OptDef {
-    const char *name;
-    const char *arg;  /* argument name for help; NULL: takes none */
-    unsigned cmds;    /* C_* mask of the commands that take it */
-    bool machine;     /* defines the machine: replay refuses it */
-    OptFn fn;
-    const char *help; /* NULL: accepted but not listed (QEMU habits, tests) */
-} OptDef;
-
-static bool fail(Parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool fail(Parse *p, const char *fmt, ...)
+bool args_fail(Parse *p, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -175,7 +126,7 @@ static bool parse_datetime(const char *s, uint64_t *ns)
 }
 
 /* Splits "a,b=c,..." into tokens in buf; returns the count. */
-static int split_commas(const char *arg, char *buf, size_t buflen, char **tok, int maxtok)
+int args_split_commas(const char *arg, char *buf, size_t buflen, char **tok, int maxtok)
 {
     snprintf(buf, buflen, "%s", arg);
     int n = 0;
@@ -190,7 +141,7 @@ static int split_commas(const char *arg, char *buf, size_t buflen, char **tok, i
 static bool opt_machine(Parse *p, const char *arg)
 {
     char buf[512], *tok[16];
-    int n = split_commas(arg, buf, sizeof buf, tok, 16);
+    int n = args_split_commas(arg, buf, sizeof buf, tok, 16);
     for (int i = 0; i < n; i++) {
         const char *t = tok[i];
         const char *type = strncmp(t, "type=", 5) == 0 ? t + 5 : (i == 0 && !strchr(t, '=')) ? t : NULL;
@@ -200,22 +151,22 @@ static bool opt_machine(Parse *p, const char *arg)
             else if (strcmp(type, "bare") == 0)
                 p->o.cfg.board_virt = false;
             else if (strcmp(type, "help") == 0 || strcmp(type, "?") == 0)
-                return fail(p, "-machine: supported machines: virt (QEMU's virt layout, default), bare (minimal board)");
+                return args_fail(p, "-machine: supported machines: virt (QEMU's virt layout, default), bare (minimal board)");
             else
-                return fail(p, "-machine: unknown machine '%s' (virt or bare)", type);
+                return args_fail(p, "-machine: unknown machine '%s' (virt or bare)", type);
         } else if (strncmp(t, "dumpdtb=", 8) == 0) {
             p->o.dump_dtb = arg + (t - buf) + 8; /* into argv: buf is local (and cut at commas) */
         } else if (strcmp(t, "aclint=off") == 0 || strcmp(t, "aia=none") == 0 || strcmp(t, "acpi=off") == 0 ||
                    strcmp(t, "usb=off") == 0 || strcmp(t, "graphics=off") == 0) {
             /* what rrvm's virt is anyway */
         } else if (strncmp(t, "aclint=", 7) == 0 || strncmp(t, "aia=", 4) == 0 || strncmp(t, "acpi=", 5) == 0) {
-            return fail(p, "-machine %s: not supported (rrvm's virt has a CLINT and a PLIC, no ACLINT, AIA or ACPI)", t);
+            return args_fail(p, "-machine %s: not supported (rrvm's virt has a CLINT and a PLIC, no ACLINT, AIA or ACPI)", t);
         } else if (strncmp(t, "accel=", 6) == 0) {
-            return fail(p, "-machine %s: rrvm has no accelerators: it emulates every instruction to count it exactly", t);
+            return args_fail(p, "-machine %s: rrvm has no accelerators: it emulates every instruction to count it exactly", t);
         } else {
             char key[64];
             snprintf(key, sizeof key, "%.*s", (int)strcspn(t, "="), t);
-            return fail(p, "-machine: unknown property '%s' (known: dumpdtb=FILE, aclint=off, aia=none, acpi=off)", key);
+            return args_fail(p, "-machine: unknown property '%s' (known: dumpdtb=FILE, aclint=off, aia=none, acpi=off)", key);
         }
     }
     return true;
@@ -226,11 +177,11 @@ static bool opt_memory(Parse *p, const char *arg)
     const char *v = strncmp(arg, "size=", 5) == 0 ? arg + 5 : arg;
     uint64_t size;
     if (!parse_size(v, &size))
-        return fail(p, "-m %s: not a size (a number of MiB, or with a suffix k, M, G, T: 256M, 2G)", arg);
+        return args_fail(p, "-m %s: not a size (a number of MiB, or with a suffix k, M, G, T: 256M, 2G)", arg);
     if (size < RAM_MIN || size > RAM_MAX)
-        return fail(p, "-m %s: RAM must be between 1 MiB and 1 TiB", arg);
+        return args_fail(p, "-m %s: RAM must be between 1 MiB and 1 TiB", arg);
     if (size % 4096)
-        return fail(p, "-m %s: RAM must be a multiple of 4 KiB", arg);
+        return args_fail(p, "-m %s: RAM must be a multiple of 4 KiB", arg);
     p->o.cfg.ram_size = size;
     return true;
 }
@@ -244,9 +195,9 @@ static bool opt_smp(Parse *p, const char *arg)
     static const char *const keys[] = {"cpus", "sockets", "cores", "threads", "maxcpus"};
     uint64_t val[5] = {0, 0, 0, 0, 0};
     char buf[256], *tok[8];
-    int n = split_commas(arg, buf, sizeof buf, tok, 8);
+    int n = args_split_commas(arg, buf, sizeof buf, tok, 8);
     if (n == 0)
-        return fail(p, "-smp: give the number of harts, 1 to %d", MACHINE_MAX_HARTS);
+        return args_fail(p, "-smp: give the number of harts, 1 to %d", MACHINE_MAX_HARTS);
     for (int i = 0; i < n; i++) {
         int k = -1;
         const char *v = tok[i];
@@ -258,9 +209,9 @@ static bool opt_smp(Parse *p, const char *arg)
                 k = j, v += l + 1;
         }
         if (k < 0)
-            return fail(p, "-smp %s: unknown part '%s' (cpus=, sockets=, cores=, threads=, maxcpus=)", arg, tok[i]);
+            return args_fail(p, "-smp %s: unknown part '%s' (cpus=, sockets=, cores=, threads=, maxcpus=)", arg, tok[i]);
         if (!parse_count(v, &val[k]) || val[k] == 0)
-            return fail(p, "-smp %s: %s must be a positive number; the number of harts is 1 to %d", arg, keys[k],
+            return args_fail(p, "-smp %s: %s must be a positive number; the number of harts is 1 to %d", arg, keys[k],
                         MACHINE_MAX_HARTS);
     }
     uint64_t topo = 1;
@@ -271,13 +222,13 @@ static bool opt_smp(Parse *p, const char *arg)
     uint64_t cpus = val[0] ? val[0] : val[4] ? val[4] : has_topo ? topo : 1;
     uint64_t maxcpus = val[4] ? val[4] : cpus;
     if (maxcpus != cpus)
-        return fail(p, "-smp %s: maxcpus (%" PRIu64 ") must equal cpus (%" PRIu64 "): rrvm has no CPU hotplug", arg,
+        return args_fail(p, "-smp %s: maxcpus (%" PRIu64 ") must equal cpus (%" PRIu64 "): rrvm has no CPU hotplug", arg,
                     maxcpus, cpus);
     if (has_topo && topo != cpus)
-        return fail(p, "-smp %s: sockets * cores * threads = %" PRIu64 " does not match cpus = %" PRIu64, arg, topo,
+        return args_fail(p, "-smp %s: sockets * cores * threads = %" PRIu64 " does not match cpus = %" PRIu64, arg, topo,
                     cpus);
     if (cpus > MACHINE_MAX_HARTS)
-        return fail(p, "-smp %s: the number of harts must be 1 to %d", arg, MACHINE_MAX_HARTS);
+        return args_fail(p, "-smp %s: the number of harts must be 1 to %d", arg, MACHINE_MAX_HARTS);
     p->o.cfg.nharts = (int)cpus;
     return true;
 }
@@ -285,7 +236,7 @@ static bool opt_smp(Parse *p, const char *arg)
 static bool opt_icount(Parse *p, const char *arg)
 {
     char buf[512], *tok[16];
-    int n = split_commas(arg, buf, sizeof buf, tok, 16);
+    int n = args_split_commas(arg, buf, sizeof buf, tok, 16);
     const char *rr = NULL, *rrfile = "FILE.rr";
     for (int i = 0; i < n; i++) {
         if (strncmp(tok[i], "rr=", 3) == 0)
@@ -294,10 +245,10 @@ static bool opt_icount(Parse *p, const char *arg)
             rrfile = tok[i] + 7;
     }
     if (rr && strcmp(rr, "record") == 0)
-        return fail(p, "-icount rr=record: rrvm records with its own command; use: rrvm record -o %s [machine options]",
+        return args_fail(p, "-icount rr=record: rrvm records with its own command; use: rrvm record -o %s [machine options]",
                     rrfile);
     if (rr && strcmp(rr, "replay") == 0)
-        return fail(p, "-icount rr=replay: rrvm replays with its own command; use: rrvm replay %s", rrfile);
+        return args_fail(p, "-icount rr=replay: rrvm replays with its own command; use: rrvm replay %s", rrfile);
     for (int i = 0; i < n; i++) {
         const char *t = tok[i];
         if (strcmp(t, "rr=off") == 0 || strncmp(t, "rrfile=", 7) == 0 || strcmp(t, "sleep=on") == 0 ||
@@ -306,7 +257,7 @@ static bool opt_icount(Parse *p, const char *arg)
         const char *v = strncmp(t, "shift=", 6) == 0 ? t + 6 : t;
         uint64_t shift;
         if (!parse_count(v, &shift) || shift > 10)
-            return fail(p, "-icount: '%s' is not supported (use shift=N with N from 0 to 10; "
+            return args_fail(p, "-icount: '%s' is not supported (use shift=N with N from 0 to 10; "
                            "rrvm's virtual time is always exact, there is no 'auto')", t);
         p->o.cfg.icount_shift = (int)shift;
     }
@@ -316,7 +267,7 @@ static bool opt_icount(Parse *p, const char *arg)
 static bool opt_rtc(Parse *p, const char *arg)
 {
     char buf[512], *tok[16];
-    int n = split_commas(arg, buf, sizeof buf, tok, 16);
+    int n = args_split_commas(arg, buf, sizeof buf, tok, 16);
     for (int i = 0; i < n; i++) {
         const char *t = tok[i];
         if (strncmp(t, "base=", 5) == 0) {
@@ -325,7 +276,7 @@ static bool opt_rtc(Parse *p, const char *arg)
             if (strcmp(v, "utc") == 0 || strcmp(v, "localtime") == 0)
                 p->o.cfg.rtc_base_ns = host_wallclock_ns(); /* stored in the recording's config */
             else if (!parse_datetime(v, &p->o.cfg.rtc_base_ns))
-                return fail(p, "-rtc: bad base '%s' (use utc or YYYY-MM-DDTHH:MM:SS)", v);
+                return args_fail(p, "-rtc: bad base '%s' (use utc or YYYY-MM-DDTHH:MM:SS)", v);
         } else if (strcmp(t, "clock=vm") == 0) {
             p->o.cfg.rtc_clock_host = false;
         } else if (strcmp(t, "clock=host") == 0 || strcmp(t, "clock=rt") == 0) {
@@ -333,7 +284,7 @@ static bool opt_rtc(Parse *p, const char *arg)
         } else if (strncmp(t, "driftfix=", 9) == 0) {
             /* accepted for QEMU compatibility; nothing to fix with virtual time */
         } else {
-            return fail(p, "-rtc: unknown option '%s'", t);
+            return args_fail(p, "-rtc: unknown option '%s'", t);
         }
     }
     return true;
@@ -353,7 +304,7 @@ static bool opt_append(Parse *p, const char *arg)
 {
     size_t n = strlen(arg);
     if (n > DEVTREE_MAX_BOOTARGS)
-        return fail(p, "-append: the kernel command line is %zu bytes, longer than the limit of %d "
+        return args_fail(p, "-append: the kernel command line is %zu bytes, longer than the limit of %d "
                        "(Linux on RISC-V reads at most %d)", n, DEVTREE_MAX_BOOTARGS, DEVTREE_LINUX_BOOTARGS);
     p->o.cfg.append = (char *)arg;
     return true;
@@ -366,7 +317,7 @@ static bool opt_seed(Parse *p, const char *arg)
     errno = 0;
     p->o.seed = strtoull(arg, &end, 0);
     if (errno || end == arg || *end || arg[0] == '-')
-        return fail(p, "-seed %s: takes a number", arg);
+        return args_fail(p, "-seed %s: takes a number", arg);
     p->o.seed_set = true;
     return true;
 }
@@ -379,7 +330,7 @@ static bool opt_display(Parse *p, const char *arg)
 {
     if (strcmp(arg, "none") == 0 || strncmp(arg, "none,", 5) == 0)
         return true;
-    return fail(p, "-display %s: rrvm has no display; its console is the serial port on stdio "
+    return args_fail(p, "-display %s: rrvm has no display; its console is the serial port on stdio "
                    "(-display none and -nographic are accepted)", arg);
 }
 
@@ -391,7 +342,7 @@ static bool opt_monitor(Parse *p, const char *arg)
         p->dbg.monitor_stdio = true;
         return true;
     }
-    return fail(p, "-monitor %s: rrvm's human monitor is on stdio (-monitor stdio, or -serial mon:stdio and "
+    return args_fail(p, "-monitor %s: rrvm's human monitor is on stdio (-monitor stdio, or -serial mon:stdio and "
                    "Ctrl-A c); for a socket use QMP: -qmp unix:PATH,server=on,wait=off", arg);
 }
 
@@ -399,389 +350,13 @@ static bool opt_net(Parse *p, const char *arg)
 {
     if (strcmp(arg, "none") == 0)
         return true;
-    return fail(p, "-net %s: the legacy -net syntax is not supported; use -nic user[,...] or "
+    return args_fail(p, "-net %s: the legacy -net syntax is not supported; use -nic user[,...] or "
                 "-netdev user,id=ID -device virtio-net-device,netdev=ID", arg);
 }
 
-/* --- devices: -device NAME[,PROP=V...], -object TYPE,id=ID[,...] --- */
-
-/* -object rng-random,id=ID[,filename=/dev/urandom|/dev/random]: rrvm's
- * random bytes always come from the host's getrandom() through the random
- * gate (or -seed); the object only names the source for -device ...,rng=. */
-static bool opt_object(Parse *p, const char *arg)
-{
-    char buf[512], *tok[16];
-    int n = split_commas(arg, buf, sizeof buf, tok, 16);
-    if (n == 0 || (strcmp(tok[0], "rng-random") != 0 && strcmp(tok[0], "rng-builtin") != 0))
-        return fail(p, "-object %s: rrvm knows rng-random and rng-builtin (entropy for virtio-rng-device)", arg);
-    const char *id = NULL;
-    for (int i = 1; i < n; i++) {
-        if (strncmp(tok[i], "id=", 3) == 0)
-            id = tok[i] + 3;
-        else if (strcmp(tok[i], "filename=/dev/urandom") == 0 || strcmp(tok[i], "filename=/dev/random") == 0)
-            ; /* the host's kernel entropy either way */
-        else if (strncmp(tok[i], "filename=", 9) == 0)
-            return fail(p, "-object %s: only filename=/dev/urandom or /dev/random (rrvm reads the host's "
-                        "entropy through its random gate)", arg);
-        else
-            return fail(p, "-object %s: unknown property '%s'", arg, tok[i]);
-    }
-    if (!id || !*id)
-        return fail(p, "-object %s: needs id=ID", arg);
-    if (p->nrng_objects == MAX_RNG_OBJECTS)
-        return fail(p, "-object %s: too many rng objects", arg);
-    snprintf(p->rng_objects[p->nrng_objects++], MACHINE_DEV_ID_MAX, "%s", id);
-    return true;
-}
-
-static bool rng_object_known(const Parse *p, const char *id)
-{
-    for (int i = 0; i < p->nrng_objects; i++)
-        if (strcmp(p->rng_objects[i], id) == 0)
-            return true;
-    return false;
-}
-
-/* Properties of one -device, after its name. */
-typedef bool (*DevPropFn)(Parse *p, MachineDeviceConfig *d, const char *key, const char *val);
-
-static bool prop_rng(Parse *p, MachineDeviceConfig *d, const char *key, const char *val)
-{
-    if (strcmp(key, "rng") != 0)
-        return fail(p, "-device virtio-rng-device: unknown property '%s' (rng=ID)", key);
-    if (!rng_object_known(p, val))
-        return fail(p, "-device virtio-rng-device,rng=%s: no -object rng-random,id=%s before it", val, val);
-    snprintf(d->id, sizeof d->id, "%s", val);
-    return true;
-}
-
-/* virtio-net-device: netdev=ID (a -netdev), mac=52:54:00:12:34:56 */
-static bool prop_net(Parse *p, MachineDeviceConfig *d, const char *key, const char *val)
-{
-    if (strcmp(key, "netdev") == 0) {
-        snprintf(d->id, sizeof d->id, "%s", val);
-        return true;
-    }
-    if (strcmp(key, "mac") == 0) {
-        unsigned b[6];
-        char end;
-        if (sscanf(val, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) != 6 ||
-            (b[0] & 1))
-            return fail(p, "-device virtio-net-device,mac=%s: not a unicast MAC address (52:54:00:12:34:56)", val);
-        for (int i = 0; i < 6; i++)
-            d->mac[i] = (uint8_t)b[i];
-        d->nports = 1; /* marks the MAC as given */
-        return true;
-    }
-    return fail(p, "-device virtio-net-device: unknown property '%s' (netdev=ID, mac=MAC)", key);
-}
-
-/* --- disks: -drive file=IMG[,format=][,if=][,id=][,readonly=on][,snapshot=on][,overlay=FILE] --- */
-
-static bool on_off(const char *v, bool *out)
-{
-    if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0)
-        *out = true;
-    else if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0)
-        *out = false;
-    else
-        return false;
-    return true;
-}
-
-static ParseDrive *find_drive(Parse *p, const char *id)
-{
-    for (int i = 0; i < p->ndrives; i++)
-        if (strcmp(p->drives[i].id, id) == 0)
-            return &p->drives[i];
-    return NULL;
-}
-
-/* Add a virtio-blk device backed by drive dr to the machine. */
-static bool add_blk_device(Parse *p, ParseDrive *dr, const char *what)
-{
-    MachineConfig *c = &p->o.cfg;
-    if (c->ndevices == MACHINE_MAX_DEVICES)
-        return fail(p, "%s: the virt board has %d virtio slots, all taken", what, MACHINE_MAX_DEVICES);
-    if (dr->used)
-        return fail(p, "%s: drive %s is already used by a device", what, dr->id);
-    dr->used = true;
-    int i = c->ndevices++;
-    MachineDeviceConfig *d = &c->devices[i];
-    memset(d, 0, sizeof *d);
-    d->kind = MDEV_VIRTIO_BLK;
-    snprintf(d->id, sizeof d->id, "%s", dr->id);
-    d->size = dr->size;
-    d->readonly = dr->readonly;
-    p->o.drive[i].path = dr->file;
-    p->o.drive[i].format = dr->format[0] ? dr->format : NULL;
-    p->o.drive[i].overlay = dr->overlay[0] ? dr->overlay : NULL;
-    return true;
-}
-
-/* QEMU's if= default is ide on most boards; rrvm has only virtio disks, so
- * it defaults to virtio. snapshot=on is how rrvm always works (the base is
- * never written), so it is accepted and changes nothing. */
-static bool opt_drive(Parse *p, const char *arg)
-{
-    char buf[8192], *tok[16];
-    if (strlen(arg) >= sizeof buf)
-        return fail(p, "-drive: the argument is too long");
-    int n = split_commas(arg, buf, sizeof buf, tok, 16);
-    if (p->ndrives == MAX_DRIVES)
-        return fail(p, "-drive %s: at most %d drives", arg, MAX_DRIVES);
-    ParseDrive *dr = &p->drives[p->ndrives];
-    memset(dr, 0, sizeof *dr);
-    bool if_virtio = true, snapshot = false;
-    for (int i = 0; i < n; i++) {
-        char *eq = strchr(tok[i], '=');
-        if (!eq)
-            return fail(p, "-drive %s: '%s' needs a value (KEY=VALUE)", arg, tok[i]);
-        *eq = 0;
-        const char *k = tok[i], *v = eq + 1;
-        if (strcmp(k, "file") == 0) {
-            if (!*v || strlen(v) >= sizeof dr->file)
-                return fail(p, "-drive %s: file= needs a path", arg);
-            snprintf(dr->file, sizeof dr->file, "%s", v);
-        } else if (strcmp(k, "format") == 0) {
-            if (strcmp(v, "raw") != 0 && strcmp(v, "qcow2") != 0)
-                return fail(p, "-drive %s: format=%s: rrvm reads raw and qcow2 images", arg, v);
-            snprintf(dr->format, sizeof dr->format, "%s", v);
-        } else if (strcmp(k, "if") == 0) {
-            if (strcmp(v, "virtio") != 0 && strcmp(v, "none") != 0)
-                return fail(p, "-drive %s: if=%s: rrvm has only virtio disks (if=virtio, or if=none with "
-                               "-device virtio-blk-device,drive=ID)", arg, v);
-            if_virtio = strcmp(v, "virtio") == 0;
-        } else if (strcmp(k, "id") == 0) {
-            if (!*v || strlen(v) >= sizeof dr->id)
-                return fail(p, "-drive %s: id= takes 1 to %d characters", arg, MACHINE_DEV_ID_MAX - 1);
-            snprintf(dr->id, sizeof dr->id, "%s", v);
-        } else if (strcmp(k, "readonly") == 0) {
-            if (!on_off(v, &dr->readonly))
-                return fail(p, "-drive %s: readonly=%s: takes on or off", arg, v);
-        } else if (strcmp(k, "snapshot") == 0) {
-            if (!on_off(v, &snapshot))
-                return fail(p, "-drive %s: snapshot=%s: takes on or off", arg, v);
-        } else if (strcmp(k, "overlay") == 0) {
-            if (!*v || strlen(v) >= sizeof dr->overlay)
-                return fail(p, "-drive %s: overlay= needs a path", arg);
-            snprintf(dr->overlay, sizeof dr->overlay, "%s", v);
-        } else {
-            return fail(p, "-drive %s: unknown key '%s' (rrvm takes file, format, if, id, readonly, snapshot, "
-                           "overlay)", arg, k);
-        }
-    }
-    if (!dr->file[0])
-        return fail(p, "-drive %s: needs file=IMAGE", arg);
-    if (!dr->id[0]) {
-        if (!if_virtio)
-            return fail(p, "-drive %s: if=none needs id=ID (for -device virtio-blk-device,drive=ID)", arg);
-        snprintf(dr->id, sizeof dr->id, "virtio%d", p->ndrives); /* QEMU's name for if=virtio drives */
-    }
-    if (find_drive(p, dr->id))
-        return fail(p, "-drive %s: a drive with id=%s already exists", arg, dr->id);
-    char err[1024];
-    BlockImage *b = blockimg_open(dr->file, dr->format[0] ? dr->format : NULL, err, sizeof err);
-    if (!b)
-        return fail(p, "-drive %s: %s", arg, err);
-    dr->size = blockimg_size(b);
-    blockimg_close(b);
-    if (dr->size == 0 || dr->size % 512)
-        return fail(p, "-drive %s: the image is %" PRIu64 " bytes, not a positive multiple of 512 (a virtio "
-                       "disk has 512-byte sectors)", arg, dr->size);
-    p->ndrives++;
-    return if_virtio ? add_blk_device(p, dr, "-drive") : true;
-}
-
-static bool prop_blk(Parse *p, MachineDeviceConfig *d, const char *key, const char *val)
-{
-    (void)d;
-    if (strcmp(key, "drive") != 0)
-        return fail(p, "-device virtio-blk-device: unknown property '%s' (drive=ID)", key);
-    if (!find_drive(p, val))
-        return fail(p, "-device virtio-blk-device,drive=%s: no -drive ...,id=%s before it", val, val);
-    snprintf(d->id, sizeof d->id, "%s", val); /* the device is added by opt_device */
-    return true;
-}
-
-static bool prop_serial_bus(Parse *p, MachineDeviceConfig *d, const char *key, const char *val)
-{
-    (void)d, (void)val;
-    return fail(p, "-device virtio-serial-device: unknown property '%s' (its ports are -device virtconsole after it)",
-                key);
-}
-
-/* -device virtconsole: a port of the last virtio-serial-device (d; the new
- * port is d->nports). Its chardev is host-side, kept in SessionOptions by
- * console port number; its name is the guest's to see, so machine config. */
-static bool prop_virtconsole(Parse *p, MachineDeviceConfig *d, const char *key, const char *val)
-{
-    if (strcmp(key, "chardev") == 0) {
-        if (strlen(val) >= CHARDEV_ID_MAX)
-            return fail(p, "-device virtconsole: chardev id '%s' is too long", val);
-        snprintf(p->port_ids[p->nports], CHARDEV_ID_MAX, "%s", val);
-        p->o.port_chardev[p->nports] = p->port_ids[p->nports];
-        return true;
-    }
-    if (strcmp(key, "name") == 0) {
-        /* guest-visible (PORT_NAME, /sys/class/virtio-ports/.../name): machine config */
-        size_t n = strlen(val);
-        if (n == 0 || n >= MACHINE_PORT_NAME_MAX)
-            return fail(p, "-device virtconsole: name= takes 1 to %d characters", MACHINE_PORT_NAME_MAX - 1);
-        for (size_t i = 0; i < n; i++)
-            if ((unsigned char)val[i] <= ' ' || (unsigned char)val[i] >= 0x7f || val[i] == '/')
-                return fail(p, "-device virtconsole: name=%s: printable characters only, no spaces or '/'", val);
-        snprintf(d->port_name[d->nports], sizeof d->port_name[d->nports], "%s", val);
-        return true;
-    }
-    if (strcmp(key, "nr") == 0)
-        return fail(p, "-device virtconsole: nr= is not supported (ports are numbered in command-line order)");
-    return fail(p, "-device virtconsole: unknown property '%s' (chardev=ID)", key);
-}
-
-typedef struct DeviceOpt {
-    const char *name; /* QEMU's -device name */
-    int kind;         /* MachineDeviceKind */
-    DevPropFn prop;
-} DeviceOpt;
-
-static const DeviceOpt device_opts[] = {
-    {"virtio-blk-device", MDEV_VIRTIO_BLK, prop_blk},
-    {"virtio-rng-device", MDEV_VIRTIO_RNG, prop_rng},
-    {"virtio-net-device", MDEV_VIRTIO_NET, prop_net},
-    {"virtio-serial-device", MDEV_VIRTIO_CONSOLE, prop_serial_bus},
-    {"virtconsole", MDEV_NONE, prop_virtconsole}, /* a port of the last virtio-serial-device: MDEV_NONE */
-};
-#define NDEVICE_OPTS (sizeof device_opts / sizeof device_opts[0])
-
-/* -device virtconsole[,chardev=ID]: one more port on the last
- * virtio-serial-device. */
-static bool add_console_port(Parse *p, const DeviceOpt *dev, const char *arg, char **tok, int n)
-{
-    MachineConfig *c = &p->o.cfg;
-    MachineDeviceConfig *bus = NULL;
-    for (int i = 0; i < c->ndevices; i++)
-        if (c->devices[i].kind == MDEV_VIRTIO_CONSOLE)
-            bus = &c->devices[i];
-    if (!bus)
-        return fail(p, "-device %s: needs a -device virtio-serial-device before it", arg);
-    if (bus->nports == VCON_MAX_PORTS || p->nports + 1 >= SESSION_MAX_PORTS)
-        return fail(p, "-device %s: a virtio-serial-device takes at most %d virtconsole ports", arg,
-                    VCON_MAX_PORTS);
-    p->nports++;
-    for (int i = 1; i < n; i++) {
-        char *eq = strchr(tok[i], '=');
-        if (!eq)
-            return fail(p, "-device %s: property '%s' needs a value (KEY=VALUE)", arg, tok[i]);
-        *eq = 0;
-        if (strcmp(tok[i], "id") != 0 && !dev->prop(p, bus, tok[i], eq + 1))
-            return false;
-    }
-    bus->nports++;
-    return true;
-}
-
-static bool opt_device(Parse *p, const char *arg)
-{
-    char buf[512], *tok[16];
-    int n = split_commas(arg, buf, sizeof buf, tok, 16);
-    const DeviceOpt *dev = NULL;
-    for (size_t i = 0; n > 0 && i < NDEVICE_OPTS; i++)
-        if (strcmp(device_opts[i].name, tok[0]) == 0)
-            dev = &device_opts[i];
-    if (!dev) {
-        char names[256] = "";
-        for (size_t i = 0; i < NDEVICE_OPTS; i++)
-            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
-                     device_opts[i].name);
-        return fail(p, "-device %s: unknown device (rrvm has: %s)", arg, names);
-    }
-    MachineConfig *c = &p->o.cfg;
-    if (dev->kind == MDEV_NONE)
-        return add_console_port(p, dev, arg, tok, n);
-    if (c->ndevices == MACHINE_MAX_DEVICES)
-        return fail(p, "-device %s: the virt board has %d virtio slots, all taken", arg, MACHINE_MAX_DEVICES);
-    MachineDeviceConfig d = {.kind = dev->kind};
-    for (int i = 1; i < n; i++) {
-        char *eq = strchr(tok[i], '=');
-        if (!eq)
-            return fail(p, "-device %s: property '%s' needs a value (KEY=VALUE)", arg, tok[i]);
-        *eq = 0;
-        if (strcmp(tok[i], "id") == 0)
-            continue; /* QEMU's device id: nothing refers to it here */
-        if (!dev->prop(p, &d, tok[i], eq + 1))
-            return false;
-    }
-    if (dev->kind == MDEV_VIRTIO_BLK) {
-        if (!d.id[0])
-            return fail(p, "-device %s: needs drive=ID (of a -drive ...,if=none,id=ID)", arg);
-        return add_blk_device(p, find_drive(p, d.id), "-device virtio-blk-device");
-    }
-    c->devices[c->ndevices++] = d;
-    return true;
-}
-
-/* -netdev TYPE,id=ID[,...]: the id is ours; the rest is the backend's
- * (checked in finish_args, once --allow-remote-net is known) */
-static bool opt_netdev(Parse *p, const char *arg)
-{
-    if (p->nnetdevs == MACHINE_MAX_DEVICES)
-        return fail(p, "-netdev %s: at most %d network backends", arg, MACHINE_MAX_DEVICES);
-    char buf[1024], spec[1024] = "", *tok[40];
-    int n = split_commas(arg, buf, sizeof buf, tok, 40);
-    const char *id = NULL;
-    for (int i = 0; i < n; i++) {
-        if (strncmp(tok[i], "id=", 3) == 0) {
-            id = tok[i] + 3;
-            continue;
-        }
-        snprintf(spec + strlen(spec), sizeof spec - strlen(spec), "%s%s", spec[0] ? "," : "", tok[i]);
-    }
-    if (!id || !*id || strlen(id) >= MACHINE_DEV_ID_MAX)
-        return fail(p, "-netdev %s: needs id=ID (at most %d characters)", arg, MACHINE_DEV_ID_MAX - 1);
-    for (int i = 0; i < p->nnetdevs; i++)
-        if (strcmp(p->netdevs[i].id, id) == 0)
-            return fail(p, "-netdev %s: a netdev with id=%s exists already", arg, id);
-    snprintf(p->netdevs[p->nnetdevs].id, MACHINE_DEV_ID_MAX, "%s", id);
-    p->netdevs[p->nnetdevs].spec = strdup(spec);
-    p->nnetdevs++;
-    return true;
-}
-
-/* -nic none, or -nic user|socket[,...][,mac=M][,model=virtio-net-device]:
- * a -netdev and its card in one option, as QEMU */
-static bool opt_nic(Parse *p, const char *arg)
-{
-    if (strcmp(arg, "none") == 0)
-        return true;
-    char buf[1024], spec[1024] = "", *tok[40];
-    int n = split_commas(arg, buf, sizeof buf, tok, 40);
-    const char *mac = NULL;
-    for (int i = 0; i < n; i++) {
-        if (strncmp(tok[i], "mac=", 4) == 0) {
-            mac = tok[i] + 4;
-        } else if (strncmp(tok[i], "model=", 6) == 0) {
-            if (strcmp(tok[i] + 6, "virtio-net-device") && strcmp(tok[i] + 6, "virtio"))
-                return fail(p, "-nic %s: rrvm's only network card is model=virtio-net-device", arg);
-        } else if (strncmp(tok[i], "id=", 3) == 0) {
-            return fail(p, "-nic %s: -nic takes no id= (use -netdev and -device to name the backend)", arg);
-        } else {
-            snprintf(spec + strlen(spec), sizeof spec - strlen(spec), "%s%s", spec[0] ? "," : "", tok[i]);
-        }
-    }
-    char netdev[1100], device[200];
-    snprintf(netdev, sizeof netdev, "%s,id=__nic%d", spec, p->nnetdevs);
-    snprintf(device, sizeof device, "virtio-net-device,netdev=__nic%d%s%s", p->nnetdevs, mac ? ",mac=" : "",
-             mac ? mac : "");
-    return opt_netdev(p, netdev) && opt_device(p, device);
-}
-
-static bool opt_net_dump(Parse *p, const char *arg) { p->o.net_dump = arg; return true; }
-static bool opt_allow_remote_net(Parse *p, const char *arg) { (void)arg; p->o.allow_remote_net = true; return true; }
-
 static bool opt_cpu(Parse *p, const char *arg)
 {
-    return fail(p, "-cpu %s: rrvm emulates one CPU, RV64GC (rv64imafdc with Sv39/Sv48), with exact "
+    return args_fail(p, "-cpu %s: rrvm emulates one CPU, RV64GC (rv64imafdc with Sv39/Sv48), with exact "
                    "instruction counting; there is no CPU model to choose", arg);
 }
 
@@ -789,7 +364,7 @@ static bool opt_accel(Parse *p, const char *arg)
 {
     if (arg && (strcmp(arg, "tcg") == 0 || strncmp(arg, "tcg,", 4) == 0))
         return true; /* an emulator is what rrvm is */
-    return fail(p, "%s%s%s: rrvm cannot use hardware acceleration: record/replay needs every instruction "
+    return args_fail(p, "%s%s%s: rrvm cannot use hardware acceleration: record/replay needs every instruction "
                    "emulated and counted exactly", arg ? "-accel " : "-enable-kvm", arg ? arg : "", "");
 }
 
@@ -801,10 +376,10 @@ static bool opt_chardev(Parse *p, const char *arg)
     if (!chardev_parse(arg, &spec, p->err, sizeof p->err))
         return false;
     if (p->o.nchardevs == SESSION_MAX_CHARDEVS)
-        return fail(p, "-chardev %s: at most %d chardevs", arg, SESSION_MAX_CHARDEVS);
+        return args_fail(p, "-chardev %s: at most %d chardevs", arg, SESSION_MAX_CHARDEVS);
     for (int i = 0; i < p->o.nchardevs; i++)
         if (strcmp(p->chardev_ids[i], spec.id) == 0)
-            return fail(p, "-chardev %s: duplicate id '%s'", arg, spec.id);
+            return args_fail(p, "-chardev %s: duplicate id '%s'", arg, spec.id);
     snprintf(p->chardev_ids[p->o.nchardevs], CHARDEV_ID_MAX, "%s", spec.id);
     p->o.chardev[p->o.nchardevs++] = arg;
     return true;
@@ -821,17 +396,17 @@ static bool opt_serial(Parse *p, const char *arg)
 {
     if (strncmp(arg, "chardev:", 8) == 0) {
         if (p->cmd == C_REPLAY)
-            return fail(p, "-serial %s: in a replay, redirect the UART's output with -chardev ...,id=ID "
+            return args_fail(p, "-serial %s: in a replay, redirect the UART's output with -chardev ...,id=ID "
                            "(the id it was recorded with)", arg);
         if (!arg[8])
-            return fail(p, "-serial chardev:ID: give the id of a -chardev");
+            return args_fail(p, "-serial chardev:ID: give the id of a -chardev");
         snprintf(p->port_ids[0], CHARDEV_ID_MAX, "%s", arg + 8);
         p->o.port_chardev[0] = p->port_ids[0];
         return true;
     }
     if (strncmp(arg, "mon:", 4) == 0) {
         if (strcmp(arg + 4, "stdio") != 0)
-            return fail(p, "-serial %s: the monitor can share only stdio (-serial mon:stdio)", arg);
+            return args_fail(p, "-serial %s: the monitor can share only stdio (-serial mon:stdio)", arg);
         p->dbg.monitor_mux = true;
         arg += 4;
     }
@@ -859,9 +434,9 @@ static bool opt_image_dir(Parse *p, const char *arg)
 {
     struct stat st;
     if (stat(arg, &st) != 0)
-        return fail(p, "--image-dir %s: %s", arg, strerror(errno));
+        return args_fail(p, "--image-dir %s: %s", arg, strerror(errno));
     if (!S_ISDIR(st.st_mode))
-        return fail(p, "--image-dir %s: not a directory", arg);
+        return args_fail(p, "--image-dir %s: not a directory", arg);
     p->o.image_dir = arg;
     return true;
 }
@@ -873,7 +448,7 @@ static bool opt_on_divergence(Parse *p, const char *arg)
     else if (strcmp(arg, "stop") == 0)
         p->o.on_divergence_continue = false;
     else
-        return fail(p, "--on-divergence=%s: takes stop or continue", arg);
+        return args_fail(p, "--on-divergence=%s: takes stop or continue", arg);
     return true;
 }
 
@@ -893,7 +468,7 @@ static bool parse_jit_mode(const char *arg, int *mode)
 static bool opt_jit(Parse *p, const char *arg)
 {
     if (!parse_jit_mode(arg, &p->o.jit_mode))
-        return fail(p, "--jit=%s: takes on, off or check", arg);
+        return args_fail(p, "--jit=%s: takes on, off or check", arg);
     return true;
 }
 
@@ -902,7 +477,7 @@ static bool opt_no_jit(Parse *p, const char *arg) { (void)arg; p->o.jit_mode = J
 static bool opt_checkpoint_interval(Parse *p, const char *arg)
 {
     if (!parse_count(arg, &p->o.checkpoint_interval) || p->o.checkpoint_interval == 0)
-        return fail(p, "--checkpoint-interval %s: takes a positive instruction count, e.g. 10000000", arg);
+        return args_fail(p, "--checkpoint-interval %s: takes a positive instruction count, e.g. 10000000", arg);
     return true;
 }
 
@@ -914,7 +489,7 @@ static bool opt_verify(Parse *p, const char *arg)
     else if (strcmp(arg, "lenient") == 0 || strcmp(arg, "normal") == 0)
         p->o.verify_strict = false;
     else
-        return fail(p, "--verify=%s: takes strict (a checkpoint after every input event) or lenient", arg);
+        return args_fail(p, "--verify=%s: takes strict (a checkpoint after every input event) or lenient", arg);
     return true;
 }
 
@@ -924,7 +499,7 @@ static bool opt_test_perturb(Parse *p, const char *arg)
     char *end;
     p->o.perturb_icount = strtoull(arg, &end, 0);
     if (*end != ':')
-        return fail(p, "--test-perturb=ICOUNT:WHAT");
+        return args_fail(p, "--test-perturb=ICOUNT:WHAT");
     p->o.perturb_what = end + 1;
     return true;
 }
@@ -934,7 +509,7 @@ static bool opt_test_perturb(Parse *p, const char *arg)
 static bool parse_icount_arg(Parse *p, const char *opt, const char *v, uint64_t *out)
 {
     if (!parse_count(v, out))
-        return fail(p, "%s takes an instruction count, not '%s'", opt, v);
+        return args_fail(p, "%s takes an instruction count, not '%s'", opt, v);
     return true;
 }
 
@@ -954,7 +529,7 @@ static bool opt_goto(Parse *p, const char *arg)
     char *copy = strdup(arg);
     if (!p->gotos || !copy) {
         free(copy);
-        return fail(p, "out of memory");
+        return args_fail(p, "out of memory");
     }
     size_t k = 0;
     bool ok = true;
@@ -962,7 +537,7 @@ static bool opt_goto(Parse *p, const char *arg)
         ok = parse_icount_arg(p, "--goto", tok, &p->gotos[k++]);
     free(copy);
     if (ok && k == 0)
-        ok = fail(p, "--goto takes a list of instruction counts, e.g. 1000,500,2000");
+        ok = args_fail(p, "--goto takes a list of instruction counts, e.g. 1000,500,2000");
     p->o.goto_list = p->gotos;
     p->o.goto_count = k;
     p->o.time_travel = true;
@@ -978,7 +553,7 @@ static bool opt_go_live(Parse *p, const char *arg) { (void)arg; p->o.go_live = t
 static bool opt_checkpoint_memory(Parse *p, const char *arg)
 {
     if (!parse_size(arg, &p->o.checkpoint_memory))
-        return fail(p, "--checkpoint-memory %s: not a size (e.g. 512M, 2G)", arg);
+        return args_fail(p, "--checkpoint-memory %s: not a size (e.g. 512M, 2G)", arg);
     return true;
 }
 
@@ -988,7 +563,7 @@ static bool opt_gdb_default(Parse *p, const char *arg) { (void)arg; p->dbg.gdb =
 static bool opt_gdb(Parse *p, const char *arg)
 {
     if (strncmp(arg, "tcp:", 4) != 0 && strncmp(arg, "unix:", 5) != 0)
-        return fail(p, "-gdb %s: takes tcp:HOST:PORT or unix:PATH", arg);
+        return args_fail(p, "-gdb %s: takes tcp:HOST:PORT or unix:PATH", arg);
     p->dbg.gdb = arg;
     return true;
 }
@@ -999,9 +574,9 @@ static bool opt_symbols(Parse *p, const char *arg) { p->dbg.symbols = arg; retur
 static bool opt_qmp(Parse *p, const char *arg)
 {
     if (p->dbg.nqmp == SERVER_MAX_QMP)
-        return fail(p, "-qmp %s: at most %d QMP sockets", arg, SERVER_MAX_QMP);
+        return args_fail(p, "-qmp %s: at most %d QMP sockets", arg, SERVER_MAX_QMP);
     if (strncmp(arg, "tcp:", 4) != 0 && strncmp(arg, "unix:", 5) != 0)
-        return fail(p, "-qmp %s: takes unix:PATH,server=on,wait=off or tcp:HOST:PORT,server=on,wait=off", arg);
+        return args_fail(p, "-qmp %s: takes unix:PATH,server=on,wait=off or tcp:HOST:PORT,server=on,wait=off", arg);
     p->dbg.qmp[p->dbg.nqmp++] = arg;
     return true;
 }
@@ -1391,44 +966,6 @@ static int check_console_ports(Parse *p)
 }
 
 /* Defaults that depend on what was given, and what must be present. */
-/* Give each network card its backend; every -netdev must be used. */
-static bool connect_netdevs(Parse *p)
-{
-    MachineConfig *c = &p->o.cfg;
-    bool used[MACHINE_MAX_DEVICES] = {false};
-    int nics = 0;
-    for (int i = 0; i < c->ndevices; i++) {
-        MachineDeviceConfig *d = &c->devices[i];
-        if (d->kind != MDEV_VIRTIO_NET)
-            continue;
-        if (!d->nports) { /* QEMU's default MACs: 52:54:00:12:34:56, :57, ... */
-            static const uint8_t base[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
-            memcpy(d->mac, base, 6);
-            d->mac[5] = (uint8_t)(base[5] + nics);
-        }
-        d->nports = 0;
-        nics++;
-        int k = 0;
-        while (k < p->nnetdevs && strcmp(p->netdevs[k].id, d->id) != 0)
-            k++;
-        if (!d->id[0] || k == p->nnetdevs)
-            return fail(p, "-device virtio-net-device%s%s: no -netdev with that id (give netdev=ID)",
-                        d->id[0] ? ",netdev=" : "", d->id);
-        if (used[k])
-            return fail(p, "-netdev id=%s: used by two network cards", d->id);
-        used[k] = true;
-        char err[512];
-        if (!hostnet_check(p->netdevs[k].spec, p->o.allow_remote_net, err, sizeof err))
-            return fail(p, "%s", err);
-        p->o.netdev_spec[i] = p->netdevs[k].spec;
-    }
-    for (int k = 0; k < p->nnetdevs; k++)
-        if (!used[k])
-            return fail(p, "-netdev id=%s: no network card uses it (add -device virtio-net-device,netdev=%s)",
-                        p->netdevs[k].id, p->netdevs[k].id);
-    return true;
-}
-
 static int finish_args(Parse *p)
 {
     SessionOptions *o = &p->o;
@@ -1446,7 +983,7 @@ static int finish_args(Parse *p)
         return usage_error("replay: --goto does not combine with --stop-at or --go-live");
     if (p->cmd == C_REPLAY)
         return -1;
-    if (!connect_netdevs(p))
+    if (!args_connect_netdevs(p))
         return usage_error("%s", p->err);
     int st = check_console_ports(p);
     if (st >= 0)
