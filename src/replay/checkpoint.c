@@ -697,6 +697,23 @@ out:
     return same;
 }
 
+bool checkpoint_payload_check(const uint8_t *payload, size_t len, const char **why)
+{
+    *why = NULL;
+    if (checkpoint_is_digest(payload, len)) {
+        uint64_t d;
+        return digest_of_payload(payload, len, &d, why);
+    }
+    CkptView *v = malloc(sizeof *v);
+    if (!v) {
+        *why = "out of memory";
+        return false;
+    }
+    bool ok = parse_payload(payload, len, v, why);
+    free(v);
+    return ok;
+}
+
 bool checkpoint_summary(const uint8_t *payload, size_t len, char *out, size_t cap)
 {
     Report r = {out, cap, 0};

@@ -78,6 +78,9 @@ void checkpoint_capture_digest(Machine *m, CheckpointState *cs, SerWriter *out);
 /* True when a payload is a digest checkpoint (format 2), false otherwise
  * (a full one, or malformed). */
 bool checkpoint_is_digest(const uint8_t *payload, size_t len);
+/* True when a payload is well formed (either format); otherwise false with
+ * the reason in *why. */
+bool checkpoint_payload_check(const uint8_t *payload, size_t len, const char **why);
 
 /* Capture the replayed state and compare it with a recorded payload. True
  * when identical. Otherwise false with a multi-line report (each line ends

@@ -755,6 +755,13 @@ static void replay_checkpoint(Session *s, const RlogEvent *ev)
     Machine *m = s->m;
     if (s->cps_resync)
         checkpoint_resync(s);
+    const char *why;
+    if (!checkpoint_payload_check(ev->payload, ev->len, &why)) {
+        /* the frame's checksum held: a damaged or foreign recording, not a divergence */
+        session_fail(s, STATUS_ERROR, "%s: the checkpoint at icount %" PRIu64 " is malformed: %s", s->opt->rr_path,
+                     ev->icount, why);
+        return;
+    }
     bool digest = checkpoint_is_digest(ev->payload, ev->len);
     if (s->digest_diverged && digest)
         return; /* known to differ: on to the next full checkpoint */
