@@ -3,8 +3,9 @@
  *
  * Record: run in slices; between slices poll the host (console, signals),
  * deliver inputs through the gates (which log them at the current icount),
- * wait in real time when every hart is idle, and write a checkpoint every
- * `checkpoint_interval` instructions. Live mode is record without a file.
+ * wait in real time when every hart is idle, and write checkpoints as the
+ * CheckpointSchedule says (checkpoint.h: a full one now and then, digests
+ * between, denser after an input). Live mode is record without a file.
  *
  * Replay: the log decides where to stop. Asynchronous events (console
  * input, idle time, shutdown, checkpoints, the end) are handled when
@@ -12,7 +13,9 @@
  * bytes) are consumed by the gates from inside the instruction that asks.
  * Any disagreement - the machine idles or exits where the log continues, a
  * checkpoint digest differs, the log is cut - ends the replay with a precise
- * report; replay never waits for an event that cannot come.
+ * report; replay never waits for an event that cannot come. A digest-only
+ * checkpoint that differs is reported together with the next full one
+ * (digest_diverged: the replay goes on to it, a bounded distance).
  *
  * Time travel (replay): in-memory checkpoints (ckstore) hold the machine
  * and the replay's position (SessPos); session_seek restores the nearest
@@ -393,7 +396,7 @@ static void maybe_flush(Session *s)
     if (s->mode != SESSION_RECORD)
         return;
     /* a frame holding an input reaches the disk within 0.5 s; one holding
-     * only checkpoints (no input lost if it is) may wait 10 s: fewer frames */
+     * only checkpoints (no input lost if it is) may wait 30 s: fewer frames */
     uint64_t now = host_monotonic_ns(), dt = now - s->last_flush_ns, di = s->m->icount - s->last_flush_icount;
     bool due = s->unflushed_input ? dt >= FLUSH_INTERVAL_NS || di >= FLUSH_INTERVAL_ICOUNT
                                   : dt >= FLUSH_CKPT_INTERVAL_NS || di >= FLUSH_CKPT_INTERVAL_ICOUNT;
