@@ -481,6 +481,20 @@ static bool opt_checkpoint_interval(Parse *p, const char *arg)
     return true;
 }
 
+static bool opt_checkpoint_max_interval(Parse *p, const char *arg)
+{
+    if (!parse_count(arg, &p->o.checkpoint_max_interval) || p->o.checkpoint_max_interval == 0)
+        return fail(p, "--checkpoint-max-interval %s: takes a positive instruction count, e.g. 100000000", arg);
+    return true;
+}
+
+static bool opt_full_checkpoint_interval(Parse *p, const char *arg)
+{
+    if (!parse_count(arg, &p->o.full_checkpoint_interval) || p->o.full_checkpoint_interval == 0)
+        return fail(p, "--full-checkpoint-interval %s: takes a positive instruction count, e.g. 1000000000", arg);
+    return true;
+}
+
 /* `rrvm info` prints "verify strict" or "verify lenient"; both read back */
 static bool opt_verify(Parse *p, const char *arg)
 {
@@ -663,7 +677,12 @@ static const OptDef option_table[] = {
     {"--force", NULL, C_RECORD, false, opt_force, "replace an existing recording once the new one is complete"},
     {"--pack", NULL, C_RECORD, false, opt_pack, "embed the images in the recording (see rrvm pack)"},
     {"--checkpoint-interval", "N", C_RECORD, false, opt_checkpoint_interval,
-     "instructions between state checkpoints (default 10000000)"},
+     "checkpoint spacing after an input (default 10000000); given alone: every checkpoint\n"
+     "full and exactly N apart"},
+    {"--checkpoint-max-interval", "N", C_RECORD, false, opt_checkpoint_max_interval,
+     "checkpoint spacing while no input arrives, doubling up to N (default 100000000)"},
+    {"--full-checkpoint-interval", "N", C_RECORD, false, opt_full_checkpoint_interval,
+     "a full checkpoint (registers, devices, pages) this often, digests between (default 5*10^9)"},
     {"--verify", "strict|lenient", C_RECORD, false, opt_verify,
      "strict: a checkpoint after every input event too (default lenient)"},
     {"--image-dir", "DIR", C_REPLAY, false, opt_image_dir, "look for the recording's images here first"},

@@ -292,6 +292,10 @@ static bool header_encode(const RlogHeader *h, SerWriter *w, char *err, size_t e
             }
             put_str(w, name);
         }
+    /* format 5: the checkpoint schedule */
+    ser_put_u64(w, h->checkpoint_max_interval < h->checkpoint_interval ? h->checkpoint_interval
+                                                                        : h->checkpoint_max_interval);
+    ser_put_u64(w, h->full_checkpoint_interval);
     if (w->oom || w->len > RLOG_MAX_HEADER) {
         set_err(err, errlen, "recording header: too large or out of memory");
         return false;
@@ -458,6 +462,16 @@ static bool header_decode(const uint8_t *body, size_t len, uint32_t version, Rlo
             c.why = "too many console ports";
         for (uint32_t p = 0; !c.why && d->kind == MDEV_VIRTIO_CONSOLE && p < d->nports; p++)
             cur_str_fixed(&c, d->port_name[p], sizeof d->port_name[p]);
+    }
+    /* format 5: the checkpoint schedule (absent: every checkpoint full, at
+     * a fixed interval; a snapshot made by an older rrvm has none either) */
+    h->checkpoint_max_interval = h->checkpoint_interval;
+    h->full_checkpoint_interval = h->checkpoint_interval;
+    if (!c.why && c.p != c.end) {
+        h->checkpoint_max_interval = cur_u64(&c);
+        h->full_checkpoint_interval = cur_u64(&c);
+        if (!c.why && h->checkpoint_max_interval < h->checkpoint_interval)
+            c.why = "the checkpoint spacing exceeds its maximum";
     }
     if (!c.why && c.p != c.end)
         c.why = "unexpected bytes after the last field";

@@ -33,7 +33,8 @@
 
 #include "machine/machine.h"
 
-#define RLOG_FORMAT_VERSION 4 /* 4: console port names; 3: the header lists virtio devices;
+#define RLOG_FORMAT_VERSION 5 /* 5: digest checkpoints and the checkpoint schedule;
+                                * 4: console port names; 3: the header lists virtio devices;
                                 * 2: frames carry a sequence number; 1 still read */
 #define RLOG_INCOMPLETE_SUFFIX ".incomplete" /* a recording being written, or cut */
 
@@ -85,8 +86,12 @@ typedef struct RlogHeader {
     MachineConfig cfg;       /* cfg.append owned (may be NULL) */
     RlogImage images[RLOG_MAX_IMAGES];
     int nimages;
-    uint64_t checkpoint_interval; /* instructions between checkpoints, 0 = none */
+    uint64_t checkpoint_interval; /* instructions between checkpoints, 0 = none; format 5:
+                                   * the spacing after an input */
     bool verify_strict;
+    /* format 5 (older files: both = checkpoint_interval, every checkpoint full) */
+    uint64_t checkpoint_max_interval;  /* spacing while no input arrives */
+    uint64_t full_checkpoint_interval; /* a full checkpoint at least this often */
     char *kv[RLOG_MAX_KV][2];     /* host-side options, owned: {key, value} */
     int nkv;
 } RlogHeader;

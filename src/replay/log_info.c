@@ -273,9 +273,14 @@ static void print_header(const RlogHeader *h, const RlogReader *r, FILE *out)
     else
         fputs("(none)", out);
     fputc('\n', out);
-    if (h->checkpoint_interval)
-        fprintf(out, "checkpoints:         every %" PRIu64 " instructions, verify %s\n", h->checkpoint_interval,
-                h->verify_strict ? "strict" : "lenient");
+    if (h->checkpoint_interval && h->checkpoint_max_interval <= h->checkpoint_interval &&
+        h->full_checkpoint_interval <= h->checkpoint_interval)
+        fprintf(out, "checkpoints:         every %" PRIu64 " instructions, all full, verify %s\n",
+                h->checkpoint_interval, h->verify_strict ? "strict" : "lenient");
+    else if (h->checkpoint_interval)
+        fprintf(out, "checkpoints:         %" PRIu64 " instructions after an input, else up to %" PRIu64
+                " apart; full every %" PRIu64 ", digests between; verify %s\n", h->checkpoint_interval,
+                h->checkpoint_max_interval, h->full_checkpoint_interval, h->verify_strict ? "strict" : "lenient");
     else
         fprintf(out, "checkpoints:         none, verify %s\n", h->verify_strict ? "strict" : "lenient");
     for (int i = 0; i < h->nkv; i++) {
@@ -325,7 +330,7 @@ static int info_reader(RlogReader *r, const RlogHeader *h, const RlogDumpFilter 
     RlogEvent ev;
     int rc;
     uint64_t prev_icount = 0, frame = UINT64_MAX, nframes = 0, total_bytes = 0, nevents = 0;
-    uint64_t idle_ns = 0, first_ckpt = 0, last_ckpt = 0;
+    uint64_t idle_ns = 0, first_ckpt = 0, last_ckpt = 0, ndigests = 0;
     bool have_end = false;
     RlogEnd end = {0};
     while ((rc = rlog_next(r, &ev)) == 1) {
@@ -349,6 +354,7 @@ static int info_reader(RlogReader *r, const RlogHeader *h, const RlogDumpFilter 
             if (st->count[slot] == 1)
                 first_ckpt = ev.icount;
             last_ckpt = ev.icount;
+            ndigests += checkpoint_is_digest(ev.payload, ev.len);
         }
         if (ev.kind == RLOG_END && rlog_end_decode(ev.payload, ev.len, &end))
             have_end = true;
@@ -384,8 +390,8 @@ static int info_reader(RlogReader *r, const RlogHeader *h, const RlogDumpFilter 
     }
     uint64_t nckpt = st->count[RLOG_CHECKPOINT];
     if (nckpt)
-        fprintf(out, "checkpoints:         %" PRIu64 " (icount %" PRIu64 " .. %" PRIu64 ")\n", nckpt, first_ckpt,
-                last_ckpt);
+        fprintf(out, "checkpoints:         %" PRIu64 " (icount %" PRIu64 " .. %" PRIu64 "; %" PRIu64 " full, %" PRIu64
+                " digests)\n", nckpt, first_ckpt, last_ckpt, nckpt - ndigests, ndigests);
     else
         fprintf(out, "checkpoints:         0\n");
     for (int dv = 0; dv < 256; dv++)

@@ -3,8 +3,9 @@
  *
  * Record: run in slices; between slices poll the host (console, signals),
  * deliver inputs through the gates (which log them at the current icount),
- * wait in real time when every hart is idle, and write a checkpoint every
- * `checkpoint_interval` instructions. Live mode is record without a file.
+ * wait in real time when every hart is idle, and write checkpoints as the
+ * CheckpointSchedule says (checkpoint.h: a full one now and then, digests
+ * between, denser after an input). Live mode is record without a file.
  *
  * Replay: the log decides where to stop. Asynchronous events (console
  * input, idle time, shutdown, checkpoints, the end) are handled when
@@ -12,7 +13,9 @@
  * bytes) are consumed by the gates from inside the instruction that asks.
  * Any disagreement - the machine idles or exits where the log continues, a
  * checkpoint digest differs, the log is cut - ends the replay with a precise
- * report; replay never waits for an event that cannot come.
+ * report; replay never waits for an event that cannot come. A digest-only
+ * checkpoint that differs is reported together with the next full one
+ * (digest_diverged: the replay goes on to it, a bounded distance).
  *
  * Time travel (replay): in-memory checkpoints (ckstore) hold the machine
  * and the replay's position (SessPos); session_seek restores the nearest
@@ -49,13 +52,17 @@
 
 #include <xxhash.h>
 
-#define DEFAULT_CHECKPOINT_INTERVAL 10000000ull
+#define DEFAULT_CHECKPOINT_INTERVAL 10000000ull /* after an input */
+#define DEFAULT_CHECKPOINT_MAX_INTERVAL 100000000ull /* while no input arrives */
+#define DEFAULT_FULL_CHECKPOINT_INTERVAL 5000000000ull /* full register images */
 #define RECORD_SLICE 2000000ull       /* instructions between host polls */
 /* with a network backend: frames (TCP's ACKs) reach the guest only between
  * slices, so poll more often (a poll costs microseconds, a slice ~1 ms) */
 #define NET_SLICE 200000ull
-#define FLUSH_INTERVAL_NS 500000000ull /* log frames reach the disk this often, */
-#define FLUSH_INTERVAL_ICOUNT 100000000ull /* and at least this many instructions apart */
+#define FLUSH_INTERVAL_NS 500000000ull /* a frame holding an input reaches the disk this often, */
+#define FLUSH_INTERVAL_ICOUNT 100000000ull /* and at least this many instructions apart; */
+#define FLUSH_CKPT_INTERVAL_NS 30000000000ull /* one holding only checkpoints this often */
+#define FLUSH_CKPT_INTERVAL_ICOUNT 10000000000ull /* (each frame costs ~60 bytes) */
 #define MAX_IMAGE_SIZE RLOG_MAX_IMAGE
 #define MAX_SNAPSHOT_SIZE (64ull << 30)
 
@@ -77,6 +84,14 @@ void session_fail(Session *s, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(s->fail_msg, sizeof s->fail_msg, fmt, ap);
     va_end(ap);
+    if (s->digest_diverged) {
+        /* a digest checkpoint differed before: that is the divergence */
+        char later[sizeof s->fail_msg];
+        memcpy(later, s->fail_msg, sizeof later);
+        snprintf(s->fail_msg, sizeof s->fail_msg, "%s\nthen, before a full checkpoint: %s", s->digest_report, later);
+        if (status != 130)
+            s->fail_status = STATUS_DIVERGED;
+    }
     if (s->m)
         s->m->exit_requested = true; /* leave machine_run at once */
 }
@@ -130,6 +145,10 @@ void session_log(Session *s, uint32_t kind, const void *payload, size_t len)
         return;
     if (!rlog_write(s->writer, s->m->icount, kind, payload, len))
         session_fail(s, 1, "%s: cannot write the recording: %s", s->opt->rr_path, rlog_writer_error(s->writer));
+    if (is_input_kind(kind)) {
+        s->unflushed_input = true;
+        checkpoint_sched_input(&s->ck_sched, s->m->icount);
+    }
     /* strict: a checkpoint after every asynchronous event. Synchronous ones
      * (clock, random) are consumed in the middle of an instruction, where
      * the state is not at an instruction boundary. RESET is logged before
@@ -337,13 +356,44 @@ static bool load_images_for_replay(Session *s, bool from_snapshot)
     return true;
 }
 
+/* The checkpoint due now: full or a digest, as the schedule says. */
 static void write_checkpoint(Session *s)
 {
     SerWriter w;
     ser_writer_init(&w);
-    checkpoint_capture(s->m, &s->cps, &w);
-    session_log(s, RLOG_CHECKPOINT, w.buf, w.len);
+    if (checkpoint_sched_take(&s->ck_sched, s->m->icount))
+        checkpoint_capture(s->m, &s->cps, &w);
+    else
+        checkpoint_capture_digest(s->m, &s->cps, &w);
+    if (w.oom)
+        session_fail(s, 1, "out of memory for a checkpoint");
+    else
+        session_log(s, RLOG_CHECKPOINT, w.buf, w.len);
     ser_writer_free(&w);
+}
+
+/* Fill in a record header's checkpoint schedule from the options: given
+ * --checkpoint-interval N alone, every checkpoint is full and exactly N
+ * apart (fine-grained reports); otherwise the sparse defaults. */
+static void record_schedule_options(Session *s, RlogHeader *h)
+{
+    const SessionOptions *o = s->opt;
+    bool fixed = o->checkpoint_interval != 0;
+    h->checkpoint_interval = fixed ? o->checkpoint_interval
+                                   : h->checkpoint_interval ? h->checkpoint_interval : DEFAULT_CHECKPOINT_INTERVAL;
+    uint64_t max = o->checkpoint_max_interval ? o->checkpoint_max_interval
+                   : fixed ? h->checkpoint_interval : DEFAULT_CHECKPOINT_MAX_INTERVAL;
+    h->checkpoint_max_interval = max < h->checkpoint_interval ? h->checkpoint_interval : max;
+    h->full_checkpoint_interval = o->full_checkpoint_interval ? o->full_checkpoint_interval
+                                  : fixed ? h->checkpoint_interval : DEFAULT_FULL_CHECKPOINT_INTERVAL;
+}
+
+static void start_checkpoint_schedule(Session *s)
+{
+    const RlogHeader *h = &s->header;
+    uint64_t base = h->checkpoint_interval ? h->checkpoint_interval : DEFAULT_CHECKPOINT_INTERVAL;
+    uint64_t max = h->checkpoint_max_interval > base ? h->checkpoint_max_interval : base;
+    checkpoint_sched_start(&s->ck_sched, base, max, h->full_checkpoint_interval, s->m->icount);
 }
 
 static void maybe_flush(Session *s)
@@ -351,10 +401,15 @@ static void maybe_flush(Session *s)
     host_console_flush(&s->console);
     if (s->mode != SESSION_RECORD)
         return;
-    uint64_t now = host_monotonic_ns();
-    if (now - s->last_flush_ns >= FLUSH_INTERVAL_NS || s->m->icount - s->last_flush_icount >= FLUSH_INTERVAL_ICOUNT) {
+    /* a frame holding an input reaches the disk within 0.5 s; one holding
+     * only checkpoints (no input lost if it is) may wait 30 s: fewer frames */
+    uint64_t now = host_monotonic_ns(), dt = now - s->last_flush_ns, di = s->m->icount - s->last_flush_icount;
+    bool due = s->unflushed_input ? dt >= FLUSH_INTERVAL_NS || di >= FLUSH_INTERVAL_ICOUNT
+                                  : dt >= FLUSH_CKPT_INTERVAL_NS || di >= FLUSH_CKPT_INTERVAL_ICOUNT;
+    if (due) {
         s->last_flush_ns = now;
         s->last_flush_icount = s->m->icount;
+        s->unflushed_input = false;
         if (!rlog_flush(s->writer))
             session_fail(s, 1, "%s: cannot write the recording: %s", s->opt->rr_path, rlog_writer_error(s->writer));
     }
@@ -419,11 +474,6 @@ static SessionStop stop_of_failure(const Session *s)
 
 /* --- live and record --- */
 
-static uint64_t record_interval(const Session *s)
-{
-    return s->header.checkpoint_interval ? s->header.checkpoint_interval : DEFAULT_CHECKPOINT_INTERVAL;
-}
-
 SessionStop session_poll_host(Session *s)
 {
     if (s->failed)
@@ -471,15 +521,13 @@ static SessionStop live_advance(Session *s, uint64_t target)
         if (s->m->icount >= target)
             return SESSION_STOP_TARGET;
         uint64_t limit = min_u64(s->m->icount + (gate_net_active(s) ? NET_SLICE : RECORD_SLICE), target);
-        if (s->mode == SESSION_RECORD && limit > s->next_checkpoint)
-            limit = s->next_checkpoint;
+        if (s->mode == SESSION_RECORD && limit > s->ck_sched.next_due)
+            limit = s->ck_sched.next_due;
         MachineStop stop = machine_run(s->m, limit);
         if (s->failed)
             continue;
-        if (s->mode == SESSION_RECORD && s->m->icount >= s->next_checkpoint) {
+        if (s->mode == SESSION_RECORD && s->m->icount >= s->ck_sched.next_due)
             write_checkpoint(s);
-            s->next_checkpoint = s->m->icount + record_interval(s);
-        }
         maybe_flush(s);
         if (stop == MSTOP_BREAK)
             return SESSION_STOP_BREAK; /* the debugger resumes us later */
@@ -582,6 +630,7 @@ static bool resume_at(Session *s, const void *blob, size_t len)
     s->consumed_here = false;
     s->ended = false;
     s->cps_resync = true;
+    s->digest_diverged = false; /* found again if the replay passes there again */
     s->m->halt_reason = NULL;
     schedule_auto_checkpoint(s);
     return true;
@@ -684,9 +733,30 @@ static int replay_end(Session *s, const RlogEvent *ev)
         session_diverged(s, "the recording exited with code %d, the replay with %d", end.exit_code, s->m->exit_code);
         return -1;
     }
+    if (s->digest_diverged) {
+        s->digest_diverged = false; /* reported here */
+        session_fail(s, STATUS_DIVERGED, "%s\nthe recording ends at icount %" PRIu64 " with no full checkpoint after "
+                     "it, and its final digest matches: only the digest is known to differ", s->digest_report,
+                     s->m->icount);
+        return -1;
+    }
     fprintf(stderr, "rrvm: replay: reached the end of the recording at icount %" PRIu64 " (virtual time %.6f s), final digest %016" PRIx64 " matches\n",
             s->m->icount, (double)machine_vtime_ns(s->m) / 1e9, digest);
     return 0;
+}
+
+/* The full checkpoint after a digest mismatch: fail with both reports. */
+static void session_fail_after_digest(Session *s, bool same, const char *report)
+{
+    char first[sizeof s->digest_report];
+    memcpy(first, s->digest_report, sizeof first);
+    s->digest_diverged = false; /* reported here, not again by session_fail */
+    if (same)
+        session_fail(s, STATUS_DIVERGED, "%s\nthe next full checkpoint, at icount %" PRIu64 ", matches: "
+                     "the difference did not last", first, s->m->icount);
+    else
+        session_fail(s, STATUS_DIVERGED, "%s\nat the next full checkpoint, %" PRIu64 " instructions later:\n%s", first,
+                     s->m->icount - s->digest_diverged_icount, report);
 }
 
 static void replay_checkpoint(Session *s, const RlogEvent *ev)
@@ -694,7 +764,22 @@ static void replay_checkpoint(Session *s, const RlogEvent *ev)
     Machine *m = s->m;
     if (s->cps_resync)
         checkpoint_resync(s);
+    const char *why;
+    if (!checkpoint_payload_check(ev->payload, ev->len, &why)) {
+        /* the frame's checksum held: a damaged or foreign recording, not a divergence */
+        session_fail(s, STATUS_ERROR, "%s: the checkpoint at icount %" PRIu64 " is malformed: %s", s->opt->rr_path,
+                     ev->icount, why);
+        return;
+    }
+    bool digest = checkpoint_is_digest(ev->payload, ev->len);
+    if (s->digest_diverged && digest)
+        return; /* known to differ: on to the next full checkpoint */
     char report[8192];
+    if (s->digest_diverged) {
+        bool same = checkpoint_verify(m, &s->cps, ev->payload, ev->len, report, sizeof report);
+        session_fail_after_digest(s, same, report);
+        return;
+    }
     if (checkpoint_verify(m, &s->cps, ev->payload, ev->len, report, sizeof report)) {
         s->last_match_icount = m->icount;
         return;
@@ -710,6 +795,18 @@ static void replay_checkpoint(Session *s, const RlogEvent *ev)
     if (s->opt->on_divergence_continue) {
         fprintf(stderr, "rrvm: replay diverged at icount %" PRIu64 " (%s):\n%s\n", m->icount, window, report);
         s->fail_status = STATUS_DIVERGED;
+    } else if (digest) {
+        /* only a digest here: what differs is named by the next full
+         * checkpoint, at most full_checkpoint_interval + max spacing on */
+        size_t n_rep = strlen(report);
+        while (n_rep && report[n_rep - 1] == '\n')
+            report[--n_rep] = 0;
+        snprintf(s->digest_report, sizeof s->digest_report,
+                 "replay diverged: checkpoint at icount %" PRIu64 " differs (%s):\n%s", m->icount, window, report);
+        s->digest_diverged = true;
+        s->digest_diverged_icount = m->icount;
+        fprintf(stderr, "rrvm: replay diverged at icount %" PRIu64 " (the state digest differs); replaying on to "
+                        "the next full checkpoint to name what differs\n", m->icount);
     } else {
         session_fail(s, STATUS_DIVERGED, "replay diverged: checkpoint at icount %" PRIu64 " differs (%s):\n%s",
                      m->icount, window, report);
@@ -1233,10 +1330,7 @@ static bool snapshot_prepare(Session *s, const char *path, MachineConfig *cfg)
         s->header.format_version = RLOG_FORMAT_VERSION;
         snprintf(s->header.rrvm_version, sizeof s->header.rrvm_version, "%s", RRVM_VERSION);
         s->header.verify_strict = s->opt->verify_strict;
-        if (s->opt->checkpoint_interval)
-            s->header.checkpoint_interval = s->opt->checkpoint_interval;
-        if (!s->header.checkpoint_interval)
-            s->header.checkpoint_interval = DEFAULT_CHECKPOINT_INTERVAL;
+        record_schedule_options(s, &s->header);
         char hex[33];
         rlog_hash_hex(hash, hex);
         char *abs = realpath(path, NULL);
@@ -1339,8 +1433,7 @@ bool session_go_live(Session *s, const char *rr_out)
         session_fail(s, 1, "out of memory");
         return false;
     }
-    s->next_checkpoint = s->m->icount + (s->header.checkpoint_interval ? s->header.checkpoint_interval
-                                                                        : DEFAULT_CHECKPOINT_INTERVAL);
+    start_checkpoint_schedule(s);
     s->last_flush_ns = host_monotonic_ns();
     fprintf(stderr, "rrvm: going live at icount %" PRIu64 "%s%s\n", s->m->icount, rr_out ? ", recording to " : "",
             rr_out ? rr_out : "");
@@ -1545,7 +1638,7 @@ static bool setup_record_header(Session *s)
     snprintf(h->rrvm_version, sizeof h->rrvm_version, "%s", RRVM_VERSION);
     h->cfg = s->opt->cfg;
     h->cfg.append = s->opt->cfg.append ? strdup(s->opt->cfg.append) : NULL;
-    h->checkpoint_interval = s->opt->checkpoint_interval ? s->opt->checkpoint_interval : DEFAULT_CHECKPOINT_INTERVAL;
+    record_schedule_options(s, h);
     h->verify_strict = s->opt->verify_strict;
     /* host-side: how the session treats a guest reset, which replay must repeat */
     if (s->opt->no_reboot && !rlog_header_set(h, "no-reboot", "on"))
@@ -1712,7 +1805,7 @@ Session *session_open(const SessionOptions *o, int *status)
     if (ok && o->dump_dtb)
         ok = dump_dtb(s);
     if (ok && s->mode != SESSION_REPLAY)
-        s->next_checkpoint = s->m->icount + record_interval(s);
+        start_checkpoint_schedule(s);
     if (ok && s->mode == SESSION_REPLAY && o->time_travel) {
         uint64_t budget = o->checkpoint_memory ? o->checkpoint_memory : default_checkpoint_memory();
         s->ckstore = ckstore_new(s->m, budget);
@@ -1757,6 +1850,13 @@ int session_close(Session *s)
         uint8_t p[RLOG_END_PAYLOAD_LEN];
         rlog_end_encode(&end, p);
         session_log(s, RLOG_END, p, sizeof p);
+    }
+    if (s->mode == SESSION_REPLAY && s->digest_diverged && !s->failed) {
+        /* stopped (--stop-at, a driver) between a digest mismatch and the
+         * full checkpoint that would name what differs */
+        s->digest_diverged = false;
+        session_fail(s, STATUS_DIVERGED, "%s\nthe replay stopped at icount %" PRIu64 ", before the next full "
+                     "checkpoint: only the digest is known to differ", s->digest_report, s->m ? s->m->icount : 0);
     }
     progress_finish(&s->progress);
     host_console_close(&s->console);

@@ -54,7 +54,10 @@ typedef struct SessionOptions {
     const char *dump_dtb;       /* write the device tree here */
     bool print_digest;          /* "digest: <hex>" on stderr at exit */
     bool print_stats;           /* instructions, time, MIPS on stderr */
-    uint64_t checkpoint_interval; /* instructions between checkpoints */
+    uint64_t checkpoint_interval; /* record: checkpoint spacing after an input; given alone,
+                                   * fixed spacing and every checkpoint full (0 = default) */
+    uint64_t checkpoint_max_interval;  /* record: spacing while no input arrives (0 = default) */
+    uint64_t full_checkpoint_interval; /* record: a full checkpoint this often (0 = default) */
     bool verify_strict;         /* a checkpoint after every event */
     bool on_divergence_continue;
     bool no_reboot;             /* -no-reboot: a guest reset ends the run (exit 0);

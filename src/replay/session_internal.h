@@ -46,7 +46,8 @@ struct Session {
     RlogHeader header;
     CheckpointState cps;
     bool cps_ready;
-    uint64_t next_checkpoint;
+    CheckpointSchedule ck_sched; /* record: when the next log checkpoint is due */
+    bool unflushed_input;        /* record: the open frame holds an input event */
     uint64_t last_flush_ns;
     uint64_t last_flush_icount;
     bool started; /* the machine was built and the run began */
@@ -88,6 +89,11 @@ struct Session {
     bool interrupted;
     bool break_hit;         /* machine_run stopped at a debugger breakpoint */
     uint64_t last_match_icount; /* last checkpoint (or start) that matched */
+    /* a digest checkpoint differed: the replay goes on to the next full
+     * checkpoint to name what differs, then fails with both reports */
+    bool digest_diverged;
+    uint64_t digest_diverged_icount;
+    char digest_report[1024];
     uint32_t last_event_kind;   /* last asynchronous event applied */
     uint64_t last_event_icount;
     /* time travel */

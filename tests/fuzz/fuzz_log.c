@@ -3,7 +3,8 @@
  *
  * Each input is a whole recording: it is opened from memory, its packed
  * images are unpacked (those up to 1 MiB), every event is read (checkpoint
- * payloads are also parsed), and `rrvm dump`/`rrvm info` formatting runs
+ * payloads, full and digest, are also parsed and checked as replay checks
+ * them), and `rrvm dump`/`rrvm info` formatting runs
  * over it. The reader must never crash, hang, leak, or read
  * out of bounds, whatever the bytes.
  *
@@ -143,8 +144,12 @@ static void read_all(const uint8_t *data, size_t size)
         unsigned n = 0;
         while ((rc = rlog_next(r, &ev)) == 1) {
             char line[512];
-            if (ev.kind == RLOG_CHECKPOINT)
-                checkpoint_summary(ev.payload, ev.len, line, sizeof line);
+            if (ev.kind == RLOG_CHECKPOINT) {
+                const char *why;
+                bool ok = checkpoint_payload_check(ev.payload, ev.len, &why);
+                if (ok != checkpoint_summary(ev.payload, ev.len, line, sizeof line) || (!ok && !why))
+                    abort(); /* the check and the parser must agree, with a reason */
+            }
             if ((++n & 7) == 0)
                 rlog_peek(r, &ev);
         }
@@ -192,14 +197,17 @@ static void header_for(RlogHeader *h, int variant)
     h->cfg.append = variant & 2 ? strdup("console=ttyS0") : NULL;
     h->cfg.quantum = 10000;
     h->checkpoint_interval = 100000;
+    h->checkpoint_max_interval = variant & 2 ? 800000 : 0; /* 0: written as the interval */
+    h->full_checkpoint_interval = variant & 2 ? 5000000 : 100000;
     if (variant & 1) {
         rlog_header_add_image(h, "bios", "fw_dynamic.bin", "firmware", 8);
         rlog_header_set(h, "bios.path", "fw_dynamic.bin");
     }
 }
 
-/* A small but real checkpoint payload, built without a machine. */
-static void fake_checkpoint(SerWriter *w, uint64_t icount)
+/* A small but real checkpoint payload (full, or a digest), built without
+ * a machine. */
+static void fake_checkpoint_kind(SerWriter *w, uint64_t icount, bool digest)
 {
     Machine m;
     memset(&m, 0, sizeof m);
@@ -219,9 +227,14 @@ static void fake_checkpoint(SerWriter *w, uint64_t icount)
         exit(1);
     ram[5000] = (uint8_t)icount;
     dirty[1] = 1;
-    checkpoint_capture(&m, &cs, w);
+    if (digest)
+        checkpoint_capture_digest(&m, &cs, w);
+    else
+        checkpoint_capture(&m, &cs, w);
     checkpoint_free(&cs);
 }
+
+static void fake_checkpoint(SerWriter *w, uint64_t icount) { fake_checkpoint_kind(w, icount, false); }
 
 static void write_seed(const char *dir, int variant)
 {
@@ -258,7 +271,7 @@ static void write_seed(const char *dir, int variant)
         default: {
             SerWriter sw;
             ser_writer_init(&sw);
-            fake_checkpoint(&sw, icount);
+            fake_checkpoint_kind(&sw, icount, i & 1); /* full and digest checkpoints */
             rlog_write(w, icount, RLOG_CHECKPOINT, sw.buf, sw.len);
             ser_writer_free(&sw);
         }
@@ -280,7 +293,7 @@ static void write_seed(const char *dir, int variant)
 }
 
 /* A structured-mode seed (see LLVMFuzzerTestOneInput): one frame holding a
- * UART_RX, a CHECKPOINT and an END event. */
+ * UART_RX, a full and a digest CHECKPOINT and an END event. */
 static void write_structured_seed(const char *dir)
 {
     SerWriter ev, ck;
@@ -297,12 +310,17 @@ static void write_structured_seed(const char *dir)
     } while (l);
     ser_put_bytes(&ev, hdr, hn);
     ser_put_bytes(&ev, ck.buf, ck.len);
+    ck.len = 0; /* then a digest checkpoint at the same icount */
+    fake_checkpoint_kind(&ck, 5, true);
+    uint8_t dh[3] = {RLOG_CHECKPOINT, 0, (uint8_t)ck.len};
+    ser_put_bytes(&ev, dh, 3);
+    ser_put_bytes(&ev, ck.buf, ck.len);
     RlogEnd end = {5, 5, 0, 1};
     uint8_t eb[RLOG_END_PAYLOAD_LEN];
     rlog_end_encode(&end, eb);
     ser_put_bytes(&ev, "\x11\x00\x1c", 3);
     ser_put_bytes(&ev, eb, sizeof eb);
-    uint8_t pre[5] = {0xEE, 3, 0, (uint8_t)ev.len, (uint8_t)(ev.len >> 8)};
+    uint8_t pre[5] = {0xEE, 4, 0, (uint8_t)ev.len, (uint8_t)(ev.len >> 8)};
     char path[4096];
     snprintf(path, sizeof path, "%s/structured-0", dir);
     FILE *f = fopen(path, "wb");

@@ -62,8 +62,9 @@ def test_replay_usage_errors(tmp_path):
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "12x", "lots", ""])
-def test_bad_checkpoint_interval(value):
-    usage_error(["record", "-o", "x.rr", "--checkpoint-interval", value] + BARE, "--checkpoint-interval")
+@pytest.mark.parametrize("opt", ["--checkpoint-interval", "--checkpoint-max-interval", "--full-checkpoint-interval"])
+def test_bad_checkpoint_interval(opt, value):
+    usage_error(["record", "-o", "x.rr", opt, value] + BARE, opt)
 
 
 def test_verify_accepts_what_info_prints(tmp_path):

@@ -145,10 +145,14 @@ def test_truncating_the_file_during_a_replay(guest, tmp_path):
 
 # ---------------------------------------------------------- never lose one
 
-def test_frames_reach_the_disk_at_least_every_1e8_instructions(tmp_path):
-    """However fast the host, a frame ends at least every 10^8 instructions
-    (and every 0.5 s): the first icounts of consecutive frames are at most
-    10^8 + one record slice (2*10^6) + one checkpoint interval (10^7) apart."""
+def test_frames_holding_only_checkpoints_wait(tmp_path):
+    """A frame holding an input ends within 0.5 s or 10^8 instructions; one
+    holding only checkpoints (nothing a cut could lose but evidence) within
+    30 s or 10^10 instructions: each frame costs ~60 bytes. smp.elf on one
+    hart runs 10^9 instructions whose only input is the device tree's seed
+    at icount 0: the first frame ends within 10^8 + one slice (2*10^6) + one
+    maximum checkpoint spacing (10^8), and the rest of the run takes at most
+    two more frames (it took one per 10^8 instructions, 11 in all)."""
     rr = tmp_path / "smp.rr"
     # with one hart, smp.elf waits 10^9 instructions for the others, then fails
     rc, out, err = run(["record", "-o", str(rr), "-smp", "1", "-seed", "1", "-serial", "none", "-bios", "none",
@@ -156,9 +160,9 @@ def test_frames_reach_the_disk_at_least_every_1e8_instructions(tmp_path):
     assert rr.exists(), err
     _, fr = frames(rr.read_bytes())
     firsts = [struct.unpack_from("<Q", f, 16)[0] for f in fr]
-    assert firsts[-1] > 9 * 10**8, firsts
-    gaps = [b - a for a, b in zip(firsts, firsts[1:])]
-    assert max(gaps) <= 10**8 + 2 * 10**6 + 10**7, gaps
+    assert firsts[0] == 0, firsts
+    assert 2 <= len(fr) <= 3, firsts
+    assert firsts[1] <= 10**8 + 2 * 10**6 + 10**8, firsts
     assert [struct.unpack_from("<Q", f, 32)[0] for f in fr] == list(range(len(fr)))  # numbered
 
 

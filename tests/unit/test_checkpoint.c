@@ -1,7 +1,8 @@
 /*
  * test_checkpoint.c - state digests: identical machines verify, and a
  * single flipped register, CSR, RAM byte or device byte is named in the
- * divergence report.
+ * divergence report; digest checkpoints detect the same flips and the next
+ * full one names them; the recording side's checkpoint schedule.
  *
  * Machines are built by hand (RAM, dirty map, calloc'd harts), so the test
  * does not depend on board construction. Device state comes from a fake
@@ -274,6 +275,149 @@ static void test_malformed_payloads(void **state)
     rig_free(b);
 }
 
+static bool digest_pair(Rig *rec, Rig *rpl, char *report, size_t cap)
+{
+    SerWriter w;
+    ser_writer_init(&w);
+    checkpoint_capture_digest(rec->m, &rec->cs, &w);
+    assert_false(w.oom);
+    assert_int_equal(w.len, CHECKPOINT_DIGEST_LEN);
+    assert_true(checkpoint_is_digest(w.buf, w.len));
+    bool ok = checkpoint_verify(rpl->m, &rpl->cs, w.buf, w.len, report, cap);
+    ser_writer_free(&w);
+    return ok;
+}
+
+/* Digest checkpoints between full ones: equal states verify; a flipped
+ * register, RAM byte or device byte fails the digest, whose report says
+ * only the digest is known; the next full checkpoint names the register. */
+static void test_digest_checkpoints(void **state)
+{
+    char report[4096];
+    for (int what = 0; what < 3; what++) {
+        Rig *a = rig_new(), *b = rig_new();
+        for (uint64_t step = 1; step <= 6; step++) {
+            run_some(a, step);
+            run_some(b, step);
+            bool ok = step % 3 ? digest_pair(a, b, report, sizeof report) : checkpoint_pair(a, b, report, sizeof report);
+            assert_true(ok);
+            assert_string_equal(report, "");
+        }
+        run_some(a, 7);
+        run_some(b, 7);
+        if (what == 0)
+            b->m->harts[1]->x[11] ^= 1;
+        else if (what == 1)
+            b->m->ram[0x3000] ^= 1, b->m->dirty_pages[3] = DIRTY_ALL;
+        else
+            b->dev.clint[5] ^= 1;
+        assert_false(digest_pair(a, b, report, sizeof report));
+        assert_non_null(strstr(report, "divergence at checkpoint, icount 7000:\n"));
+        assert_non_null(strstr(report, "state digest recorded "));
+        assert_non_null(strstr(report, "which register, device or page differs is not recorded here"));
+        run_some(a, 8);
+        run_some(b, 8);
+        assert_false(checkpoint_pair(a, b, report, sizeof report));
+        const char *named[] = {"hart 1: a1 (x11) recorded 0x0 replayed 0x1\n", "RAM differs: 0x80003000-0x80003fff",
+                               "device clint: state differs\n"};
+        assert_non_null(strstr(report, named[what]));
+        assert_null(strstr(report, "do not add up")); /* the recorded page list chain holds */
+        rig_free(a);
+        rig_free(b);
+    }
+}
+
+/* A page changed after one full checkpoint, then changed back or changed
+ * again only between digests: the next full payload still lists it, so the
+ * replay's mirror of the recorded page hashes stays exact. */
+static void test_full_after_digests_lists_every_changed_page(void **state)
+{
+    char report[4096], line[512];
+    Rig *a = rig_new(), *b = rig_new();
+    Rig *rigs[2] = {a, b};
+    run_some(a, 1);
+    run_some(b, 1);
+    assert_true(checkpoint_pair(a, b, report, sizeof report));
+    for (int k = 0; k < 2; k++) { /* page 5 changes, then page 6 changes and changes back */
+        Machine *m = rigs[k]->m;
+        m->ram[0x5000] ^= 0x11;
+        m->ram[0x6000] ^= 0x22;
+        m->dirty_pages[5] = m->dirty_pages[6] = DIRTY_ALL;
+    }
+    assert_true(digest_pair(a, b, report, sizeof report));
+    for (int k = 0; k < 2; k++) {
+        rigs[k]->m->ram[0x6000] ^= 0x22;
+        rigs[k]->m->dirty_pages[6] = DIRTY_ALL;
+    }
+    assert_true(digest_pair(a, b, report, sizeof report));
+    SerWriter w;
+    ser_writer_init(&w);
+    checkpoint_capture(a->m, &a->cs, &w);
+    assert_true(checkpoint_summary(w.buf, w.len, line, sizeof line));
+    assert_non_null(strstr(line, "pages_changed=2")); /* 5 and 6: every page changed since the last full one */
+    assert_true(checkpoint_verify(b->m, &b->cs, w.buf, w.len, report, sizeof report));
+    assert_string_equal(report, "");
+    ser_writer_free(&w);
+    /* and a following full payload lists nothing: the list starts over */
+    ser_writer_init(&w);
+    checkpoint_capture(a->m, &a->cs, &w);
+    assert_true(checkpoint_summary(w.buf, w.len, line, sizeof line));
+    assert_non_null(strstr(line, "pages_changed=0"));
+    ser_writer_free(&w);
+    rig_free(a);
+    rig_free(b);
+}
+
+static void test_malformed_digest_payloads(void **state)
+{
+    Rig *b = rig_new();
+    char report[4096], line[512];
+    static const uint8_t ok[9] = {2, 1, 2, 3, 4, 5, 6, 7, 8};
+    assert_true(checkpoint_summary(ok, sizeof ok, line, sizeof line));
+    assert_string_equal(line, "digest=0807060504030201");
+    for (size_t len = 1; len <= 10; len++) {
+        uint8_t buf[10] = {2, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+        if (len == 9)
+            continue;
+        assert_false(checkpoint_summary(buf, len, line, sizeof line));
+        assert_non_null(strstr(line, "malformed checkpoint: a digest checkpoint must hold 9 bytes"));
+        assert_false(checkpoint_verify(b->m, &b->cs, buf, len, report, sizeof report));
+        assert_non_null(strstr(report, "recorded checkpoint payload is malformed: a digest checkpoint must hold 9"));
+    }
+    rig_free(b);
+}
+
+/* Checkpoints come base after an input, then base, 2 base, 4 base ... up
+ * to max apart; one is full once `full` instructions passed since the last
+ * full one; with max = full = base every checkpoint is full, base apart. */
+static void test_schedule(void **state)
+{
+    CheckpointSchedule sc;
+    checkpoint_sched_start(&sc, 10, 80, 100, 1000);
+    static const uint64_t due[] = {1010, 1020, 1040, 1080, 1160, 1240};
+    static const bool full[] = {false, false, false, false, true, false};
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(sc.next_due, due[i]);
+        assert_int_equal(checkpoint_sched_take(&sc, due[i]), full[i]);
+    }
+    assert_int_equal(sc.next_due, 1320);
+    checkpoint_sched_input(&sc, 1250); /* an input: a checkpoint within base */
+    assert_int_equal(sc.next_due, 1260);
+    assert_true(checkpoint_sched_take(&sc, 1260)); /* 1160 + 100 */
+    assert_int_equal(sc.next_due, 1270);
+    assert_false(checkpoint_sched_take(&sc, 1275)); /* late (a slice ended after it) */
+    assert_int_equal(sc.next_due, 1295);
+    checkpoint_sched_input(&sc, 1290); /* already due sooner: unchanged */
+    assert_int_equal(sc.next_due, 1295);
+
+    checkpoint_sched_start(&sc, 7, 7, 7, 0);
+    for (uint64_t ic = 7; ic < 100; ic += 7) {
+        assert_int_equal(sc.next_due, ic);
+        assert_true(checkpoint_sched_take(&sc, ic));
+        checkpoint_sched_input(&sc, ic + 3);
+    }
+}
+
 static uint64_t host_wallclock(void *opaque) { return 1767225600000000000ull; }
 static void host_random(void *opaque, uint8_t *buf, size_t n) { memset(buf, 0x5a, n); }
 static void host_console(void *opaque, const uint8_t *buf, size_t n) {}
@@ -340,6 +484,10 @@ int main(void)
         cmocka_unit_test(test_device_flip_is_named),
         cmocka_unit_test(test_malformed_payloads),
         cmocka_unit_test(test_real_machines),
+        cmocka_unit_test(test_digest_checkpoints),
+        cmocka_unit_test(test_full_after_digests_lists_every_changed_page),
+        cmocka_unit_test(test_malformed_digest_payloads),
+        cmocka_unit_test(test_schedule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

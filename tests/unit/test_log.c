@@ -381,6 +381,59 @@ static void test_header_devices_and_port_names(void **state)
     rlog_header_free(&h);
 }
 
+/* Format 5 adds the checkpoint schedule at the end of the header; a
+ * version 4 file (no schedule) reads as every checkpoint full, at a fixed
+ * interval, as it was written. */
+static void test_header_checkpoint_schedule(void **state)
+{
+    RlogHeader h, back;
+    make_header(&h);
+    h.checkpoint_max_interval = 8000000;
+    h.full_checkpoint_interval = 50000000;
+    SerWriter w;
+    ser_writer_init(&w);
+    char err[256];
+    const char *why = NULL;
+    assert_true(rlog_header_encode(&h, &w, err, sizeof err));
+    assert_true(rlog_header_decode(w.buf, w.len, &back, &why));
+    assert_true(back.checkpoint_interval == 1000000 && back.checkpoint_max_interval == 8000000 &&
+                back.full_checkpoint_interval == 50000000);
+    rlog_header_free(&back);
+
+    /* as rrvm 0.2 (format 4) wrote it: the body ends before the schedule */
+    size_t v4len = w.len - 16;
+    uint8_t *file = malloc(16 + v4len + 8);
+    memcpy(file, "RRVMLOG\0", 8);
+    uint32_t version = 4, blen = (uint32_t)v4len;
+    memcpy(file + 8, &version, 4);
+    memcpy(file + 12, &blen, 4);
+    memcpy(file + 16, w.buf, v4len);
+    uint64_t sum = XXH64(file, 16 + v4len, 0);
+    memcpy(file + 16 + v4len, &sum, 8);
+    RlogReader *r = rlog_reader_open_mem(file, 16 + v4len + 8, &back, err, sizeof err);
+    assert_non_null(r);
+    assert_int_equal(back.format_version, 4);
+    assert_true(back.checkpoint_max_interval == 1000000 && back.full_checkpoint_interval == 1000000);
+    rlog_reader_close(r);
+    rlog_header_free(&back);
+    free(file);
+
+    /* a maximum spacing below the spacing is refused */
+    uint64_t one = 1;
+    memcpy(w.buf + w.len - 16, &one, 8);
+    assert_false(rlog_header_decode(w.buf, w.len, &back, &why));
+    assert_string_equal(why, "the checkpoint spacing exceeds its maximum");
+    /* the writer never writes one: it raises the maximum to the spacing */
+    h.checkpoint_max_interval = 5;
+    w.len = 0;
+    assert_true(rlog_header_encode(&h, &w, err, sizeof err));
+    assert_true(rlog_header_decode(w.buf, w.len, &back, &why));
+    assert_true(back.checkpoint_max_interval == 1000000);
+    rlog_header_free(&back);
+    ser_writer_free(&w);
+    rlog_header_free(&h);
+}
+
 static void test_cut_at_every_byte(void **state)
 {
     TestEvent evs[16];
@@ -559,7 +612,7 @@ static void test_wrong_magic_and_version(void **state)
     copy[8] = 7;
     assert_null(rlog_reader_open_mem(copy, len, &h, err, sizeof err));
     assert_string_equal(err, "(recording in memory): recording format version 7 is not supported by this rrvm "
-                             "(supports 1 to 4)");
+                             "(supports 1 to 5)");
 
     /* the same through a file, where the message names the path */
     char *path = temp_path();
@@ -568,7 +621,7 @@ static void test_wrong_magic_and_version(void **state)
     fclose(f);
     assert_null(rlog_reader_open(path, &h, err, sizeof err));
     char want[300];
-    snprintf(want, sizeof want, "%s: recording format version 7 is not supported by this rrvm (supports 1 to 4)", path);
+    snprintf(want, sizeof want, "%s: recording format version 7 is not supported by this rrvm (supports 1 to 5)", path);
     assert_string_equal(err, want);
 
     /* empty file and missing file */
@@ -1347,6 +1400,7 @@ int main(void)
         cmocka_unit_test(test_varint),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_header_devices_and_port_names),
+        cmocka_unit_test(test_header_checkpoint_schedule),
         cmocka_unit_test(test_cut_at_every_byte),
         cmocka_unit_test(test_cut_message),
         cmocka_unit_test(test_bit_flips),

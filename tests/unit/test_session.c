@@ -3,6 +3,7 @@
  * process, as the debug layer will: record a bare-metal guest, then replay
  * it by events, single steps on one hart, icount targets and seeks in both
  * directions. Digests at an icount must not depend on how it was reached.
+ * A malformed checkpoint in a rewritten recording is a bad recording.
  *
  * Needs build/guest-tests/vm.elf and smp.elf (make guest-tests); run from
  * the repository root.
@@ -20,6 +21,7 @@
 
 #include "machine/cpu/hart.h"
 #include "replay/checkpoint.h"
+#include "replay/log.h"
 #include "replay/session.h"
 #include "session_opts.h"
 
@@ -138,11 +140,76 @@ static void test_step_one_hart_of_four(void **state)
     unlink(rr);
 }
 
+/* Copy recording `from` to `to`, replacing the payload of its `nth`
+ * checkpoint (counting from 0) by (p, n). */
+static void rewrite_checkpoint(const char *from, const char *to, int nth, const uint8_t *p, size_t n)
+{
+    RlogHeader h;
+    char err[512];
+    RlogReader *r = rlog_reader_open(from, &h, err, sizeof err);
+    assert_non_null(r);
+    RlogWriter *w = rlog_writer_open(to, &h, err, sizeof err);
+    assert_non_null(w);
+    RlogEvent ev;
+    int k = 0, got;
+    while ((got = rlog_next(r, &ev)) == 1) {
+        bool swap = ev.kind == RLOG_CHECKPOINT && k++ == nth;
+        assert_true(rlog_write(w, ev.icount, ev.kind, swap ? p : ev.payload, swap ? n : ev.len));
+    }
+    assert_int_equal(got, 0);
+    assert_true(k > nth);
+    assert_true(rlog_writer_close(w));
+    rlog_reader_close(r);
+    rlog_header_free(&h);
+}
+
+/* A malformed checkpoint payload (the frame's checksum holds) is a bad
+ * recording (status 2), not a divergence, for a digest checkpoint (no
+ * replaying on to the next full one) and for a full one alike. */
+static void test_malformed_checkpoints_are_bad_recordings(void **state)
+{
+    (void)state;
+    char rr[] = "/tmp/rrvm-test-session-ck-XXXXXX", bad[] = "/tmp/rrvm-test-session-bad-XXXXXX";
+    int fd = mkstemp(rr), fd2 = mkstemp(bad);
+    assert_true(fd >= 0 && fd2 >= 0);
+    close(fd);
+    close(fd2);
+    SessionOptions o;
+    base_options(&o, SESSION_RECORD, rr, "build/guest-tests/vm.elf", 1);
+    o.full_checkpoint_interval = 6000; /* full ones 6000 apart, 2000-apart digests between */
+    int status = -1;
+    Session *s = session_open(&o, &status);
+    assert_non_null(s);
+    SessionTarget end = { SESSION_TO_END, 0, 0 };
+    assert_int_equal(session_advance(s, &end), SESSION_STOP_EXIT);
+    assert_int_equal(session_close(s), 0);
+
+    static const uint8_t short_digest[5] = {CHECKPOINT_FORMAT_DIGEST, 1, 2, 3, 4};
+    static const uint8_t unknown[3] = {9, 0, 0};
+    struct { int nth; const uint8_t *p; size_t n; } cases[] = {
+        {0, short_digest, sizeof short_digest}, /* 2000: a digest */
+        {2, unknown, sizeof unknown},           /* 6000: a full one */
+    };
+    for (int i = 0; i < 2; i++) {
+        rewrite_checkpoint(rr, bad, cases[i].nth, cases[i].p, cases[i].n);
+        SessionOptions ro;
+        base_options(&ro, SESSION_REPLAY, bad, NULL, 1);
+        s = session_open(&ro, &status);
+        assert_non_null(s);
+        assert_int_equal(session_advance(s, &end), SESSION_STOP_ERROR);
+        assert_true(session_icount(s) == 2000ull * (uint64_t)(cases[i].nth + 1));
+        assert_int_equal(session_close(s), 2);
+    }
+    unlink(rr);
+    unlink(bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events_steps_and_seeks),
         cmocka_unit_test(test_step_one_hart_of_four),
+        cmocka_unit_test(test_malformed_checkpoints_are_bad_recordings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
