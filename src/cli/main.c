@@ -484,14 +484,14 @@ static bool opt_checkpoint_interval(Parse *p, const char *arg)
 static bool opt_checkpoint_max_interval(Parse *p, const char *arg)
 {
     if (!parse_count(arg, &p->o.checkpoint_max_interval) || p->o.checkpoint_max_interval == 0)
-        return fail(p, "--checkpoint-max-interval %s: takes a positive instruction count, e.g. 100000000", arg);
+        return args_fail(p, "--checkpoint-max-interval %s: takes a positive instruction count, e.g. 100000000", arg);
     return true;
 }
 
 static bool opt_full_checkpoint_interval(Parse *p, const char *arg)
 {
     if (!parse_count(arg, &p->o.full_checkpoint_interval) || p->o.full_checkpoint_interval == 0)
-        return fail(p, "--full-checkpoint-interval %s: takes a positive instruction count, e.g. 1000000000", arg);
+        return args_fail(p, "--full-checkpoint-interval %s: takes a positive instruction count, e.g. 1000000000", arg);
     return true;
 }
 

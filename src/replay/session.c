@@ -61,8 +61,8 @@
 #define NET_SLICE 200000ull
 #define FLUSH_INTERVAL_NS 500000000ull /* a frame holding an input reaches the disk this often, */
 #define FLUSH_INTERVAL_ICOUNT 100000000ull /* and at least this many instructions apart; */
-#define FLUSH_CKPT_INTERVAL_NS 30000000000ull /* one holding only checkpoints this often */
-#define FLUSH_CKPT_INTERVAL_ICOUNT 10000000000ull /* (each frame costs ~60 bytes) */
+#define FLUSH_CKPT_INTERVAL_NS 2000000000ull /* one holding only checkpoints this often */
+#define FLUSH_CKPT_INTERVAL_ICOUNT 1000000000ull /* (each frame costs ~60 bytes) */
 #define MAX_IMAGE_SIZE RLOG_MAX_IMAGE
 #define MAX_SNAPSHOT_SIZE (64ull << 30)
 
@@ -402,7 +402,8 @@ static void maybe_flush(Session *s)
     if (s->mode != SESSION_RECORD)
         return;
     /* a frame holding an input reaches the disk within 0.5 s; one holding
-     * only checkpoints (no input lost if it is) may wait 30 s: fewer frames */
+     * only checkpoints may wait 2 s or 10^9 instructions: fewer frames, and
+     * a recorder killed mid-run still loses at most that much of the tail */
     uint64_t now = host_monotonic_ns(), dt = now - s->last_flush_ns, di = s->m->icount - s->last_flush_icount;
     bool due = s->unflushed_input ? dt >= FLUSH_INTERVAL_NS || di >= FLUSH_INTERVAL_ICOUNT
                                   : dt >= FLUSH_CKPT_INTERVAL_NS || di >= FLUSH_CKPT_INTERVAL_ICOUNT;

@@ -147,21 +147,24 @@ def test_truncating_the_file_during_a_replay(guest, tmp_path):
 
 def test_frames_holding_only_checkpoints_wait(tmp_path):
     """A frame holding an input ends within 0.5 s or 10^8 instructions; one
-    holding only checkpoints (nothing a cut could lose but evidence) within
-    30 s or 10^10 instructions: each frame costs ~60 bytes. smp.elf on one
-    hart runs 10^9 instructions whose only input is the device tree's seed
-    at icount 0: the first frame ends within 10^8 + one slice (2*10^6) + one
-    maximum checkpoint spacing (10^8), and the rest of the run takes at most
-    two more frames (it took one per 10^8 instructions, 11 in all)."""
+    holding only checkpoints within 2 s or 10^9 instructions: each frame
+    costs ~60 bytes. smp.elf on one hart runs 10^9 instructions whose only
+    input is the device tree's seed at icount 0: the first frame ends within
+    10^8 + one slice (2*10^6) + one maximum checkpoint spacing (10^8), and
+    the rest of the run takes at most three more frames (it took one per
+    10^8 instructions, 11 in all)."""
     rr = tmp_path / "smp.rr"
     # with one hart, smp.elf waits 10^9 instructions for the others, then fails
+    t0 = time.monotonic()
     rc, out, err = run(["record", "-o", str(rr), "-smp", "1", "-seed", "1", "-serial", "none", "-bios", "none",
                         "-kernel", os.path.join(GUEST_TESTS, "smp.elf")], timeout=300)
+    wall = time.monotonic() - t0
     assert rr.exists(), err
     _, fr = frames(rr.read_bytes())
     firsts = [struct.unpack_from("<Q", f, 16)[0] for f in fr]
     assert firsts[0] == 0, firsts
-    assert 2 <= len(fr) <= 3, firsts
+    # on a loaded host the 2 s rule may end more frames: one per 2 s of wall time
+    assert 2 <= len(fr) <= 4 + int(wall / 2.0), (firsts, wall)
     assert firsts[1] <= 10**8 + 2 * 10**6 + 10**8, firsts
     assert [struct.unpack_from("<Q", f, 32)[0] for f in fr] == list(range(len(fr)))  # numbered
 
