@@ -40,6 +40,11 @@ GUEST_LIB := $(filter tests/guest/lib%,$(GUEST_SRC))
 .PHONY: all asan test unit-test guest-test system-test guest bench bench-ckstore fuzz fuzz-smoke clean demo
 all: build/rrvm
 
+# softfp.c's host fast paths depend on every product being rounded where the
+# source says so: no fusing of a*b+c into an fma the code did not ask for
+# (and sqrt needs no errno branch: its argument is always positive).
+build/obj/src/machine/cpu/softfp.o build/asan/obj/src/machine/cpu/softfp.o: CPPFLAGS += -ffp-contract=off -fno-math-errno
+
 build/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
