@@ -130,6 +130,7 @@ fuzz:
 	scripts/run-fuzz-blockimg
 	scripts/run-fuzz-virtio
 	scripts/run-fuzz-chardev
+	scripts/run-fuzz-softfp
 
 # a short run of every fuzzer under ASan+UBSan, so every CI run fuzzes a bit
 fuzz-smoke:
@@ -146,6 +147,7 @@ fuzz-smoke:
 	FUZZ_SECONDS=10 scripts/run-fuzz-blockimg
 	FUZZ_SECONDS=15 scripts/run-fuzz-virtio
 	FUZZ_SECONDS=10 scripts/run-fuzz-chardev
+	FUZZ_SECONDS=15 scripts/run-fuzz-softfp
 
 clean:
 	rm -rf build/obj build/asan build/tests build/guest-tests build/rrvm
