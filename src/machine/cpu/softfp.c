@@ -758,13 +758,19 @@ SF_INLINE uint64_t fp_muladd(const FloatFormat *f, uint64_t a, uint64_t b, uint6
 #define SOFTFP_HOST_FAST 0
 #elif defined(__x86_64__)
 #define SOFTFP_HOST_FAST 1
-#define HOST_TARGET __attribute__((target("fma"), noinline))
+#define HOST_TARGET __attribute__((target("fma")))
 #elif defined(__FP_FAST_FMA)
 #define SOFTFP_HOST_FAST 1
-#define HOST_TARGET __attribute__((noinline))
+#define HOST_TARGET
 #else
 #define SOFTFP_HOST_FAST 0
 #endif
+
+/* The fast paths' bodies (host_*) are inlined into two entry points each:
+ * *_fast (for tests: returns SOFTFP_DECLINED) and *_host (for the public
+ * functions: goes on to the integer code with a tail call). */
+#define HOST_BODY static inline __attribute__((always_inline)) HOST_TARGET
+#define HOST_ENTRY __attribute__((noinline)) HOST_TARGET
 
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF
@@ -879,7 +885,7 @@ static inline uint64_t host_round_from_nearest(uint64_t r, uint64_t sign_bit, in
  * |a + b| < 2^1002 cannot overflow, even after a directed step. Error:
  * Fast2Sum (Dekker) with the larger magnitude first is exact in RN without
  * underflow. RMM declines: the sum can be a tie. */
-HOST_TARGET uint64_t f64_add_fast(uint64_t a, uint64_t b, bool negate_b, int rm, uint32_t *flags)
+HOST_BODY uint64_t host_f64_add(uint64_t a, uint64_t b, bool negate_b, int rm, uint32_t *flags)
 {
     const uint64_t mag = ~(1ull << 63);
     int ea = exp64(a), eb = exp64(b);
@@ -907,7 +913,7 @@ HOST_TARGET uint64_t f64_add_fast(uint64_t a, uint64_t b, bool negate_b, int rm,
 /* a * b. Window: ea + eb in [-900, 1000], so 2^-900 <= |ab| < 2^1002.
  * Error: e = fma(a, b, -p) is exactly ab - p (TwoProduct, exact while
  * ea + eb >= -1022 + 52). RMM declines (a product can tie). */
-HOST_TARGET uint64_t f64_mul_fast(uint64_t a, uint64_t b, int rm, uint32_t *flags)
+HOST_BODY uint64_t host_f64_mul(uint64_t a, uint64_t b, int rm, uint32_t *flags)
 {
     int e = exp64(a) + exp64(b);
     double x = host_f64(a), y = host_f64(b), p, err;
@@ -929,7 +935,7 @@ HOST_TARGET uint64_t f64_mul_fast(uint64_t a, uint64_t b, int rm, uint32_t *flag
  * a/b - q = r/b. No tie: a midpoint has 54 significant bits with the last
  * one set; times b (odd part of <= 53 bits) it would need > 53 bits to
  * equal a. So RMM = RNE. */
-HOST_TARGET uint64_t f64_div_fast(uint64_t a, uint64_t b, int rm, uint32_t *flags)
+HOST_BODY uint64_t host_f64_div(uint64_t a, uint64_t b, int rm, uint32_t *flags)
 {
     int ea = exp64(a), eb = exp64(b);
     double x = host_f64(a), y = host_f64(b), q, r;
@@ -948,7 +954,7 @@ HOST_TARGET uint64_t f64_div_fast(uint64_t a, uint64_t b, int rm, uint32_t *flag
  * 2^(ea - 105), |r| < 2^(es - 53) 2^(es + 2): fewer than 2^53 granules,
  * exact. sign(r) = sign(sqrt(a) - s). No tie: a midpoint squared has >= 107
  * significant bits. So RMM = RNE. */
-HOST_TARGET uint64_t f64_sqrt_fast(uint64_t a, int rm, uint32_t *flags)
+HOST_BODY uint64_t host_f64_sqrt(uint64_t a, int rm, uint32_t *flags)
 {
     double x = host_f64(a), s, r;
 
@@ -976,7 +982,7 @@ HOST_TARGET uint64_t f64_sqrt_fast(uint64_t a, int rm, uint32_t *flags)
  * Otherwise (heavy cancellation) the integer code runs. r = 0 means X = 0:
  * the operands are nonzero, so it is an exact cancellation, +0 or -0 in
  * RDN as in the integer code. RMM declines (X can be a tie). */
-HOST_TARGET uint64_t f64_muladd_fast(uint64_t a, uint64_t b, uint64_t c, bool negate_product, bool negate_addend,
+HOST_BODY uint64_t host_f64_muladd(uint64_t a, uint64_t b, uint64_t c, bool negate_product, bool negate_addend,
                                      int rm, uint32_t *flags)
 {
     int ep = exp64(a) + exp64(b), ec = exp64(c);
@@ -1034,7 +1040,7 @@ static inline uint64_t host_round_to_f32(double s, double t, int rm, uint32_t *f
 /* Window: exponents in [-100, 125]: the exact sum is on the grid 2^-123
  * (normal binary32 or zero) and below 2^127 in magnitude. The double sum
  * is then rounded to binary32 by host_round_to_f32. */
-HOST_TARGET uint64_t f32_add_fast(uint64_t a, uint64_t b, bool negate_b, int rm, uint32_t *flags)
+HOST_BODY uint64_t host_f32_add(uint64_t a, uint64_t b, bool negate_b, int rm, uint32_t *flags)
 {
     int ea = exp32(a), eb = exp32(b);
     double x, y, s, t;
@@ -1058,7 +1064,7 @@ HOST_TARGET uint64_t f32_add_fast(uint64_t a, uint64_t b, bool negate_b, int rm,
 
 /* Window: ea + eb in [-120, 124]. The product of two 24-bit significands
  * is exact in binary64; its binary32 rounding is normal and finite. */
-HOST_TARGET uint64_t f32_mul_fast(uint64_t a, uint64_t b, int rm, uint32_t *flags)
+HOST_BODY uint64_t host_f32_mul(uint64_t a, uint64_t b, int rm, uint32_t *flags)
 {
     int e = exp32(a) + exp32(b);
 
@@ -1072,7 +1078,7 @@ HOST_TARGET uint64_t f32_mul_fast(uint64_t a, uint64_t b, int rm, uint32_t *flag
  * residual a - q b is exact in binary64 (q b has 48 bits, the difference is
  * below ulp32(q) |b|, on the grid ulp32(q) ulp32(b)): fewer than 2^26
  * granules. No tie (as for binary64), so RMM = RNE. */
-HOST_TARGET uint64_t f32_div_fast(uint64_t a, uint64_t b, int rm, uint32_t *flags)
+HOST_BODY uint64_t host_f32_div(uint64_t a, uint64_t b, int rm, uint32_t *flags)
 {
     int d = exp32(a) - exp32(b);
     double x = (double)host_f32(a), y = (double)host_f32(b), q, r;
@@ -1089,7 +1095,7 @@ HOST_TARGET uint64_t f32_div_fast(uint64_t a, uint64_t b, int rm, uint32_t *flag
 /* Any positive normal a: sqrt(a) is in [2^-63, 2^64). s = RN32(RN64(sqrt
  * a)) = RN32(sqrt a) (double rounding innocuous for sqrt too); a - s^2 is
  * exact in binary64 (s^2 has 48 bits). No tie, so RMM = RNE. */
-HOST_TARGET uint64_t f32_sqrt_fast(uint64_t a, int rm, uint32_t *flags)
+HOST_BODY uint64_t host_f32_sqrt(uint64_t a, int rm, uint32_t *flags)
 {
     double x = (double)host_f32(a), s, r;
 
@@ -1105,7 +1111,7 @@ HOST_TARGET uint64_t f32_sqrt_fast(uint64_t a, int rm, uint32_t *flags)
 /* Window: ea + eb in [-78, 124] and ec in [-100, 124]: X = ab + c is on
  * the grid min(2^(ea+eb-46), 2^(ec-23)) >= 2^-124 and below 2^126. ab is
  * exact in binary64, then as for f32_add. */
-HOST_TARGET uint64_t f32_muladd_fast(uint64_t a, uint64_t b, uint64_t c, bool negate_product, bool negate_addend,
+HOST_BODY uint64_t host_f32_muladd(uint64_t a, uint64_t b, uint64_t c, bool negate_product, bool negate_addend,
                                      int rm, uint32_t *flags)
 {
     int ep = exp32(a) + exp32(b), ec = exp32(c);
@@ -1129,6 +1135,119 @@ HOST_TARGET uint64_t f32_muladd_fast(uint64_t a, uint64_t b, uint64_t c, bool ne
     return host_round_to_f32(s, t, rm, flags);
 }
 
+/* ---- entry points ---- */
+
+HOST_ENTRY uint64_t f64_add_fast(uint64_t a, uint64_t b, bool negate_b, int rm, uint32_t *flags)
+{
+    return host_f64_add(a, b, negate_b, rm, flags);
+}
+
+HOST_ENTRY uint64_t f64_mul_fast(uint64_t a, uint64_t b, int rm, uint32_t *flags) { return host_f64_mul(a, b, rm, flags); }
+HOST_ENTRY uint64_t f64_div_fast(uint64_t a, uint64_t b, int rm, uint32_t *flags) { return host_f64_div(a, b, rm, flags); }
+HOST_ENTRY uint64_t f64_sqrt_fast(uint64_t a, int rm, uint32_t *flags) { return host_f64_sqrt(a, rm, flags); }
+
+HOST_ENTRY uint64_t f64_muladd_fast(uint64_t a, uint64_t b, uint64_t c, bool negate_product, bool negate_addend, int rm,
+                                    uint32_t *flags)
+{
+    return host_f64_muladd(a, b, c, negate_product, negate_addend, rm, flags);
+}
+
+HOST_ENTRY uint64_t f32_add_fast(uint64_t a, uint64_t b, bool negate_b, int rm, uint32_t *flags)
+{
+    return host_f32_add(a, b, negate_b, rm, flags);
+}
+
+HOST_ENTRY uint64_t f32_mul_fast(uint64_t a, uint64_t b, int rm, uint32_t *flags) { return host_f32_mul(a, b, rm, flags); }
+HOST_ENTRY uint64_t f32_div_fast(uint64_t a, uint64_t b, int rm, uint32_t *flags) { return host_f32_div(a, b, rm, flags); }
+HOST_ENTRY uint64_t f32_sqrt_fast(uint64_t a, int rm, uint32_t *flags) { return host_f32_sqrt(a, rm, flags); }
+
+HOST_ENTRY uint64_t f32_muladd_fast(uint64_t a, uint64_t b, uint64_t c, bool negate_product, bool negate_addend, int rm,
+                                    uint32_t *flags)
+{
+    return host_f32_muladd(a, b, c, negate_product, negate_addend, rm, flags);
+}
+
+/* r from a fast path, or the integer code's answer when it declined */
+#define HOST_OR_SLOW(r, slow_call) ((r) != SOFTFP_DECLINED ? (r) : (slow_call))
+
+static HOST_ENTRY sf64 f64_add_host(sf64 a, sf64 b, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f64_add(a, b, false, rm, flags);
+    return HOST_OR_SLOW(r, f64_add_slow(a, b, rm, flags));
+}
+
+static HOST_ENTRY sf64 f64_sub_host(sf64 a, sf64 b, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f64_add(a, b, true, rm, flags);
+    return HOST_OR_SLOW(r, f64_sub_slow(a, b, rm, flags));
+}
+
+static HOST_ENTRY sf64 f64_mul_host(sf64 a, sf64 b, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f64_mul(a, b, rm, flags);
+    return HOST_OR_SLOW(r, f64_mul_slow(a, b, rm, flags));
+}
+
+static HOST_ENTRY sf64 f64_div_host(sf64 a, sf64 b, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f64_div(a, b, rm, flags);
+    return HOST_OR_SLOW(r, f64_div_slow(a, b, rm, flags));
+}
+
+static HOST_ENTRY sf64 f64_sqrt_host(sf64 a, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f64_sqrt(a, rm, flags);
+    return HOST_OR_SLOW(r, f64_sqrt_slow(a, rm, flags));
+}
+
+static HOST_ENTRY sf64 f64_muladd_host(sf64 a, sf64 b, sf64 c, bool negate_product, bool negate_addend, int rm,
+                                       uint32_t *flags)
+{
+    uint64_t r = host_f64_muladd(a, b, c, negate_product, negate_addend, rm, flags);
+    return HOST_OR_SLOW(r, f64_muladd_slow(a, b, c, negate_product, negate_addend, rm, flags));
+}
+
+static HOST_ENTRY sf32 f32_add_host(sf32 a, sf32 b, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f32_add(a, b, false, rm, flags);
+    return (sf32)HOST_OR_SLOW(r, f32_add_slow(a, b, rm, flags));
+}
+
+static HOST_ENTRY sf32 f32_sub_host(sf32 a, sf32 b, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f32_add(a, b, true, rm, flags);
+    return (sf32)HOST_OR_SLOW(r, f32_sub_slow(a, b, rm, flags));
+}
+
+static HOST_ENTRY sf32 f32_mul_host(sf32 a, sf32 b, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f32_mul(a, b, rm, flags);
+    return (sf32)HOST_OR_SLOW(r, f32_mul_slow(a, b, rm, flags));
+}
+
+static HOST_ENTRY sf32 f32_div_host(sf32 a, sf32 b, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f32_div(a, b, rm, flags);
+    return (sf32)HOST_OR_SLOW(r, f32_div_slow(a, b, rm, flags));
+}
+
+static HOST_ENTRY sf32 f32_sqrt_host(sf32 a, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f32_sqrt(a, rm, flags);
+    return (sf32)HOST_OR_SLOW(r, f32_sqrt_slow(a, rm, flags));
+}
+
+static HOST_ENTRY sf32 f32_muladd_host(sf32 a, sf32 b, sf32 c, bool negate_product, bool negate_addend, int rm,
+                                       uint32_t *flags)
+{
+    uint64_t r = host_f32_muladd(a, b, c, negate_product, negate_addend, rm, flags);
+    return (sf32)HOST_OR_SLOW(r, f32_muladd_slow(a, b, c, negate_product, negate_addend, rm, flags));
+}
+
+/* A public operation: the host fast path when usable (declines continue
+ * in the integer code), else the integer code; both tail calls. */
+#define DISPATCH(host_call, slow_call) return softfp_host_fast_usable() ? (host_call) : (slow_call)
+
 #else /* !SOFTFP_HOST_FAST */
 
 uint64_t f64_add_fast(uint64_t a, uint64_t b, bool negate_b, int rm, uint32_t *flags) { return SOFTFP_DECLINED; }
@@ -1143,6 +1262,8 @@ uint64_t f32_div_fast(uint64_t a, uint64_t b, int rm, uint32_t *flags) { return 
 uint64_t f32_sqrt_fast(uint64_t a, int rm, uint32_t *flags) { return SOFTFP_DECLINED; }
 uint64_t f32_muladd_fast(uint64_t a, uint64_t b, uint64_t c, bool negate_product, bool negate_addend, int rm,
                          uint32_t *flags) { return SOFTFP_DECLINED; }
+
+#define DISPATCH(host_call, slow_call) return (slow_call)
 
 #endif
 
@@ -1273,16 +1394,10 @@ static uint64_t fp_convert(const FloatFormat *to, const FloatFormat *from, uint6
 
 /* ---- public binary32 interface ---- */
 
-/* Each arithmetic operation: the host fast path, or the integer code when
- * the fast path declines (or the host lacks what it needs). */
-#define TRY_FAST(call)                                                                                                 \
-    do {                                                                                                               \
-        if (softfp_host_fast_usable()) {                                                                               \
-            uint64_t fast_result_ = (call);                                                                            \
-            if (fast_result_ != SOFTFP_DECLINED)                                                                       \
-                return fast_result_;                                                                                   \
-        }                                                                                                              \
-    } while (0)
+/* Each arithmetic operation: DISPATCH (host fast paths section) picks the
+ * host fast path, which continues in the integer code (*_slow) when it
+ * declines, or the integer code directly. Keeping the integer code out of
+ * line (tail calls) spares the common case its register saves. */
 
 sf32 f32_add_slow(sf32 a, sf32 b, int rm, uint32_t *flags) { return (sf32)fp_add(&FMT32, a, b, false, rm, flags); }
 sf32 f32_sub_slow(sf32 a, sf32 b, int rm, uint32_t *flags) { return (sf32)fp_add(&FMT32, a, b, true, rm, flags); }
@@ -1297,38 +1412,32 @@ sf32 f32_muladd_slow(sf32 a, sf32 b, sf32 c, bool negate_product, bool negate_ad
 
 sf32 f32_add(sf32 a, sf32 b, int rm, uint32_t *flags)
 {
-    TRY_FAST(f32_add_fast(a, b, false, rm, flags));
-    return (sf32)fp_add(&FMT32, a, b, false, rm, flags);
+    DISPATCH(f32_add_host(a, b, rm, flags), f32_add_slow(a, b, rm, flags));
 }
 
 sf32 f32_sub(sf32 a, sf32 b, int rm, uint32_t *flags)
 {
-    TRY_FAST(f32_add_fast(a, b, true, rm, flags));
-    return (sf32)fp_add(&FMT32, a, b, true, rm, flags);
+    DISPATCH(f32_sub_host(a, b, rm, flags), f32_sub_slow(a, b, rm, flags));
 }
 
 sf32 f32_mul(sf32 a, sf32 b, int rm, uint32_t *flags)
 {
-    TRY_FAST(f32_mul_fast(a, b, rm, flags));
-    return (sf32)fp_mul(&FMT32, a, b, rm, flags);
+    DISPATCH(f32_mul_host(a, b, rm, flags), f32_mul_slow(a, b, rm, flags));
 }
 
 sf32 f32_div(sf32 a, sf32 b, int rm, uint32_t *flags)
 {
-    TRY_FAST(f32_div_fast(a, b, rm, flags));
-    return (sf32)fp_div(&FMT32, a, b, rm, flags);
+    DISPATCH(f32_div_host(a, b, rm, flags), f32_div_slow(a, b, rm, flags));
 }
 
 sf32 f32_sqrt(sf32 a, int rm, uint32_t *flags)
 {
-    TRY_FAST(f32_sqrt_fast(a, rm, flags));
-    return (sf32)fp_sqrt(&FMT32, a, rm, flags);
+    DISPATCH(f32_sqrt_host(a, rm, flags), f32_sqrt_slow(a, rm, flags));
 }
 
 sf32 f32_muladd(sf32 a, sf32 b, sf32 c, bool negate_product, bool negate_addend, int rm, uint32_t *flags)
 {
-    TRY_FAST(f32_muladd_fast(a, b, c, negate_product, negate_addend, rm, flags));
-    return (sf32)fp_muladd(&FMT32, a, b, c, negate_product, negate_addend, rm, flags);
+    DISPATCH(f32_muladd_host(a, b, c, negate_product, negate_addend, rm, flags), f32_muladd_slow(a, b, c, negate_product, negate_addend, rm, flags));
 }
 
 sf32 f32_min(sf32 a, sf32 b, uint32_t *flags) { return (sf32)fp_minmax(&FMT32, a, b, false, flags); }
@@ -1359,38 +1468,32 @@ sf64 f64_muladd_slow(sf64 a, sf64 b, sf64 c, bool negate_product, bool negate_ad
 
 sf64 f64_add(sf64 a, sf64 b, int rm, uint32_t *flags)
 {
-    TRY_FAST(f64_add_fast(a, b, false, rm, flags));
-    return fp_add(&FMT64, a, b, false, rm, flags);
+    DISPATCH(f64_add_host(a, b, rm, flags), f64_add_slow(a, b, rm, flags));
 }
 
 sf64 f64_sub(sf64 a, sf64 b, int rm, uint32_t *flags)
 {
-    TRY_FAST(f64_add_fast(a, b, true, rm, flags));
-    return fp_add(&FMT64, a, b, true, rm, flags);
+    DISPATCH(f64_sub_host(a, b, rm, flags), f64_sub_slow(a, b, rm, flags));
 }
 
 sf64 f64_mul(sf64 a, sf64 b, int rm, uint32_t *flags)
 {
-    TRY_FAST(f64_mul_fast(a, b, rm, flags));
-    return fp_mul(&FMT64, a, b, rm, flags);
+    DISPATCH(f64_mul_host(a, b, rm, flags), f64_mul_slow(a, b, rm, flags));
 }
 
 sf64 f64_div(sf64 a, sf64 b, int rm, uint32_t *flags)
 {
-    TRY_FAST(f64_div_fast(a, b, rm, flags));
-    return fp_div(&FMT64, a, b, rm, flags);
+    DISPATCH(f64_div_host(a, b, rm, flags), f64_div_slow(a, b, rm, flags));
 }
 
 sf64 f64_sqrt(sf64 a, int rm, uint32_t *flags)
 {
-    TRY_FAST(f64_sqrt_fast(a, rm, flags));
-    return fp_sqrt(&FMT64, a, rm, flags);
+    DISPATCH(f64_sqrt_host(a, rm, flags), f64_sqrt_slow(a, rm, flags));
 }
 
 sf64 f64_muladd(sf64 a, sf64 b, sf64 c, bool negate_product, bool negate_addend, int rm, uint32_t *flags)
 {
-    TRY_FAST(f64_muladd_fast(a, b, c, negate_product, negate_addend, rm, flags));
-    return fp_muladd(&FMT64, a, b, c, negate_product, negate_addend, rm, flags);
+    DISPATCH(f64_muladd_host(a, b, c, negate_product, negate_addend, rm, flags), f64_muladd_slow(a, b, c, negate_product, negate_addend, rm, flags));
 }
 
 sf64 f64_min(sf64 a, sf64 b, uint32_t *flags) { return fp_minmax(&FMT64, a, b, false, flags); }
