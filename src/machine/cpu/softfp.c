@@ -735,7 +735,8 @@ SF_INLINE uint64_t fp_muladd(const FloatFormat *f, uint64_t a, uint64_t b, uint6
  *    even a contracting compiler cannot fuse it. -ffast-math disables the
  *    fast paths (checked below).
  *  - x86-64 needs the FMA3 instruction, checked at run time
- *    (host_fast_usable()); other hosts need a hardware fma (__FP_FAST_FMA).
+ *    (softfp_host_fast_usable()); other hosts need a hardware fma
+ *    (__FP_FAST_FMA).
  *    Without it the integer code runs alone.
  *
  * Common tools:
@@ -858,7 +859,8 @@ static inline bool host_sum_exact(double x, double y, double z)
 static inline int host_dir(double e) { return (e > 0) - (e < 0); }
 
 /* Result for r = RN(X) (an encoding of the format whose sign bit is
- * sign_bit) and dir = sign(X - r) != 0, rounded per rm (not RMM). */
+ * sign_bit) and dir = sign(X - r) != 0, rounded per rm; RMM (answered as
+ * RNE) only from operations whose X is never a tie. */
 static inline uint64_t host_round_from_nearest(uint64_t r, uint64_t sign_bit, int dir, int rm, uint32_t *flags)
 {
     bool negative = (r & sign_bit) != 0;
