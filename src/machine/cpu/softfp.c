@@ -848,36 +848,48 @@ static inline bool exp32_ok(uint64_t bits) { return exp32(bits) >= -126 && exp32
  * exponent above both operands'. */
 static inline bool host_sum_exact(double x, double y, double z)
 {
-    uint64_t bx = host_bits64(x), by = host_bits64(y), bz = host_bits64(z);
-    if (x == 0 || y == 0 || z == 0)
-        return true;
-    return exp64(bz) <= exp64(bx) && exp64(bz) <= exp64(by);
+    /* biased exponent fields: 0 only for zeros here (no subnormals), and a
+     * zero operand or result makes the sum exact */
+    uint64_t ex = (host_bits64(x) >> 52) & 0x7ff, ey = (host_bits64(y) >> 52) & 0x7ff;
+    uint64_t ez = (host_bits64(z) >> 52) & 0x7ff;
+    return ex == 0 || ey == 0 || ez <= (ex < ey ? ex : ey);
 }
 
 /* Sign of the exact X - r as -1, 0, +1 from a double whose sign and
  * zeroness equal it. */
 static inline int host_dir(double e) { return (e > 0) - (e < 0); }
 
-/* Result for r = RN(X) (an encoding of the format whose sign bit is
- * sign_bit) and dir = sign(X - r) != 0, rounded per rm; RMM (answered as
- * RNE) only from operations whose X is never a tie. */
-static inline uint64_t host_round_from_nearest(uint64_t r, uint64_t sign_bit, int dir, int rm, uint32_t *flags)
+/* The directed roundings RTZ/RDN/RUP of X from r = RN(X) (an encoding of
+ * the format whose sign bit is sign_bit) and dir = sign(X - r) != 0. Out
+ * of line on purpose: see host_finish(). */
+static __attribute__((noinline)) uint64_t host_directed(uint64_t r, uint64_t sign_bit, int dir, int rm)
 {
     bool negative = (r & sign_bit) != 0;
     bool above = (dir > 0) != negative; /* |X| > |r| */
     uint64_t below = above ? r : r - 1; /* encoding just below |X| */
 
     assert(dir != 0);
-    *flags |= FFLAG_NX;
     switch (rm) {
-    case RM_RNE:
-    case RM_RMM: return r;
     case RM_RTZ: return below;
     case RM_RDN: return below + negative;
     default:
         assert(rm == RM_RUP);
         return below + !negative;
     }
+}
+
+/* Result and flags for r = RN(X) and dir = sign(X - r), rounded per rm;
+ * RMM (answered as RNE) only from operations whose X is never a tie.
+ * In RNE the result does not depend on dir, only NX does: keeping the
+ * directed cases behind a call stops the compiler from turning this into
+ * conditional moves that would put the whole error computation on the
+ * result's latency path. */
+static inline uint64_t host_finish(uint64_t r, uint64_t sign_bit, int dir, int rm, uint32_t *flags)
+{
+    *flags |= dir != 0 ? FFLAG_NX : 0;
+    if (__builtin_expect(rm == RM_RNE || rm == RM_RMM || dir == 0, 1))
+        return r;
+    return host_directed(r, sign_bit, dir, rm);
 }
 
 /* ---- binary64 ---- */
@@ -907,9 +919,7 @@ HOST_BODY uint64_t host_f64_add(uint64_t a, uint64_t b, bool negate_b, int rm, u
     t = y - (s - x); /* exact: X = s + t */
     if (s == 0) /* exact cancellation: +0, or -0 when rounding down */
         return rm == RM_RDN ? 1ull << 63 : 0;
-    if (t == 0)
-        return host_bits64(s);
-    return host_round_from_nearest(host_bits64(s), 1ull << 63, host_dir(t), rm, flags);
+    return host_finish(host_bits64(s), 1ull << 63, host_dir(t), rm, flags);
 }
 
 /* a * b. Window: ea + eb in [-900, 1000], so 2^-900 <= |ab| < 2^1002.
@@ -924,9 +934,7 @@ HOST_BODY uint64_t host_f64_mul(uint64_t a, uint64_t b, int rm, uint32_t *flags)
         return SOFTFP_DECLINED;
     p = host_keep(x * y);
     err = __builtin_fma(x, y, -p);
-    if (err == 0)
-        return host_bits64(p);
-    return host_round_from_nearest(host_bits64(p), 1ull << 63, host_dir(err), rm, flags);
+    return host_finish(host_bits64(p), 1ull << 63, host_dir(err), rm, flags);
 }
 
 /* a / b. Window: ea >= -900 and |ea - eb| <= 1000, so the quotient's
@@ -946,9 +954,7 @@ HOST_BODY uint64_t host_f64_div(uint64_t a, uint64_t b, int rm, uint32_t *flags)
         return SOFTFP_DECLINED;
     q = x / y;
     r = __builtin_fma(-q, y, x);
-    if (r == 0)
-        return host_bits64(q);
-    return host_round_from_nearest(host_bits64(q), 1ull << 63, (r > 0) == (y > 0) ? 1 : -1, rm, flags);
+    return host_finish(host_bits64(q), 1ull << 63, host_dir(r) * host_dir(y), rm, flags);
 }
 
 /* sqrt(a), a > 0. Window: ea >= -900. Residual r = a - s^2 =
@@ -964,9 +970,7 @@ HOST_BODY uint64_t host_f64_sqrt(uint64_t a, int rm, uint32_t *flags)
         return SOFTFP_DECLINED;
     s = __builtin_sqrt(x);
     r = __builtin_fma(-s, s, x);
-    if (r == 0)
-        return host_bits64(s);
-    return host_round_from_nearest(host_bits64(s), 1ull << 63, host_dir(r), rm, flags);
+    return host_finish(host_bits64(s), 1ull << 63, host_dir(r), rm, flags);
 }
 
 /* (-1)^np a b + (-1)^nc c. Window: ea + eb and ec in [-900, 1000]. Every
@@ -1010,9 +1014,7 @@ HOST_BODY uint64_t host_f64_muladd(uint64_t a, uint64_t b, uint64_t c, bool nega
             return SOFTFP_DECLINED;
         err = u + pl;
     }
-    if (err == 0)
-        return host_bits64(r);
-    return host_round_from_nearest(host_bits64(r), 1ull << 63, host_dir(err), rm, flags);
+    return host_finish(host_bits64(r), 1ull << 63, host_dir(err), rm, flags);
 }
 
 /* ---- binary32, computed in binary64 ---- */
@@ -1034,9 +1036,7 @@ static inline uint64_t host_round_to_f32(double s, double t, int rm, uint32_t *f
 
     if (t != 0 && e != 0 && (sb & ((1ull << 29) - 1)) == 1ull << 28)
         return SOFTFP_DECLINED; /* s is a midpoint: the double rounding could be wrong */
-    if (e == 0 && t == 0)
-        return host_bits32(rf);
-    return host_round_from_nearest(host_bits32(rf), 1u << 31, e != 0 ? host_dir(e) : host_dir(t), rm, flags);
+    return host_finish(host_bits32(rf), 1u << 31, e != 0 ? host_dir(e) : host_dir(t), rm, flags);
 }
 
 /* Window: exponents in [-100, 125]: the exact sum is on the grid 2^-123
@@ -1089,9 +1089,7 @@ HOST_BODY uint64_t host_f32_div(uint64_t a, uint64_t b, int rm, uint32_t *flags)
         return SOFTFP_DECLINED;
     q = (double)(float)(x / y);
     r = __builtin_fma(-q, y, x);
-    if (r == 0)
-        return host_bits32((float)q);
-    return host_round_from_nearest(host_bits32((float)q), 1u << 31, (r > 0) == (y > 0) ? 1 : -1, rm, flags);
+    return host_finish(host_bits32((float)q), 1u << 31, host_dir(r) * host_dir(y), rm, flags);
 }
 
 /* Any positive normal a: sqrt(a) is in [2^-63, 2^64). s = RN32(RN64(sqrt
@@ -1105,9 +1103,7 @@ HOST_BODY uint64_t host_f32_sqrt(uint64_t a, int rm, uint32_t *flags)
         return SOFTFP_DECLINED;
     s = (double)(float)__builtin_sqrt(x);
     r = __builtin_fma(-s, s, x);
-    if (r == 0)
-        return host_bits32((float)s);
-    return host_round_from_nearest(host_bits32((float)s), 1u << 31, host_dir(r), rm, flags);
+    return host_finish(host_bits32((float)s), 1u << 31, host_dir(r), rm, flags);
 }
 
 /* Window: ea + eb in [-78, 124] and ec in [-100, 124]: X = ab + c is on
