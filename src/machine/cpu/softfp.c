@@ -7,9 +7,12 @@
  * unused high bits are zero for binary32.
  *
  * Invariants:
- *  - No host floating point: the result and flags depend only on the
- *    operand bits and the rounding mode, so record and replay agree on any
- *    host and under any compiler flags.
+ *  - The result and flags depend only on the operand bits and the rounding
+ *    mode, so record and replay agree on any host and under any compiler
+ *    flags. The reference code (everything but the "host fast paths"
+ *    section) uses no host floating point. The fast paths use the host's
+ *    binary64 unit only where they can prove the outcome identical to the
+ *    reference's, and decline otherwise (the proofs are next to each one).
  *  - A finite nonzero value is handled as (sign, exp, sig) meaning
  *    (-1)^sign * sig * 2^exp with sig an integer; every operation computes
  *    either the exact result or a result whose lowest bit is a "sticky" bit
@@ -19,8 +22,10 @@
  *    and inexact results, as RISC-V requires.
  */
 #include "machine/cpu/softfp.h"
+#include "machine/cpu/softfp_fast.h"
 
 #include <assert.h>
+#include <string.h>
 
 typedef unsigned __int128 u128;
 
@@ -705,6 +710,561 @@ SF_INLINE uint64_t fp_muladd(const FloatFormat *f, uint64_t a, uint64_t b, uint6
     return add_aligned(f, product_sign, product_exp, product, uc.sign, uc.exp, addend, rm, flags);
 }
 
+/* ==== host fast paths ====
+ *
+ * For operands that are normal numbers well inside the exponent range the
+ * operations below use the host's binary64 arithmetic, and decide the
+ * rounding direction and the inexact flag from an *exact* error term. They
+ * return SOFTFP_DECLINED (an encoding no operation produces here: all bits
+ * set, wider than binary32 and a NaN for binary64) whenever they cannot
+ * prove their answer equal to the integer code's; the caller then runs the
+ * integer code, which stays the reference.
+ *
+ * Assumptions about the host, and why each is enough:
+ *  - IEEE 754 binary64 with +, -, *, /, sqrt and fma correctly rounded in
+ *    round-to-nearest-even, the host's default mode at start-up. rrvm never
+ *    changes the host rounding mode (nothing in src/ calls fesetround) and
+ *    the fast paths never read or write the host's exception flags.
+ *    Flush-to-zero / denormals-are-zero cannot matter: every operand and
+ *    every intermediate value here is zero or a normal number (see the
+ *    "granule" arguments below).
+ *  - Evaluation in the nominal type (FLT_EVAL_METHOD 0, i.e. SSE2 on
+ *    x86-64, not x87) and no contraction of a*b+c into an fma that we did
+ *    not ask for: the Makefile builds this file with -ffp-contract=off, and
+ *    host_keep() additionally pins every product that is later added, so
+ *    even a contracting compiler cannot fuse it. -ffast-math disables the
+ *    fast paths (checked below).
+ *  - x86-64 needs the FMA3 instruction, checked at run time
+ *    (softfp_host_fast_usable()); other hosts need a hardware fma
+ *    (__FP_FAST_FMA).
+ *    Without it the integer code runs alone.
+ *
+ * Common tools:
+ *  - A value V "on the grid of granule G" is an integer multiple of G (a
+ *    power of two). If G >= 2^-1022 then every nonzero such V has
+ *    |V| >= G, so no result rounds to zero or becomes subnormal; RN(V) = 0
+ *    iff V = 0, RN keeps the sign, and RN of a value on the grid is on the
+ *    grid. Sums and exactly computed differences of values on the grid stay
+ *    on it. This is how every "no underflow" condition is met.
+ *  - directed rounding from the nearest: with r = RN(X) != X, X lies
+ *    strictly between r and r's neighbour on X's side, so RTZ/RDN/RUP give
+ *    either r or that neighbour, which is the encoding +-1 (encodings of
+ *    one sign are monotonic in magnitude, across binade boundaries too).
+ *    The windows keep r and both neighbours normal and finite.
+ *  - RMM differs from RNE only on an exact tie. Division and square root
+ *    never tie (below), so they serve RMM; add, mul and fma decline it.
+ */
+
+#if defined(__FAST_MATH__) || !defined(__FLT_EVAL_METHOD__) || __FLT_EVAL_METHOD__ != 0
+#define SOFTFP_HOST_FAST 0
+#elif defined(__x86_64__)
+#define SOFTFP_HOST_FAST 1
+#define HOST_TARGET __attribute__((target("fma")))
+#elif defined(__FP_FAST_FMA)
+#define SOFTFP_HOST_FAST 1
+#define HOST_TARGET
+#else
+#define SOFTFP_HOST_FAST 0
+#endif
+
+/* The fast paths' bodies (host_*) are inlined into two entry points each:
+ * *_fast (for tests: returns SOFTFP_DECLINED) and *_host (for the public
+ * functions: goes on to the integer code with a tail call). */
+#define HOST_BODY static inline __attribute__((always_inline)) HOST_TARGET
+#define HOST_ENTRY __attribute__((noinline)) HOST_TARGET
+
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+bool softfp_host_fast_usable(void)
+{
+#if SOFTFP_HOST_FAST && defined(__x86_64__)
+    return __builtin_cpu_supports("fma");
+#else
+    return SOFTFP_HOST_FAST;
+#endif
+}
+
+#if SOFTFP_HOST_FAST
+
+static inline double host_f64(uint64_t bits)
+{
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+static inline uint64_t host_bits64(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+static inline float host_f32(uint64_t bits)
+{
+    uint32_t b = (uint32_t)bits;
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+
+static inline uint64_t host_bits32(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* An optimisation barrier: the value must exist as a rounded double here,
+ * so no compiler can fuse the multiplication producing it into a later
+ * addition. */
+static inline double host_keep(double d)
+{
+#if defined(__x86_64__)
+    __asm__("" : "+x"(d));
+#elif defined(__aarch64__)
+    __asm__("" : "+w"(d));
+#else
+    __asm__("" : "+m"(d));
+#endif
+    return d;
+}
+
+/* Unbiased exponent of a binary64 / binary32 encoding; zeros and
+ * subnormals give emin - 1, infinities and NaNs emax + 1, so a window
+ * check on one operand also rejects those. Sums of exponents do not:
+ * operations with two or three operands check each one with exp64_ok(). */
+static inline int exp64(uint64_t bits) { return (int)((bits >> 52) & 0x7ff) - 1023; }
+static inline int exp32(uint64_t bits) { return (int)((bits >> 23) & 0xff) - 127; }
+static inline bool exp64_ok(uint64_t bits) { return exp64(bits) >= -1022 && exp64(bits) <= 1023; }
+static inline bool exp32_ok(uint64_t bits) { return exp32(bits) >= -126 && exp32(bits) <= 127; }
+
+/* Is the exact x + y (computed as z = RN(x + y)) equal to z? Sufficient
+ * test for normal-or-zero x, y, z: the exact sum lies on the grid of
+ * g = ulp of the operand with the smaller exponent; were it not
+ * representable it would be at least 2^53 g, so z >= 2^53 g would have an
+ * exponent above both operands'. */
+static inline bool host_sum_exact(double x, double y, double z)
+{
+    /* biased exponent fields: 0 only for zeros here (no subnormals), and a
+     * zero operand or result makes the sum exact */
+    uint64_t ex = (host_bits64(x) >> 52) & 0x7ff, ey = (host_bits64(y) >> 52) & 0x7ff;
+    uint64_t ez = (host_bits64(z) >> 52) & 0x7ff;
+    return ex == 0 || ey == 0 || ez <= (ex < ey ? ex : ey);
+}
+
+/* Sign of the exact X - r as -1, 0, +1 from a double whose sign and
+ * zeroness equal it. */
+static inline int host_dir(double e) { return (e > 0) - (e < 0); }
+
+/* The directed roundings RTZ/RDN/RUP of X from r = RN(X) (an encoding of
+ * the format whose sign bit is sign_bit) and dir = sign(X - r) != 0. Out
+ * of line on purpose: see host_finish(). */
+static __attribute__((noinline)) uint64_t host_directed(uint64_t r, uint64_t sign_bit, int dir, int rm)
+{
+    bool negative = (r & sign_bit) != 0;
+    bool above = (dir > 0) != negative; /* |X| > |r| */
+    uint64_t below = above ? r : r - 1; /* encoding just below |X| */
+
+    assert(dir != 0);
+    switch (rm) {
+    case RM_RTZ: return below;
+    case RM_RDN: return below + negative;
+    default:
+        assert(rm == RM_RUP);
+        return below + !negative;
+    }
+}
+
+/* Result and flags for r = RN(X) and dir = sign(X - r), rounded per rm;
+ * RMM (answered as RNE) only from operations whose X is never a tie.
+ * In RNE the result does not depend on dir, only NX does: keeping the
+ * directed cases behind a call stops the compiler from turning this into
+ * conditional moves that would put the whole error computation on the
+ * result's latency path. */
+static inline uint64_t host_finish(uint64_t r, uint64_t sign_bit, int dir, int rm, uint32_t *flags)
+{
+    *flags |= dir != 0 ? FFLAG_NX : 0;
+    if (__builtin_expect(rm == RM_RNE || rm == RM_RMM || dir == 0, 1))
+        return r;
+    return host_directed(r, sign_bit, dir, rm);
+}
+
+/* ---- binary64 ---- */
+
+/* a + b. Window: both exponents in [-900, 1000]. The exact sum is on the
+ * grid of the smaller ulp (>= 2^-952), so nonzero results are normal, and
+ * |a + b| < 2^1002 cannot overflow, even after a directed step. Error:
+ * Fast2Sum (Dekker) with the larger magnitude first is exact in RN without
+ * underflow. RMM declines: the sum can be a tie. */
+HOST_BODY uint64_t host_f64_add(uint64_t a, uint64_t b, bool negate_b, int rm, uint32_t *flags)
+{
+    const uint64_t mag = ~(1ull << 63);
+    int ea = exp64(a), eb = exp64(b);
+    double x, y, s, t;
+
+    if (rm == RM_RMM || ea < -900 || ea > 1000 || eb < -900 || eb > 1000)
+        return SOFTFP_DECLINED;
+    b ^= (uint64_t)negate_b << 63;
+    if ((a & mag) >= (b & mag)) {
+        x = host_f64(a);
+        y = host_f64(b);
+    } else {
+        x = host_f64(b);
+        y = host_f64(a);
+    }
+    s = x + y;
+    t = y - (s - x); /* exact: X = s + t */
+    if (s == 0) /* exact cancellation: +0, or -0 when rounding down */
+        return rm == RM_RDN ? 1ull << 63 : 0;
+    return host_finish(host_bits64(s), 1ull << 63, host_dir(t), rm, flags);
+}
+
+/* a * b. Window: ea + eb in [-900, 1000], so 2^-900 <= |ab| < 2^1002.
+ * Error: e = fma(a, b, -p) is exactly ab - p (TwoProduct, exact while
+ * ea + eb >= -1022 + 52). RMM declines (a product can tie). */
+HOST_BODY uint64_t host_f64_mul(uint64_t a, uint64_t b, int rm, uint32_t *flags)
+{
+    int e = exp64(a) + exp64(b);
+    double x = host_f64(a), y = host_f64(b), p, err;
+
+    if (rm == RM_RMM || !exp64_ok(a) || !exp64_ok(b) || e < -900 || e > 1000)
+        return SOFTFP_DECLINED;
+    p = host_keep(x * y);
+    err = __builtin_fma(x, y, -p);
+    return host_finish(host_bits64(p), 1ull << 63, host_dir(err), rm, flags);
+}
+
+/* a / b. Window: ea >= -900 and |ea - eb| <= 1000, so the quotient's
+ * exponent is in [-1001, 1000]. Residual r = a - q b: q b is on the grid of
+ * ulp(q) ulp(b) = 2^(eq + eb - 104) >= 2^(ea - 105) (eq >= ea - eb - 1),
+ * a on a coarser grid, and |r| <= ulp(q)/2 |b| < 2^(eq + eb - 52): fewer
+ * than 2^53 granules, so r is representable, and fma computes it exactly.
+ * a/b - q = r/b. No tie: a midpoint has 54 significant bits with the last
+ * one set; times b (odd part of <= 53 bits) it would need > 53 bits to
+ * equal a. So RMM = RNE. */
+HOST_BODY uint64_t host_f64_div(uint64_t a, uint64_t b, int rm, uint32_t *flags)
+{
+    int ea = exp64(a), eb = exp64(b);
+    double x = host_f64(a), y = host_f64(b), q, r;
+
+    if (!exp64_ok(a) || !exp64_ok(b) || ea < -900 || ea - eb > 1000 || eb - ea > 1000)
+        return SOFTFP_DECLINED;
+    q = x / y;
+    r = __builtin_fma(-q, y, x);
+    return host_finish(host_bits64(q), 1ull << 63, host_dir(r) * host_dir(y), rm, flags);
+}
+
+/* sqrt(a), a > 0. Window: ea >= -900. Residual r = a - s^2 =
+ * (sqrt(a) - s)(sqrt(a) + s): s^2 is on the grid 2^(2es - 104) >=
+ * 2^(ea - 105), |r| < 2^(es - 53) 2^(es + 2): fewer than 2^53 granules,
+ * exact. sign(r) = sign(sqrt(a) - s). No tie: a midpoint squared has >= 107
+ * significant bits. So RMM = RNE. */
+HOST_BODY uint64_t host_f64_sqrt(uint64_t a, int rm, uint32_t *flags)
+{
+    double x = host_f64(a), s, r;
+
+    if ((a >> 63) || !exp64_ok(a) || exp64(a) < -900)
+        return SOFTFP_DECLINED;
+    s = __builtin_sqrt(x);
+    r = __builtin_fma(-s, s, x);
+    return host_finish(host_bits64(s), 1ull << 63, host_dir(r), rm, flags);
+}
+
+/* (-1)^np a b + (-1)^nc c. Window: ea + eb and ec in [-900, 1000]. Every
+ * quantity below is on the grid of G = min(2^(ea+eb-104), 2^(ec-52)) >=
+ * 2^-1004 (so: no underflow, RN(V) = 0 iff V = 0) and below 2^1003 (no
+ * overflow, even after a directed step). r = RN(X), X = ab + c. The error
+ * X - r is found, exactly in sign and zeroness, by one of two
+ * decompositions, each used only when its additions are proven exact by
+ * host_sum_exact():
+ *  1. d = c - r exact: X - r = ab + d, and fma(a, b, d) = RN(X - r).
+ *     (Typical when c dominates, or when ab and c are of similar size.)
+ *  2. ph = RN(ab), pl = fma(a, b, -ph) (exactly ab - ph, TwoProduct);
+ *     e = ph - r exact and u = e + c exact: X - r = u + pl, and
+ *     RN(u + pl) has its sign. (Typical when ab dominates.)
+ * Otherwise (heavy cancellation) the integer code runs. r = 0 means X = 0:
+ * the operands are nonzero, so it is an exact cancellation, +0 or -0 in
+ * RDN as in the integer code. RMM declines (X can be a tie). */
+HOST_BODY uint64_t host_f64_muladd(uint64_t a, uint64_t b, uint64_t c, bool negate_product, bool negate_addend,
+                                     int rm, uint32_t *flags)
+{
+    int ep = exp64(a) + exp64(b), ec = exp64(c);
+    double x, y, z, r, d, err, ph, pl, e, u;
+
+    if (rm == RM_RMM || !exp64_ok(a) || !exp64_ok(b) || ep < -900 || ep > 1000 || ec < -900 || ec > 1000)
+        return SOFTFP_DECLINED;
+    x = host_f64(a ^ ((uint64_t)negate_product << 63));
+    y = host_f64(b);
+    z = host_f64(c ^ ((uint64_t)negate_addend << 63));
+    r = __builtin_fma(x, y, z);
+    if (r == 0)
+        return rm == RM_RDN ? 1ull << 63 : 0;
+    d = z - r;
+    if (host_sum_exact(z, -r, d)) {
+        err = __builtin_fma(x, y, d);
+    } else {
+        ph = host_keep(x * y);
+        pl = __builtin_fma(x, y, -ph);
+        e = ph - r;
+        u = e + z;
+        if (!host_sum_exact(ph, -r, e) || !host_sum_exact(e, z, u))
+            return SOFTFP_DECLINED;
+        err = u + pl;
+    }
+    return host_finish(host_bits64(r), 1ull << 63, host_dir(err), rm, flags);
+}
+
+/* ---- binary32, computed in binary64 ---- */
+
+/* X = s + t exactly (t = 0, or |t| <= ulp(s)/2 as left by Fast2Sum),
+ * with RN32(X) a normal binary32 not next to the overflow threshold (the
+ * caller's window). rf = RN32(s) is RN32(X): if t = 0 trivially; else the
+ * binary32 midpoints are binary64 numbers, so none lies strictly between s
+ * and X (they are closer than half an ulp of s) unless s is one, which is
+ * declined. Then e = s - rf is exact (s and rf are within half a binary32
+ * ulp, on s's grid) and X - rf = e + t has the sign of e when e != 0
+ * (|t| < ulp(s) <= |e|), else of t. RMM is declined by the callers that can
+ * tie. */
+static inline uint64_t host_round_to_f32(double s, double t, int rm, uint32_t *flags)
+{
+    float rf = (float)s;
+    double e = s - (double)rf;
+    uint64_t sb = host_bits64(s);
+
+    if (t != 0 && e != 0 && (sb & ((1ull << 29) - 1)) == 1ull << 28)
+        return SOFTFP_DECLINED; /* s is a midpoint: the double rounding could be wrong */
+    return host_finish(host_bits32(rf), 1u << 31, e != 0 ? host_dir(e) : host_dir(t), rm, flags);
+}
+
+/* Window: exponents in [-100, 125]: the exact sum is on the grid 2^-123
+ * (normal binary32 or zero) and below 2^127 in magnitude. The double sum
+ * is then rounded to binary32 by host_round_to_f32. */
+HOST_BODY uint64_t host_f32_add(uint64_t a, uint64_t b, bool negate_b, int rm, uint32_t *flags)
+{
+    int ea = exp32(a), eb = exp32(b);
+    double x, y, s, t;
+
+    if (rm == RM_RMM || ea < -100 || ea > 125 || eb < -100 || eb > 125)
+        return SOFTFP_DECLINED;
+    b ^= (uint64_t)negate_b << 31;
+    x = (double)host_f32(a);
+    y = (double)host_f32(b);
+    if (__builtin_fabs(x) < __builtin_fabs(y)) {
+        double tmp = x;
+        x = y;
+        y = tmp;
+    }
+    s = x + y;
+    t = y - (s - x);
+    if (s == 0)
+        return rm == RM_RDN ? 1u << 31 : 0;
+    return host_round_to_f32(s, t, rm, flags);
+}
+
+/* Window: ea + eb in [-120, 124]. The product of two 24-bit significands
+ * is exact in binary64; its binary32 rounding is normal and finite. */
+HOST_BODY uint64_t host_f32_mul(uint64_t a, uint64_t b, int rm, uint32_t *flags)
+{
+    int e = exp32(a) + exp32(b);
+
+    if (rm == RM_RMM || !exp32_ok(a) || !exp32_ok(b) || e < -120 || e > 124)
+        return SOFTFP_DECLINED;
+    return host_round_to_f32((double)host_f32(a) * (double)host_f32(b), 0, rm, flags);
+}
+
+/* Window: ea - eb in [-120, 124]. q = RN32(RN64(a/b)) = RN32(a/b): double
+ * rounding is innocuous for division when 53 >= 2*24 + 2 (Figueroa). The
+ * residual a - q b is exact in binary64 (q b has 48 bits, the difference is
+ * below ulp32(q) |b|, on the grid ulp32(q) ulp32(b)): fewer than 2^26
+ * granules. No tie (as for binary64), so RMM = RNE. */
+HOST_BODY uint64_t host_f32_div(uint64_t a, uint64_t b, int rm, uint32_t *flags)
+{
+    int d = exp32(a) - exp32(b);
+    double x = (double)host_f32(a), y = (double)host_f32(b), q, r;
+
+    if (!exp32_ok(a) || !exp32_ok(b) || d < -120 || d > 124)
+        return SOFTFP_DECLINED;
+    q = (double)(float)(x / y);
+    r = __builtin_fma(-q, y, x);
+    return host_finish(host_bits32((float)q), 1u << 31, host_dir(r) * host_dir(y), rm, flags);
+}
+
+/* Any positive normal a: sqrt(a) is in [2^-63, 2^64). s = RN32(RN64(sqrt
+ * a)) = RN32(sqrt a) (double rounding innocuous for sqrt too); a - s^2 is
+ * exact in binary64 (s^2 has 48 bits). No tie, so RMM = RNE. */
+HOST_BODY uint64_t host_f32_sqrt(uint64_t a, int rm, uint32_t *flags)
+{
+    double x = (double)host_f32(a), s, r;
+
+    if ((a >> 31) || !exp32_ok(a))
+        return SOFTFP_DECLINED;
+    s = (double)(float)__builtin_sqrt(x);
+    r = __builtin_fma(-s, s, x);
+    return host_finish(host_bits32((float)s), 1u << 31, host_dir(r), rm, flags);
+}
+
+/* Window: ea + eb in [-78, 124] and ec in [-100, 124]: X = ab + c is on
+ * the grid min(2^(ea+eb-46), 2^(ec-23)) >= 2^-124 and below 2^126. ab is
+ * exact in binary64, then as for f32_add. */
+HOST_BODY uint64_t host_f32_muladd(uint64_t a, uint64_t b, uint64_t c, bool negate_product, bool negate_addend,
+                                     int rm, uint32_t *flags)
+{
+    int ep = exp32(a) + exp32(b), ec = exp32(c);
+    double p, z, x, y, s, t;
+
+    if (rm == RM_RMM || !exp32_ok(a) || !exp32_ok(b) || ep < -78 || ep > 124 || ec < -100 || ec > 124)
+        return SOFTFP_DECLINED;
+    p = host_keep((double)host_f32(a ^ ((uint64_t)negate_product << 31)) * (double)host_f32(b));
+    z = (double)host_f32(c ^ ((uint64_t)negate_addend << 31));
+    if (__builtin_fabs(p) >= __builtin_fabs(z)) {
+        x = p;
+        y = z;
+    } else {
+        x = z;
+        y = p;
+    }
+    s = x + y;
+    t = y - (s - x);
+    if (s == 0)
+        return rm == RM_RDN ? 1u << 31 : 0;
+    return host_round_to_f32(s, t, rm, flags);
+}
+
+/* ---- entry points ---- */
+
+HOST_ENTRY uint64_t f64_add_fast(uint64_t a, uint64_t b, bool negate_b, int rm, uint32_t *flags)
+{
+    return host_f64_add(a, b, negate_b, rm, flags);
+}
+
+HOST_ENTRY uint64_t f64_mul_fast(uint64_t a, uint64_t b, int rm, uint32_t *flags) { return host_f64_mul(a, b, rm, flags); }
+HOST_ENTRY uint64_t f64_div_fast(uint64_t a, uint64_t b, int rm, uint32_t *flags) { return host_f64_div(a, b, rm, flags); }
+HOST_ENTRY uint64_t f64_sqrt_fast(uint64_t a, int rm, uint32_t *flags) { return host_f64_sqrt(a, rm, flags); }
+
+HOST_ENTRY uint64_t f64_muladd_fast(uint64_t a, uint64_t b, uint64_t c, bool negate_product, bool negate_addend, int rm,
+                                    uint32_t *flags)
+{
+    return host_f64_muladd(a, b, c, negate_product, negate_addend, rm, flags);
+}
+
+HOST_ENTRY uint64_t f32_add_fast(uint64_t a, uint64_t b, bool negate_b, int rm, uint32_t *flags)
+{
+    return host_f32_add(a, b, negate_b, rm, flags);
+}
+
+HOST_ENTRY uint64_t f32_mul_fast(uint64_t a, uint64_t b, int rm, uint32_t *flags) { return host_f32_mul(a, b, rm, flags); }
+HOST_ENTRY uint64_t f32_div_fast(uint64_t a, uint64_t b, int rm, uint32_t *flags) { return host_f32_div(a, b, rm, flags); }
+HOST_ENTRY uint64_t f32_sqrt_fast(uint64_t a, int rm, uint32_t *flags) { return host_f32_sqrt(a, rm, flags); }
+
+HOST_ENTRY uint64_t f32_muladd_fast(uint64_t a, uint64_t b, uint64_t c, bool negate_product, bool negate_addend, int rm,
+                                    uint32_t *flags)
+{
+    return host_f32_muladd(a, b, c, negate_product, negate_addend, rm, flags);
+}
+
+/* r from a fast path, or the integer code's answer when it declined */
+#define HOST_OR_SLOW(r, slow_call) ((r) != SOFTFP_DECLINED ? (r) : (slow_call))
+
+static HOST_ENTRY sf64 f64_add_host(sf64 a, sf64 b, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f64_add(a, b, false, rm, flags);
+    return HOST_OR_SLOW(r, f64_add_slow(a, b, rm, flags));
+}
+
+static HOST_ENTRY sf64 f64_sub_host(sf64 a, sf64 b, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f64_add(a, b, true, rm, flags);
+    return HOST_OR_SLOW(r, f64_sub_slow(a, b, rm, flags));
+}
+
+static HOST_ENTRY sf64 f64_mul_host(sf64 a, sf64 b, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f64_mul(a, b, rm, flags);
+    return HOST_OR_SLOW(r, f64_mul_slow(a, b, rm, flags));
+}
+
+static HOST_ENTRY sf64 f64_div_host(sf64 a, sf64 b, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f64_div(a, b, rm, flags);
+    return HOST_OR_SLOW(r, f64_div_slow(a, b, rm, flags));
+}
+
+static HOST_ENTRY sf64 f64_sqrt_host(sf64 a, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f64_sqrt(a, rm, flags);
+    return HOST_OR_SLOW(r, f64_sqrt_slow(a, rm, flags));
+}
+
+static HOST_ENTRY sf64 f64_muladd_host(sf64 a, sf64 b, sf64 c, bool negate_product, bool negate_addend, int rm,
+                                       uint32_t *flags)
+{
+    uint64_t r = host_f64_muladd(a, b, c, negate_product, negate_addend, rm, flags);
+    return HOST_OR_SLOW(r, f64_muladd_slow(a, b, c, negate_product, negate_addend, rm, flags));
+}
+
+static HOST_ENTRY sf32 f32_add_host(sf32 a, sf32 b, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f32_add(a, b, false, rm, flags);
+    return (sf32)HOST_OR_SLOW(r, f32_add_slow(a, b, rm, flags));
+}
+
+static HOST_ENTRY sf32 f32_sub_host(sf32 a, sf32 b, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f32_add(a, b, true, rm, flags);
+    return (sf32)HOST_OR_SLOW(r, f32_sub_slow(a, b, rm, flags));
+}
+
+static HOST_ENTRY sf32 f32_mul_host(sf32 a, sf32 b, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f32_mul(a, b, rm, flags);
+    return (sf32)HOST_OR_SLOW(r, f32_mul_slow(a, b, rm, flags));
+}
+
+static HOST_ENTRY sf32 f32_div_host(sf32 a, sf32 b, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f32_div(a, b, rm, flags);
+    return (sf32)HOST_OR_SLOW(r, f32_div_slow(a, b, rm, flags));
+}
+
+static HOST_ENTRY sf32 f32_sqrt_host(sf32 a, int rm, uint32_t *flags)
+{
+    uint64_t r = host_f32_sqrt(a, rm, flags);
+    return (sf32)HOST_OR_SLOW(r, f32_sqrt_slow(a, rm, flags));
+}
+
+static HOST_ENTRY sf32 f32_muladd_host(sf32 a, sf32 b, sf32 c, bool negate_product, bool negate_addend, int rm,
+                                       uint32_t *flags)
+{
+    uint64_t r = host_f32_muladd(a, b, c, negate_product, negate_addend, rm, flags);
+    return (sf32)HOST_OR_SLOW(r, f32_muladd_slow(a, b, c, negate_product, negate_addend, rm, flags));
+}
+
+/* A public operation: the host fast path when usable (declines continue
+ * in the integer code), else the integer code; both tail calls. */
+#define DISPATCH(host_call, slow_call) return softfp_host_fast_usable() ? (host_call) : (slow_call)
+
+#else /* !SOFTFP_HOST_FAST */
+
+uint64_t f64_add_fast(uint64_t a, uint64_t b, bool negate_b, int rm, uint32_t *flags) { return SOFTFP_DECLINED; }
+uint64_t f64_mul_fast(uint64_t a, uint64_t b, int rm, uint32_t *flags) { return SOFTFP_DECLINED; }
+uint64_t f64_div_fast(uint64_t a, uint64_t b, int rm, uint32_t *flags) { return SOFTFP_DECLINED; }
+uint64_t f64_sqrt_fast(uint64_t a, int rm, uint32_t *flags) { return SOFTFP_DECLINED; }
+uint64_t f64_muladd_fast(uint64_t a, uint64_t b, uint64_t c, bool negate_product, bool negate_addend, int rm,
+                         uint32_t *flags) { return SOFTFP_DECLINED; }
+uint64_t f32_add_fast(uint64_t a, uint64_t b, bool negate_b, int rm, uint32_t *flags) { return SOFTFP_DECLINED; }
+uint64_t f32_mul_fast(uint64_t a, uint64_t b, int rm, uint32_t *flags) { return SOFTFP_DECLINED; }
+uint64_t f32_div_fast(uint64_t a, uint64_t b, int rm, uint32_t *flags) { return SOFTFP_DECLINED; }
+uint64_t f32_sqrt_fast(uint64_t a, int rm, uint32_t *flags) { return SOFTFP_DECLINED; }
+uint64_t f32_muladd_fast(uint64_t a, uint64_t b, uint64_t c, bool negate_product, bool negate_addend, int rm,
+                         uint32_t *flags) { return SOFTFP_DECLINED; }
+
+#define DISPATCH(host_call, slow_call) return (slow_call)
+
+#endif
+
 /* Map a non-NaN encoding to an unsigned key whose order is the numeric
  * order, with -0 < +0. */
 static uint64_t order_key(const FloatFormat *f, uint64_t bits)
@@ -832,15 +1392,50 @@ static uint64_t fp_convert(const FloatFormat *to, const FloatFormat *from, uint6
 
 /* ---- public binary32 interface ---- */
 
-sf32 f32_add(sf32 a, sf32 b, int rm, uint32_t *flags) { return (sf32)fp_add(&FMT32, a, b, false, rm, flags); }
-sf32 f32_sub(sf32 a, sf32 b, int rm, uint32_t *flags) { return (sf32)fp_add(&FMT32, a, b, true, rm, flags); }
-sf32 f32_mul(sf32 a, sf32 b, int rm, uint32_t *flags) { return (sf32)fp_mul(&FMT32, a, b, rm, flags); }
-sf32 f32_div(sf32 a, sf32 b, int rm, uint32_t *flags) { return (sf32)fp_div(&FMT32, a, b, rm, flags); }
-sf32 f32_sqrt(sf32 a, int rm, uint32_t *flags) { return (sf32)fp_sqrt(&FMT32, a, rm, flags); }
+/* Each arithmetic operation: DISPATCH (host fast paths section) picks the
+ * host fast path, which continues in the integer code (*_slow) when it
+ * declines, or the integer code directly. Keeping the integer code out of
+ * line (tail calls) spares the common case its register saves. */
+
+sf32 f32_add_slow(sf32 a, sf32 b, int rm, uint32_t *flags) { return (sf32)fp_add(&FMT32, a, b, false, rm, flags); }
+sf32 f32_sub_slow(sf32 a, sf32 b, int rm, uint32_t *flags) { return (sf32)fp_add(&FMT32, a, b, true, rm, flags); }
+sf32 f32_mul_slow(sf32 a, sf32 b, int rm, uint32_t *flags) { return (sf32)fp_mul(&FMT32, a, b, rm, flags); }
+sf32 f32_div_slow(sf32 a, sf32 b, int rm, uint32_t *flags) { return (sf32)fp_div(&FMT32, a, b, rm, flags); }
+sf32 f32_sqrt_slow(sf32 a, int rm, uint32_t *flags) { return (sf32)fp_sqrt(&FMT32, a, rm, flags); }
+
+sf32 f32_muladd_slow(sf32 a, sf32 b, sf32 c, bool negate_product, bool negate_addend, int rm, uint32_t *flags)
+{
+    return (sf32)fp_muladd(&FMT32, a, b, c, negate_product, negate_addend, rm, flags);
+}
+
+sf32 f32_add(sf32 a, sf32 b, int rm, uint32_t *flags)
+{
+    DISPATCH(f32_add_host(a, b, rm, flags), f32_add_slow(a, b, rm, flags));
+}
+
+sf32 f32_sub(sf32 a, sf32 b, int rm, uint32_t *flags)
+{
+    DISPATCH(f32_sub_host(a, b, rm, flags), f32_sub_slow(a, b, rm, flags));
+}
+
+sf32 f32_mul(sf32 a, sf32 b, int rm, uint32_t *flags)
+{
+    DISPATCH(f32_mul_host(a, b, rm, flags), f32_mul_slow(a, b, rm, flags));
+}
+
+sf32 f32_div(sf32 a, sf32 b, int rm, uint32_t *flags)
+{
+    DISPATCH(f32_div_host(a, b, rm, flags), f32_div_slow(a, b, rm, flags));
+}
+
+sf32 f32_sqrt(sf32 a, int rm, uint32_t *flags)
+{
+    DISPATCH(f32_sqrt_host(a, rm, flags), f32_sqrt_slow(a, rm, flags));
+}
 
 sf32 f32_muladd(sf32 a, sf32 b, sf32 c, bool negate_product, bool negate_addend, int rm, uint32_t *flags)
 {
-    return (sf32)fp_muladd(&FMT32, a, b, c, negate_product, negate_addend, rm, flags);
+    DISPATCH(f32_muladd_host(a, b, c, negate_product, negate_addend, rm, flags), f32_muladd_slow(a, b, c, negate_product, negate_addend, rm, flags));
 }
 
 sf32 f32_min(sf32 a, sf32 b, uint32_t *flags) { return (sf32)fp_minmax(&FMT32, a, b, false, flags); }
@@ -858,15 +1453,45 @@ uint32_t f32_classify(sf32 a) { return fp_classify(&FMT32, a); }
 
 /* ---- public binary64 interface ---- */
 
-sf64 f64_add(sf64 a, sf64 b, int rm, uint32_t *flags) { return fp_add(&FMT64, a, b, false, rm, flags); }
-sf64 f64_sub(sf64 a, sf64 b, int rm, uint32_t *flags) { return fp_add(&FMT64, a, b, true, rm, flags); }
-sf64 f64_mul(sf64 a, sf64 b, int rm, uint32_t *flags) { return fp_mul(&FMT64, a, b, rm, flags); }
-sf64 f64_div(sf64 a, sf64 b, int rm, uint32_t *flags) { return fp_div(&FMT64, a, b, rm, flags); }
-sf64 f64_sqrt(sf64 a, int rm, uint32_t *flags) { return fp_sqrt(&FMT64, a, rm, flags); }
+sf64 f64_add_slow(sf64 a, sf64 b, int rm, uint32_t *flags) { return fp_add(&FMT64, a, b, false, rm, flags); }
+sf64 f64_sub_slow(sf64 a, sf64 b, int rm, uint32_t *flags) { return fp_add(&FMT64, a, b, true, rm, flags); }
+sf64 f64_mul_slow(sf64 a, sf64 b, int rm, uint32_t *flags) { return fp_mul(&FMT64, a, b, rm, flags); }
+sf64 f64_div_slow(sf64 a, sf64 b, int rm, uint32_t *flags) { return fp_div(&FMT64, a, b, rm, flags); }
+sf64 f64_sqrt_slow(sf64 a, int rm, uint32_t *flags) { return fp_sqrt(&FMT64, a, rm, flags); }
+
+sf64 f64_muladd_slow(sf64 a, sf64 b, sf64 c, bool negate_product, bool negate_addend, int rm, uint32_t *flags)
+{
+    return fp_muladd(&FMT64, a, b, c, negate_product, negate_addend, rm, flags);
+}
+
+sf64 f64_add(sf64 a, sf64 b, int rm, uint32_t *flags)
+{
+    DISPATCH(f64_add_host(a, b, rm, flags), f64_add_slow(a, b, rm, flags));
+}
+
+sf64 f64_sub(sf64 a, sf64 b, int rm, uint32_t *flags)
+{
+    DISPATCH(f64_sub_host(a, b, rm, flags), f64_sub_slow(a, b, rm, flags));
+}
+
+sf64 f64_mul(sf64 a, sf64 b, int rm, uint32_t *flags)
+{
+    DISPATCH(f64_mul_host(a, b, rm, flags), f64_mul_slow(a, b, rm, flags));
+}
+
+sf64 f64_div(sf64 a, sf64 b, int rm, uint32_t *flags)
+{
+    DISPATCH(f64_div_host(a, b, rm, flags), f64_div_slow(a, b, rm, flags));
+}
+
+sf64 f64_sqrt(sf64 a, int rm, uint32_t *flags)
+{
+    DISPATCH(f64_sqrt_host(a, rm, flags), f64_sqrt_slow(a, rm, flags));
+}
 
 sf64 f64_muladd(sf64 a, sf64 b, sf64 c, bool negate_product, bool negate_addend, int rm, uint32_t *flags)
 {
-    return fp_muladd(&FMT64, a, b, c, negate_product, negate_addend, rm, flags);
+    DISPATCH(f64_muladd_host(a, b, c, negate_product, negate_addend, rm, flags), f64_muladd_slow(a, b, c, negate_product, negate_addend, rm, flags));
 }
 
 sf64 f64_min(sf64 a, sf64 b, uint32_t *flags) { return fp_minmax(&FMT64, a, b, false, flags); }

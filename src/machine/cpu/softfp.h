@@ -3,8 +3,13 @@
  * the RISC-V F/D rules (canonical NaN results, fcvt saturation, fmin/fmax
  * per the 2019 spec, tininess detected after rounding).
  *
- * Results never depend on the host FPU, compiler flags or host rounding
- * mode: only integer arithmetic is used. Every operation takes the RISC-V
+ * Results never depend on the host FPU, compiler flags or host CPU: the
+ * reference implementation uses integer arithmetic only. add, sub, mul,
+ * div, sqrt and muladd first try a fast path on the host's IEEE binary64
+ * unit that returns a result only when it is provably identical, bits and
+ * flags, to the integer code's (see softfp.c, "host fast paths", and
+ * softfp_fast.h); it relies on the host's default round-to-nearest mode,
+ * which rrvm never changes. Every operation takes the RISC-V
  * rounding mode (RM_RNE..RM_RMM, never RM_DYN) and ORs the exception flags
  * it raises into *flags (FFLAG_* bits, as in fcsr.fflags).
  */
