@@ -41,19 +41,8 @@ static uint64_t load64(const uint8_t *p, size_t n)
     return v;
 }
 
-static double d_of(uint64_t b)
-{
-    double d;
-    memcpy(&d, &b, 8);
-    return d;
-}
-
-static uint64_t bits_d(double d)
-{
-    uint64_t b;
-    memcpy(&b, &d, 8);
-    return b;
-}
+#define d_of softfp_double_of
+#define bits_d softfp_bits_of
 
 /* Operand shaping, on binary64 bits (binary32 operands are the high half
  * shaped the same way and then narrowed by dropping low fraction bits and

@@ -125,6 +125,24 @@ void trap_records_reset(void);
 
 extern char __image_start[], __image_end[], __bss_start[], __bss_end[];
 
+/* Page tables and test pages for the paging tests: zeroed 4 KiB pages
+ * handed out upwards from `next` (each test starts it above __image_end). */
+typedef struct PagePool {
+    u64 next;
+} PagePool;
+
+static inline u64 page_pool_alloc(PagePool *pool)
+{
+    u64 p = pool->next;
+    pool->next += 4096;
+    for (int i = 0; i < 512; i++)
+        ((volatile u64 *)p)[i] = 0;
+    return p;
+}
+
+/* A leaf or pointer PTE for physical address pa with the given flag bits. */
+static inline u64 pte(u64 pa, u64 flags) { return (pa >> 12) << 10 | flags; }
+
 /* --- several harts (libcrt.S) --- */
 /* Parked harts 1..7 run secondary_entry(a0 at entry) on their own stacks
  * once hart 0 stores it here (then a fence) and sends each an IPI (CLINT

@@ -43,21 +43,12 @@ typedef struct Space {
     u64 satp;
 } Space;
 
-static u64 pool_next;
+static PagePool pool;
 static Space sp[NSPACES];
 static u64 data_page[NSPACES], code_page[NSPACES];
 static u64 glob_page[2], remap_data, remap_code, super_region[2];
 
-static u64 alloc_page(void)
-{
-    u64 p = pool_next;
-    pool_next += 4096;
-    for (int i = 0; i < 512; i++)
-        ((volatile u64 *)p)[i] = 0;
-    return p;
-}
 
-static u64 pte(u64 pa, u64 flags) { return (pa >> 12) << 10 | flags; }
 
 /* "li a0, value; ret" at pa (value < 2048) */
 static void write_code(u64 pa, u64 value)
@@ -68,14 +59,14 @@ static void write_code(u64 pa, u64 value)
 
 static u64 data_page_with(u64 value)
 {
-    u64 p = alloc_page();
+    u64 p = page_pool_alloc(&pool);
     *(volatile u64 *)p = value;
     return p;
 }
 
 static u64 code_page_with(u64 value)
 {
-    u64 p = alloc_page();
+    u64 p = page_pool_alloc(&pool);
     write_code(p, value);
     return p;
 }
@@ -83,9 +74,9 @@ static u64 code_page_with(u64 value)
 static void build_space(int k)
 {
     Space *s = &sp[k];
-    s->root = (u64 *)alloc_page();
-    s->l1 = (u64 *)alloc_page();
-    s->l0 = (u64 *)alloc_page();
+    s->root = (u64 *)page_pool_alloc(&pool);
+    s->l1 = (u64 *)page_pool_alloc(&pool);
+    s->l0 = (u64 *)page_pool_alloc(&pool);
     s->root[2] = pte(0x80000000, RWAD | PTE_X | PTE_G);
     s->root[1] = pte((u64)s->l1, PTE_V);
     s->l1[0] = pte((u64)s->l0, PTE_V);
@@ -178,7 +169,7 @@ int main(void)
     u64 big = ((u64)__image_end + 0x1ffffful) & ~0x1ffffful;
     super_region[0] = big;
     super_region[1] = big + 0x200000;
-    pool_next = big + 0x400000;
+    pool.next = big + 0x400000;
     for (int i = 0; i < 2; i++) {
         *(volatile u64 *)(super_region[i] + SUPER_DATA_OFF) = 0x5a0 + (u64)i;
         write_code(super_region[i] + SUPER_CODE_OFF, 0x3a0 + (u64)i);

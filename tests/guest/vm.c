@@ -29,18 +29,8 @@
 #define TESTVA 0x40000000ul
 #define SENTINEL 0x5e471e11ul
 
-static u64 pool_next;
+static PagePool pool;
 
-static u64 alloc_page(void)
-{
-    u64 p = pool_next;
-    pool_next += 4096;
-    for (int i = 0; i < 512; i++)
-        ((volatile u64 *)p)[i] = 0;
-    return p;
-}
-
-static u64 pte(u64 pa, u64 flags) { return (pa >> 12) << 10 | flags; }
 
 static u64 *root39, *l1_test, *l0_test, *root48;
 static u64 page_rw, page_ro, page_user, page_xonly, page_ad, page_other;
@@ -80,16 +70,16 @@ static u64 lw_then_sfence_remap(u64 arg)
 
 static void setup_tables(void)
 {
-    pool_next = ((u64)__image_end + 0xfff) & ~0xffful;
-    root39 = (u64 *)alloc_page();
-    l1_test = (u64 *)alloc_page();
-    l0_test = (u64 *)alloc_page();
-    page_rw = alloc_page();
-    page_ro = alloc_page();
-    page_user = alloc_page();
-    page_xonly = alloc_page();
-    page_ad = alloc_page();
-    page_other = alloc_page();
+    pool.next = ((u64)__image_end + 0xfff) & ~0xffful;
+    root39 = (u64 *)page_pool_alloc(&pool);
+    l1_test = (u64 *)page_pool_alloc(&pool);
+    l0_test = (u64 *)page_pool_alloc(&pool);
+    page_rw = page_pool_alloc(&pool);
+    page_ro = page_pool_alloc(&pool);
+    page_user = page_pool_alloc(&pool);
+    page_xonly = page_pool_alloc(&pool);
+    page_ad = page_pool_alloc(&pool);
+    page_other = page_pool_alloc(&pool);
 
     root39[2] = pte(0x80000000, PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);
     root39[6] = pte(0x80000000, PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D);
@@ -237,8 +227,8 @@ static void check_sv39(void)
 
 static void check_sv48(void)
 {
-    root48 = (u64 *)alloc_page();
-    u64 *l2 = (u64 *)alloc_page();
+    root48 = (u64 *)page_pool_alloc(&pool);
+    u64 *l2 = (u64 *)page_pool_alloc(&pool);
     root48[0] = pte((u64)root39, PTE_V);     /* the Sv39 root serves as level 2 */
     root48[1] = pte((u64)l2, PTE_V);         /* VA 0x8000000000.. */
     l2[0] = pte(0x80000000, PTE_V | PTE_R | PTE_A);

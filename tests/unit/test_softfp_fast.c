@@ -68,19 +68,8 @@ typedef struct Fmt {
 static const Fmt F64 = { true, 52, 1023 };
 static const Fmt F32 = { false, 23, 127 };
 
-static double d_of(uint64_t b)
-{
-    double d;
-    memcpy(&d, &b, 8);
-    return d;
-}
-
-static uint64_t bits_d(double d)
-{
-    uint64_t b;
-    memcpy(&b, &d, 8);
-    return b;
-}
+#define d_of softfp_double_of
+#define bits_d softfp_bits_of
 
 static float f_of(uint64_t b)
 {

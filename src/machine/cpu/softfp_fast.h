@@ -16,7 +16,24 @@
 #ifndef RRVM_SOFTFP_FAST_H
 #define RRVM_SOFTFP_FAST_H
 
+#include <string.h>
+
 #include "machine/cpu/softfp.h"
+
+/* Host doubles from and to their bits (tests build operands with them). */
+static inline double softfp_double_of(uint64_t bits)
+{
+    double d;
+    memcpy(&d, &bits, 8);
+    return d;
+}
+
+static inline uint64_t softfp_bits_of(double d)
+{
+    uint64_t bits;
+    memcpy(&bits, &d, 8);
+    return bits;
+}
 
 /* No fast path returns it: wider than binary32, a NaN in binary64 (the
  * fast paths never produce NaNs). */
