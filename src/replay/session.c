@@ -52,7 +52,6 @@
 
 #include <xxhash.h>
 
-#define DEFAULT_CHECKPOINT_INTERVAL 10000000ull /* after an input */
 #define DEFAULT_CHECKPOINT_MAX_INTERVAL 100000000ull /* while no input arrives */
 #define DEFAULT_FULL_CHECKPOINT_INTERVAL 5000000000ull /* full register images */
 #define RECORD_SLICE 2000000ull       /* instructions between host polls */
@@ -64,15 +63,8 @@
 #define FLUSH_CKPT_INTERVAL_NS 2000000000ull /* one holding only checkpoints this often */
 #define FLUSH_CKPT_INTERVAL_ICOUNT 1000000000ull /* (each frame costs ~60 bytes) */
 #define MAX_IMAGE_SIZE RLOG_MAX_IMAGE
-#define MAX_SNAPSHOT_SIZE (64ull << 30)
 
 static const char *const image_role[IMG_COUNT] = { "bios", "kernel", "initrd", "dtb" };
-/* a recording made from a snapshot lists it among its images under this
- * role, so `rrvm pack` embeds it and replay finds it like an image */
-#define SNAPSHOT_ROLE "snapshot"
-
-/* exit statuses of replay failures (the guest's own code otherwise) */
-enum { STATUS_ERROR = 2, STATUS_DIVERGED = 3, STATUS_CUT = 4 };
 
 void session_fail(Session *s, int status, const char *fmt, ...)
 {
@@ -264,7 +256,7 @@ static void describe_image(const Session *s, int i)
                         "it is loaded as raw code\n");
 }
 
-static bool build_machine(Session *s, const MachineConfig *cfg)
+bool session_build_machine(Session *s, const MachineConfig *cfg)
 {
     MachineHostIf host = {
         .opaque = s,
@@ -324,7 +316,7 @@ static bool load_images_for_run(Session *s)
  * --image-dir or at its path, and refuse one whose contents differ. The
  * drives too (gate_disk.c), and the overlays they start from unless the
  * machine state comes from a snapshot. */
-static bool load_images_for_replay(Session *s, bool from_snapshot)
+bool session_load_images_for_replay(Session *s, bool from_snapshot)
 {
     for (int k = 0; k < s->header.nimages; k++) {
         const RlogImage *ri = &s->header.images[k];
@@ -375,7 +367,7 @@ static void write_checkpoint(Session *s)
 /* Fill in a record header's checkpoint schedule from the options: given
  * --checkpoint-interval N alone, every checkpoint is full and exactly N
  * apart (fine-grained reports); otherwise the sparse defaults. */
-static void record_schedule_options(Session *s, RlogHeader *h)
+void session_record_schedule_options(Session *s, RlogHeader *h)
 {
     const SessionOptions *o = s->opt;
     bool fixed = o->checkpoint_interval != 0;
@@ -388,7 +380,7 @@ static void record_schedule_options(Session *s, RlogHeader *h)
                                   : fixed ? h->checkpoint_interval : DEFAULT_FULL_CHECKPOINT_INTERVAL;
 }
 
-static void start_checkpoint_schedule(Session *s)
+void session_start_checkpoint_schedule(Session *s)
 {
     const RlogHeader *h = &s->header;
     uint64_t base = h->checkpoint_interval ? h->checkpoint_interval : DEFAULT_CHECKPOINT_INTERVAL;
@@ -566,7 +558,7 @@ static SessionStop live_advance(Session *s, uint64_t target)
 #define DEFAULT_CK_EVERY 10000000ull
 #define SEEK_MIN_GAP 100000ull       /* near-target checkpoints stop halving here */
 /* The replay's own state saved with each checkpoint (SessPos). */
-static void sesspos_save(const Session *s, SerWriter *w)
+void session_pos_save(const Session *s, SerWriter *w)
 {
     SessPos p = {
         .log = rlog_reader_tell(s->reader),
@@ -607,7 +599,7 @@ static void take_checkpoint(Session *s)
         return;
     SerWriter w;
     ser_writer_init(&w);
-    sesspos_save(s, &w);
+    session_pos_save(s, &w);
     if (w.oom || !ckstore_take(s->ckstore, s->m, w.buf, w.len))
         session_fail(s, 1, "out of memory for in-memory checkpoints (lower --checkpoint-memory)");
     ser_writer_free(&w);
@@ -621,7 +613,7 @@ static void schedule_auto_checkpoint(Session *s)
 }
 
 /* Continue from the position a snapshot or checkpoint saved (SessPos). */
-static bool resume_at(Session *s, const void *blob, size_t len)
+bool session_resume_at(Session *s, const void *blob, size_t len)
 {
     RlogPos pos;
     if (!sesspos_load(s, blob, len, &pos) || !rlog_reader_seek(s->reader, &pos)) {
@@ -643,7 +635,7 @@ static bool restore_checkpoint(Session *s, uint64_t target)
     size_t len;
     if (!ckstore_restore(s->ckstore, s->m, target, &extra, &len))
         return false;
-    return resume_at(s, extra, len);
+    return session_resume_at(s, extra, len);
 }
 
 /* After a restore the recorded side's mirror (cps.rec_page_hash) describes
@@ -1136,311 +1128,6 @@ uint64_t session_recording_total(Session *s)
     return s->rec_total;
 }
 
-/* --- snapshots --- */
-
-/* A recording's identity: XXH3-128 of the whole file (recordings are small
- * and immutable once written; hashing runs at memory speed), so a snapshot
- * taken while replaying it is matched to exactly that recording. */
-static bool recording_identity(const char *path, uint8_t id[16], char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    XXH3_state_t *st = XXH3_createState();
-    uint8_t *buf = malloc(1 << 20);
-    bool ok = f && st && buf && XXH3_128bits_reset(st) == XXH_OK;
-    size_t n;
-    while (ok && (n = fread(buf, 1, 1 << 20, f)) > 0)
-        ok = XXH3_128bits_update(st, buf, n) == XXH_OK;
-    ok = ok && !ferror(f);
-    if (ok) {
-        XXH128_canonical_t c;
-        XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
-        memcpy(id, c.digest, 16);
-    } else {
-        snprintf(err, errlen, "%s: cannot read: %s", path, f ? "read error or out of memory" : strerror(errno));
-    }
-    if (f)
-        fclose(f);
-    XXH3_freeState(st);
-    free(buf);
-    return ok;
-}
-
-bool session_write_snapshot(Session *s, const char *path)
-{
-    SnapshotInfo info;
-    memset(&info, 0, sizeof info);
-    info.format_version = SNAPSHOT_FORMAT_VERSION;
-    info.icount = s->m->icount;
-    info.header = s->header; /* borrowed, not freed here */
-    SerWriter pos, state;
-    ser_writer_init(&pos);
-    ser_writer_init(&state);
-    if (s->mode == SESSION_REPLAY && s->reader) {
-        info.from_replay = true;
-        memcpy(info.recording_id, s->recording_id, 16);
-        info.log_pos = rlog_reader_tell(s->reader);
-        sesspos_save(s, &pos);
-        info.session = pos.buf;
-        info.session_len = pos.len;
-    }
-    machine_save(s->m, &state);
-    char err[1024] = "out of memory";
-    bool ok = !state.oom && !pos.oom && snapshot_write(path, &info, state.buf, state.len, err, sizeof err);
-    ser_writer_free(&pos);
-    ser_writer_free(&state);
-    if (!ok)
-        session_fail(s, 1, "--snapshot-out: %s", err);
-    else
-        fprintf(stderr, "rrvm: snapshot at icount %" PRIu64 " written to %s\n", s->m->icount, path);
-    return ok;
-}
-
-/* Read a snapshot file and its content hash. */
-static bool read_snapshot(Session *s, const char *path, SnapshotInfo *info, uint8_t **state, size_t *state_len,
-                          uint8_t hash[16])
-{
-    uint8_t *buf = s->snap_blob;
-    size_t len = s->snap_blob_len;
-    char err[1024];
-    s->snap_blob = NULL;
-    if (!buf && !host_read_file(path, MAX_SNAPSHOT_SIZE, &buf, &len, err, sizeof err)) {
-        session_fail(s, STATUS_ERROR, "snapshot %s", err);
-        return false;
-    }
-    rlog_hash128(buf, len, hash);
-    bool ok = snapshot_read_mem(buf, len, path, info, state, state_len, err, sizeof err);
-    free(buf);
-    if (!ok)
-        session_fail(s, STATUS_ERROR, "%s", err);
-    return ok;
-}
-
-/* Put the snapshot's machine state into the (freshly built) machine and
- * start a new digest baseline, as the recording side did. */
-static bool load_snapshot_state(Session *s, const uint8_t *state, size_t len, const char *path)
-{
-    SerReader r;
-    ser_reader_init(&r, state, len);
-    if (!machine_load(s->m, &r) || r.pos != r.len) {
-        session_fail(s, STATUS_ERROR, "%s: the machine state does not load: %s", path, r.err ? r.err : "trailing bytes");
-        return false;
-    }
-    checkpoint_free(&s->cps);
-    if (!checkpoint_init(&s->cps, s->m)) {
-        s->cps_ready = false;
-        session_fail(s, 1, "out of memory");
-        return false;
-    }
-    s->start_icount = s->m->icount;
-    s->high_water = s->m->icount;
-    s->last_match_icount = s->m->icount; /* the start state is the recorded one */
-    return true;
-}
-
-/* Replay of a recording that starts from a snapshot: find it by the path
- * recorded, in --snapshot-dir or next to the recording, checked by hash. */
-static bool find_recording_snapshot(Session *s, char *out, size_t outlen)
-{
-    const char *want = rlog_header_get(&s->header, "snapshot");
-    const char *rpath = rlog_header_get(&s->header, "snapshot_path");
-    if (!want)
-        return false;
-    for (int k = 0; k < s->header.nimages; k++) {
-        /* listed as an image: packed in the recording, or in --snapshot-dir */
-        const RlogImage *ri = &s->header.images[k];
-        char err[8192], hex[33];
-        rlog_hash_hex(ri->hash, hex);
-        if (strcmp(ri->role, SNAPSHOT_ROLE) != 0 || strcmp(hex, want) != 0)
-            continue; /* an earlier snapshot of a chain of recordings */
-        if (rlog_find_image(s->reader, ri, s->opt->snapshot_dir, &s->snap_blob, &s->snap_blob_len, err,
-                            sizeof err)) {
-            snprintf(out, outlen, "%s", ri->path);
-            return true;
-        }
-    }
-    char base[4096], dir[4096], cand[3][4096];
-    snprintf(base, sizeof base, "%s", rpath ? rpath : "");
-    snprintf(dir, sizeof dir, "%s", s->opt->rr_path);
-    const char *b = basename(base);
-    int n = 0;
-    if (s->opt->snapshot_dir)
-        snprintf(cand[n++], sizeof cand[0], "%s/%s", s->opt->snapshot_dir, b);
-    if (rpath)
-        snprintf(cand[n++], sizeof cand[0], "%s", rpath);
-    snprintf(cand[n++], sizeof cand[0], "%s/%s", dirname(dir), b);
-    for (int i = 0; i < n; i++) {
-        uint8_t *buf;
-        size_t len;
-        char err[256];
-        if (!host_read_file(cand[i], MAX_SNAPSHOT_SIZE, &buf, &len, err, sizeof err))
-            continue;
-        uint8_t h[16];
-        char hex[33];
-        rlog_hash128(buf, len, h);
-        free(buf);
-        rlog_hash_hex(h, hex);
-        if (strcmp(hex, want) == 0) {
-            snprintf(out, outlen, "%s", cand[i]);
-            return true;
-        }
-    }
-    session_fail(s, STATUS_ERROR, "the recording starts from snapshot %s (hash %s), which was not found%s",
-                 rpath ? rpath : "?", want, s->opt->snapshot_dir ? "" : " (use --snapshot-dir DIR)");
-    return false;
-}
-
-/* List the snapshot file at path among the recording's images (role
- * SNAPSHOT_ROLE), so `rrvm pack` embeds it like a boot image. */
-static bool add_snapshot_image(Session *s, const char *path)
-{
-    uint8_t *buf;
-    size_t len;
-    char err[1024];
-    if (!host_read_file(path, MAX_SNAPSHOT_SIZE, &buf, &len, err, sizeof err))
-        return false;
-    bool ok = rlog_header_add_image(&s->header, SNAPSHOT_ROLE, path, buf, len);
-    free(buf);
-    return ok;
-}
-
-/* The snapshot a session starts from, in two steps around opening the
- * log and the console: snapshot_prepare reads it (the header - config,
- * images - comes from it for run/record), snapshot_finish builds the
- * machine and loads the state; replay --from also resumes the log where
- * the snapshot was taken. */
-static bool snapshot_prepare(Session *s, const char *path, MachineConfig *cfg)
-{
-    uint8_t hash[16];
-    SnapshotInfo *info = &s->snap_info;
-    s->snap_path = path;
-    if (!read_snapshot(s, path, info, &s->snap_state, &s->snap_state_len, hash))
-        return false;
-    s->snap_loaded = true;
-    if (s->mode == SESSION_REPLAY && !rlog_header_get(&s->header, "snapshot")) {
-        /* replay F.rr --from S.snap: S must come from F */
-        if (!info->from_replay || memcmp(info->recording_id, s->recording_id, 16) != 0) {
-            session_fail(s, STATUS_ERROR, "%s was not taken while replaying %s (%s); refusing it", path,
-                         s->opt->rr_path, info->from_replay ? "it comes from another recording" : "it comes from a live run");
-            return false;
-        }
-    } else if (s->mode != SESSION_REPLAY) {
-        /* run/record from a snapshot: its header describes the machine */
-        rlog_header_free(&s->header);
-        s->header = info->header;
-        memset(&info->header, 0, sizeof info->header);
-        s->header.format_version = RLOG_FORMAT_VERSION;
-        snprintf(s->header.rrvm_version, sizeof s->header.rrvm_version, "%s", RRVM_VERSION);
-        s->header.verify_strict = s->opt->verify_strict;
-        record_schedule_options(s, &s->header);
-        char hex[33];
-        rlog_hash_hex(hash, hex);
-        char *abs = realpath(path, NULL);
-        bool set = rlog_header_set(&s->header, "snapshot", hex) &&
-                   rlog_header_set(&s->header, "snapshot_path", abs ? abs : path) &&
-                   add_snapshot_image(s, abs ? abs : path);
-        free(abs);
-        if (!set) {
-            session_fail(s, 1, "too many options for one recording");
-            return false;
-        }
-    }
-    *cfg = s->header.cfg;
-    return load_images_for_replay(s, true);
-}
-
-static bool snapshot_finish(Session *s, MachineConfig *cfg)
-{
-    const SnapshotInfo *info = &s->snap_info;
-    s->building_for_snapshot = true;
-    bool built = build_machine(s, cfg);
-    s->building_for_snapshot = false;
-    if (!built || !load_snapshot_state(s, s->snap_state, s->snap_state_len, s->snap_path))
-        return false;
-    if (s->mode == SESSION_REPLAY && !rlog_header_get(&s->header, "snapshot")) {
-        if (!rlog_reader_seek(s->reader, &info->log_pos) || !resume_at(s, info->session, info->session_len))
-            return false;
-    }
-    return true;
-}
-
-static void snapshot_release(Session *s)
-{
-    if (s->snap_loaded)
-        snapshot_info_free(&s->snap_info);
-    s->snap_loaded = false;
-    free(s->snap_state);
-    s->snap_state = NULL;
-    free(s->snap_blob);
-    s->snap_blob = NULL;
-}
-
-bool session_go_live(Session *s, const char *rr_out)
-{
-    if (s->mode != SESSION_REPLAY || s->failed)
-        return false;
-    char err[1024];
-    if (rr_out) {
-        /* the new recording starts from a snapshot of this state, kept next to it */
-        char snap[4096];
-        snprintf(snap, sizeof snap, "%s.snap", rr_out);
-        if (!session_write_snapshot(s, snap))
-            return false;
-        uint8_t *buf, h[16];
-        size_t len;
-        if (!host_read_file(snap, MAX_SNAPSHOT_SIZE, &buf, &len, err, sizeof err)) {
-            session_fail(s, 1, "%s", err);
-            return false;
-        }
-        rlog_hash128(buf, len, h);
-        free(buf);
-        char hex[33];
-        rlog_hash_hex(h, hex);
-        char *abs = realpath(snap, NULL);
-        bool set = rlog_header_set(&s->header, "snapshot", hex) &&
-                   rlog_header_set(&s->header, "snapshot_path", abs ? abs : snap) &&
-                   add_snapshot_image(s, abs ? abs : snap);
-        free(abs);
-        s->header.verify_strict = false;
-        if (!s->header.checkpoint_interval)
-            s->header.checkpoint_interval = DEFAULT_CHECKPOINT_INTERVAL;
-        s->writer = set ? rlog_writer_create(rr_out, &s->header, s->opt->force, err, sizeof err) : NULL;
-        if (!s->writer) {
-            session_fail(s, 1, "%s", set ? err : "too many options for one recording");
-            return false;
-        }
-        s->go_live_path = rr_out;
-    }
-    rlog_reader_close(s->reader);
-    s->reader = NULL;
-    ckstore_free(s->ckstore);
-    s->ckstore = NULL;
-    s->mode = rr_out ? SESSION_RECORD : SESSION_RUN;
-    s->high_water = 0;
-    s->shutdown_cause = 0;
-    HostConsole old = s->console;
-    host_console_close(&s->console);
-    if (!host_console_open(&s->console, s->opt->serial, true, err, sizeof err)) {
-        session_fail(s, 1, "%s", err);
-        return false;
-    }
-    /* a monitor sharing the console keeps it, and keeps the focus */
-    host_console_set_monitor(&s->console, old.monitor_input, old.monitor_opaque);
-    s->console.monitor_active = old.monitor_active && old.monitor_input;
-    /* a new digest baseline, as the replay of the new recording will take
-     * after loading the snapshot */
-    checkpoint_free(&s->cps);
-    if (!checkpoint_init(&s->cps, s->m)) {
-        s->cps_ready = false;
-        session_fail(s, 1, "out of memory");
-        return false;
-    }
-    start_checkpoint_schedule(s);
-    s->last_flush_ns = host_monotonic_ns();
-    fprintf(stderr, "rrvm: going live at icount %" PRIu64 "%s%s\n", s->m->icount, rr_out ? ", recording to " : "",
-            rr_out ? rr_out : "");
-    return true;
-}
-
 /* --- for an interactive driver (session.h) --- */
 
 static const char *const request_name[] = {
@@ -1639,7 +1326,7 @@ static bool setup_record_header(Session *s)
     snprintf(h->rrvm_version, sizeof h->rrvm_version, "%s", RRVM_VERSION);
     h->cfg = s->opt->cfg;
     h->cfg.append = s->opt->cfg.append ? strdup(s->opt->cfg.append) : NULL;
-    record_schedule_options(s, h);
+    session_record_schedule_options(s, h);
     h->verify_strict = s->opt->verify_strict;
     /* host-side: how the session treats a guest reset, which replay must repeat */
     if (s->opt->no_reboot && !rlog_header_set(h, "no-reboot", "on"))
@@ -1712,7 +1399,7 @@ static bool open_replay(Session *s, MachineConfig *cfg)
         session_fail(s, STATUS_ERROR, "%s", err);
         return false;
     }
-    if (!recording_identity(o->rr_path, s->recording_id, err, sizeof err)) {
+    if (!session_recording_identity(o->rr_path, s->recording_id, err, sizeof err)) {
         session_fail(s, STATUS_ERROR, "%s", err);
         return false;
     }
@@ -1735,14 +1422,14 @@ static bool open_replay(Session *s, MachineConfig *cfg)
             session_fail(s, STATUS_ERROR, "--from: this recording already starts from a snapshot");
             return false;
         }
-        if (!find_recording_snapshot(s, snap, sizeof snap))
+        if (!session_find_recording_snapshot(s, snap, sizeof snap))
             return false;
         s->snap_path_buf = strdup(snap);
-        return s->snap_path_buf && snapshot_prepare(s, s->snap_path_buf, cfg);
+        return s->snap_path_buf && session_snapshot_prepare(s, s->snap_path_buf, cfg);
     }
     if (o->from_snapshot)
-        return snapshot_prepare(s, o->from_snapshot, cfg);
-    return load_images_for_replay(s, false);
+        return session_snapshot_prepare(s, o->from_snapshot, cfg);
+    return session_load_images_for_replay(s, false);
 }
 
 /* Run/record: images from the command line or a snapshot; the log. */
@@ -1756,7 +1443,7 @@ static bool open_live(Session *s, MachineConfig *cfg)
         session_fail(s, 1, "too many host options for one recording header");
         return false;
     }
-    if (o->from_snapshot ? !snapshot_prepare(s, o->from_snapshot, cfg) : !load_images_for_run(s))
+    if (o->from_snapshot ? !session_snapshot_prepare(s, o->from_snapshot, cfg) : !load_images_for_run(s))
         return false;
     char err[8192];
     if (!o->from_snapshot && !gate_disk_open_live(s, cfg, err, sizeof err)) {
@@ -1801,12 +1488,12 @@ Session *session_open(const SessionOptions *o, int *status)
     if (ok && startup_interrupted(s, "reading the images"))
         ok = false;
     if (ok)
-        ok = s->snap_loaded ? snapshot_finish(s, &cfg) : build_machine(s, &cfg);
-    snapshot_release(s);
+        ok = s->snap_loaded ? session_snapshot_finish(s, &cfg) : session_build_machine(s, &cfg);
+    session_snapshot_release(s);
     if (ok && o->dump_dtb)
         ok = dump_dtb(s);
     if (ok && s->mode != SESSION_REPLAY)
-        start_checkpoint_schedule(s);
+        session_start_checkpoint_schedule(s);
     if (ok && s->mode == SESSION_REPLAY && o->time_travel) {
         uint64_t budget = o->checkpoint_memory ? o->checkpoint_memory : default_checkpoint_memory();
         s->ckstore = ckstore_new(s->m, budget);
@@ -1906,7 +1593,7 @@ int session_close(Session *s)
     for (int i = 0; i < IMG_COUNT; i++)
         free(s->image[i]);
     gate_disk_close(s);
-    snapshot_release(s);
+    session_snapshot_release(s);
     free(s->snap_path_buf);
     free(s);
     return status;

@@ -1,6 +1,6 @@
 /*
- * session_internal.h - the Session struct shared by session.c and the
- * gates (one file per host input source: gate_clock.c, gate_random.c,
+ * session_internal.h - the Session struct shared by session.c,
+ * session_snapshot.c and the gates (one file per host input source: gate_clock.c, gate_random.c,
  * gate_console.c, gate_idle.c, gate_shutdown.c, gate_disk.c).
  *
  * Gate contract: in SESSION_RUN a gate reads the host; in SESSION_RECORD it
@@ -175,6 +175,26 @@ void session_log(Session *s, uint32_t kind, const void *payload, size_t len);
 bool session_take(Session *s, uint32_t kind, RlogEvent *ev);
 
 /* gates */
+/* Shared by session.c and session_snapshot.c. */
+#define MAX_SNAPSHOT_SIZE (64ull << 30)
+#define DEFAULT_CHECKPOINT_INTERVAL 10000000ull /* log checkpoints: after an input */
+/* a recording made from a snapshot lists it among its images under this
+ * role, so `rrvm pack` embeds it and replay finds it like an image */
+#define SNAPSHOT_ROLE "snapshot"
+/* exit statuses of replay failures (the guest's own code otherwise) */
+enum { STATUS_ERROR = 2, STATUS_DIVERGED = 3, STATUS_CUT = 4 };
+bool session_recording_identity(const char *path, uint8_t id[16], char *err, size_t errlen);
+bool session_snapshot_prepare(Session *s, const char *path, MachineConfig *cfg);
+bool session_snapshot_finish(Session *s, MachineConfig *cfg);
+void session_snapshot_release(Session *s);
+bool session_find_recording_snapshot(Session *s, char *out, size_t outlen);
+bool session_build_machine(Session *s, const MachineConfig *cfg);
+void session_record_schedule_options(Session *s, RlogHeader *h);
+void session_pos_save(const Session *s, SerWriter *w);
+void session_start_checkpoint_schedule(Session *s);
+bool session_resume_at(Session *s, const void *blob, size_t len);
+bool session_load_images_for_replay(Session *s, bool from_snapshot);
+
 uint64_t gate_clock_wall_ns(void *opaque);
 void gate_random_bytes(void *opaque, uint8_t *buf, size_t n);
 void gate_console_write(void *opaque, const uint8_t *buf, size_t n);
