@@ -62,6 +62,7 @@ typedef enum { JIT_MODE_OFF = 0, JIT_MODE_ON = 1, JIT_MODE_CHECK = 2 } JitMode;
 typedef struct JitBlock {
     void *code;              /* entry point, NULL: not compiled */
     uint8_t *link_site[2];   /* rel32 of the jump for succ slot 0/1, or NULL */
+    uint8_t *link_gen_imm[2]; /* imm64 the link's generation check compares with */
     uint64_t link_gen[2];    /* cache generation the link was made in, 0: none */
     uint32_t ninsns;         /* instructions compiled (prefix of the block) */
 } JitBlock;

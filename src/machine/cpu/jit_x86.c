@@ -569,8 +569,14 @@ static void emit_leave(Compile *c, int slot, int64_t target)
 {
     Emit *e = &c->e;
     if (slot >= 0 && target >= 0 && target < (int64_t)PAGE_SIZE && (target & 1) == 0) {
-        mov_imm(e, RAX, (uint64_t)(uintptr_t)&c->jb->link_gen[slot]);
-        mov_load(e, RAX, mem_at(RAX, 0));
+        /* mov rax, imm64: the generation the link was made in, patched with
+         * the jump (0 until then: generations start at 1) */
+        rex(e, true, 0, 0, RAX, false);
+        b1(e, 0xB8);
+        uint8_t *gen_imm = e->p;
+        b8(e, 0);
+        if (!e->overflow)
+            c->jb->link_gen_imm[slot] = gen_imm;
         op_rm(e, true, 0x3B, RAX, cfield(offsetof(JitCtx, gen))); /* cmp rax, [gen] */
         uint8_t *to_done = jcc_fwd(e, CC_NE);
         uint8_t *site = jmp_fwd(e);
@@ -978,6 +984,7 @@ bool jit_compile(Jit *j, const Insn *insn, uint32_t n, unsigned page_off, void *
     c->jb = jb;
     rc_reset(&c->rc);
     jb->link_site[0] = jb->link_site[1] = NULL;
+    jb->link_gen_imm[0] = jb->link_gen_imm[1] = NULL;
     jb->link_gen[0] = jb->link_gen[1] = 0;
     Emit *e = &c->e;
     uint8_t *start = j->mem + j->used;
@@ -1030,6 +1037,7 @@ bool jit_compile(Jit *j, const Insn *insn, uint32_t n, unsigned page_off, void *
         j->used = (j->used + 15) & ~(size_t)15;
     } else {
         jb->link_site[0] = jb->link_site[1] = NULL;
+        jb->link_gen_imm[0] = jb->link_gen_imm[1] = NULL;
         j->used = j->size; /* full: exec.c flushes at its next safe point */
     }
     free(c);
@@ -1049,6 +1057,7 @@ void jit_link(Jit *j, JitBlock *from, int slot, const JitBlock *to, uint64_t gen
         return;
     /* to->code is in the executable view; the site is in the writable one */
     patch_rel32(from->link_site[slot], j->mem + ((const uint8_t *)to->code - j->exec));
+    memcpy(from->link_gen_imm[slot], &gen, 8);
     from->link_gen[slot] = gen;
 }
 
