@@ -1,4 +1,5 @@
-"""The command line as a QEMU and rr user types it: per-command help,
+"""The command line as a QEMU and rr user types it (src/cli/main.c,
+args_devices.c): per-command help,
 --version, usage errors (one `rrvm:` line, exit status 2), QEMU habits that
 mean the same here or are refused with the reason, -no-reboot, and the
 recording's start/end lines."""

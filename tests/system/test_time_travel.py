@@ -1,7 +1,7 @@
 """Time travel: seeking anywhere in a replay (--goto), stopping at an icount
 (--stop-at), snapshots (--snapshot-out, run -loadvm, record/replay --from),
-going live from a replay (--go-live -o) and the trap-storm halt replayed
-with its exit status. Digests must not depend on the path that reached an
+going live from a replay (--go-live -o; src/replay/session_snapshot.c) and
+the trap-storm halt replayed with its exit status. Digests must not depend on the path that reached an
 icount; recordings' checkpoints are verified again after every seek."""
 import os
 import random

@@ -1,5 +1,6 @@
 /*
- * test_jit.c - the compiled-code engine against the interpreter: same
+ * test_jit.c - the compiled-code engine (jit_x86.c, entered from exec.c;
+ * blocks kept by bcache.c) against the interpreter: same
  * results, exact instruction budgets inside compiled blocks, and
  * --jit-check catching a block compiled wrongly (a deliberate bug from
  * jit_test_miscompile) with the interpreter's state left in place.

@@ -1,6 +1,7 @@
 /*
- * exec.c - the execution engine: decoded-block cache and the interpreter
- * loop hart_run().
+ * exec.c - the execution engine: building decoded blocks and the
+ * interpreter loop hart_run() (the cache that keeps the blocks is
+ * bcache.c; compiled code for hot blocks is jit_x86.c).
  *
  * Code is decoded once into blocks (arrays of `Insn`, see decode.h) keyed
  * by the PHYSICAL address of their first instruction and shared by all
@@ -64,6 +65,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "machine/cpu/bcache.h"
 #include "machine/cpu/decode.h"
 #include "machine/cpu/hart.h"
 #include "machine/cpu/jit.h"
@@ -74,11 +76,6 @@
 #error "the memory fast paths assume a little-endian host"
 #endif
 
-#define BLOCK_MAX_INSNS 64
-/* Decoded code above this size is thrown away wholesale (and re-decoded
- * on demand) rather than tracked with an eviction policy. */
-#define BCACHE_MAX_BYTES (64u << 20)
-#define BCACHE_MIN_BUCKETS 4096u
 /* A hart that takes this many exceptions in a row without retiring an
  * instruction (e.g. its trap vector is not executable) can never make
  * progress, and virtual time would stand still forever. The machine then
@@ -90,253 +87,6 @@
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
-
-typedef struct Block {
-    uint64_t paddr;            /* physical address of the first instruction */
-    const uint8_t *host;       /* host address of the first instruction */
-    struct Block *hash_next;   /* bucket chain; dead-list link once invalid */
-    struct Block *page_next;   /* blocks starting on the same RAM page */
-    uint32_t n;                /* instructions, not counting the OP_END sentinel */
-    /* Direct links to the blocks that follow when the last instruction
-     * jumps ([0]: taken branch, jal, or page-internal fall-through) or
-     * falls through ([1]), for targets on the same page only; valid while
-     * succ_gen equals the cache generation. */
-    struct Block *succ[2];
-    uint64_t succ_gen;
-    /* With the JIT on, insn[0].handler is the hot counter or the compiled
-     * code's entry (op_hot, op_jit) and handler0 is the handler the
-     * interpreter uses for insn[0]; a copy of the block must use it. */
-    const void *handler0;
-    uint32_t hot;              /* runs through the interpreter so far */
-    JitBlock jit;
-    Insn insn[];               /* n instructions + OP_END */
-} Block;
-
-struct BlockCache {
-    Block **buckets;
-    uint32_t nbuckets; /* power of two */
-    uint32_t nblocks;
-    Block **page_heads; /* per RAM page, allocated on first insert */
-    uint64_t npages;
-    Block *dead;        /* invalidated blocks, freed at the next safe point */
-    uint64_t gen;       /* starts at 1 so a zeroed hart's jump cache is stale */
-    size_t bytes;
-    JitMode jit_mode;
-    Jit *jit;           /* NULL while jit_mode is JIT_MODE_OFF */
-    bool jit_full;      /* code space (nearly) used up: flush at the loop top */
-};
-
-/* Code space for compiled blocks; when it fills up the whole cache is
- * flushed, as for BCACHE_MAX_BYTES. */
-#define JIT_CODE_BYTES (64u << 20)
-
-/* ---------------------------------------------------------------------- */
-/* Block cache                                                            */
-
-static uint32_t bucket_of(const struct BlockCache *bc, uint64_t paddr)
-{
-    return (uint32_t)(((paddr >> 1) * 0x9E3779B97F4A7C15ull) >> 32) & (bc->nbuckets - 1);
-}
-
-struct BlockCache *bcache_new(void)
-{
-    struct BlockCache *bc = calloc(1, sizeof *bc);
-    if (!bc)
-        return NULL;
-    bc->nbuckets = BCACHE_MIN_BUCKETS;
-    bc->buckets = calloc(bc->nbuckets, sizeof *bc->buckets);
-    if (!bc->buckets) {
-        free(bc);
-        return NULL;
-    }
-    bc->gen = 1;
-    return bc;
-}
-
-static void free_chain(Block *b)
-{
-    while (b) {
-        Block *next = b->hash_next;
-        free(b);
-        b = next;
-    }
-}
-
-/* Free invalidated blocks. Only call between blocks: no hart may be
- * executing one of them. */
-static void bcache_collect(struct BlockCache *bc)
-{
-    free_chain(bc->dead);
-    bc->dead = NULL;
-}
-
-void bcache_free(struct BlockCache *bc)
-{
-    if (!bc)
-        return;
-    for (uint32_t i = 0; i < bc->nbuckets; i++)
-        free_chain(bc->buckets[i]);
-    bcache_collect(bc);
-    jit_free(bc->jit);
-    free(bc->buckets);
-    free(bc->page_heads);
-    free(bc);
-}
-
-void bcache_flush(Machine *m)
-{
-    struct BlockCache *bc = m->bcache;
-    if (!bc)
-        return;
-    for (uint32_t i = 0; i < bc->nbuckets; i++) {
-        Block *b = bc->buckets[i];
-        while (b) {
-            Block *next = b->hash_next;
-            b->hash_next = bc->dead;
-            bc->dead = b;
-            b = next;
-        }
-        bc->buckets[i] = NULL;
-    }
-    if (bc->page_heads)
-        memset(bc->page_heads, 0, bc->npages * sizeof *bc->page_heads);
-    memset(m->code_pages, 0, m->ram_size >> PAGE_SHIFT);
-    bc->nblocks = 0;
-    bc->bytes = 0;
-    bc->gen++;
-    jit_reset(bc->jit);
-    bc->jit_full = false;
-}
-
-bool bcache_jit_stats(const Machine *m, JitStats *out)
-{
-    if (m->bcache->jit_mode == JIT_MODE_OFF || !m->bcache->jit)
-        return false;
-    jit_stats(m->bcache->jit, out);
-    return true;
-}
-
-void bcache_jit_test_miscompile(Machine *m, int op)
-{
-    jit_test_miscompile(m->bcache->jit, op);
-}
-
-bool bcache_set_jit(Machine *m, int mode)
-{
-    struct BlockCache *bc = m->bcache;
-    if (mode != JIT_MODE_OFF && !bc->jit) {
-        JitLayout layout = { offsetof(Block, host), offsetof(Block, jit) + offsetof(JitBlock, code) };
-        bc->jit = jit_new(JIT_CODE_BYTES, &layout);
-        if (!bc->jit)
-            return false;
-    }
-    bc->jit_mode = (JitMode)mode;
-    bcache_flush(m); /* blocks get the handlers of the new mode */
-    return true;
-}
-
-void bcache_translation_changed(Machine *m)
-{
-    if (m->bcache)
-        m->bcache->gen++;
-}
-
-static void hash_remove(struct BlockCache *bc, Block *b)
-{
-    Block **pp = &bc->buckets[bucket_of(bc, b->paddr)];
-    while (*pp != b) {
-        assert(*pp != NULL);
-        pp = &(*pp)->hash_next;
-    }
-    *pp = b->hash_next;
-}
-
-void bcache_invalidate_page(Machine *m, uint64_t ppage)
-{
-    struct BlockCache *bc = m->bcache;
-    ppage &= ~(PAGE_SIZE - 1);
-    if (!machine_is_ram(m, ppage, PAGE_SIZE))
-        return;
-    uint64_t pn = (ppage - RAM_BASE) >> PAGE_SHIFT;
-    m->code_pages[pn] = 0;
-    if (!bc || !bc->page_heads || !bc->page_heads[pn])
-        return;
-    Block *b = bc->page_heads[pn];
-    bc->page_heads[pn] = NULL;
-    while (b) {
-        Block *next = b->page_next;
-        hash_remove(bc, b);
-        bc->bytes -= sizeof(Block) + (b->n + 1) * sizeof(Insn);
-        bc->nblocks--;
-        b->hash_next = bc->dead;
-        bc->dead = b;
-        b = next;
-    }
-    bc->gen++;
-}
-
-static Block *bcache_find(const struct BlockCache *bc, uint64_t paddr)
-{
-    for (Block *b = bc->buckets[bucket_of(bc, paddr)]; b; b = b->hash_next)
-        if (b->paddr == paddr)
-            return b;
-    return NULL;
-}
-
-static void bcache_grow(struct BlockCache *bc)
-{
-    uint32_t n = bc->nbuckets * 2;
-    Block **nb = calloc(n, sizeof *nb);
-    if (!nb)
-        return; /* keep the longer chains: slower, still correct */
-    Block **old = bc->buckets;
-    uint32_t oldn = bc->nbuckets;
-    bc->buckets = nb;
-    bc->nbuckets = n;
-    for (uint32_t i = 0; i < oldn; i++) {
-        Block *b = old[i];
-        while (b) {
-            Block *next = b->hash_next;
-            uint32_t k = bucket_of(bc, b->paddr);
-            b->hash_next = nb[k];
-            nb[k] = b;
-            b = next;
-        }
-    }
-    free(old);
-}
-
-static void out_of_memory(void)
-{
-    fprintf(stderr, "rrvm: out of memory for decoded code\n");
-    abort();
-}
-
-static void bcache_insert(Machine *m, Block *b)
-{
-    struct BlockCache *bc = m->bcache;
-    if (!bc->page_heads) {
-        bc->npages = m->ram_size >> PAGE_SHIFT;
-        bc->page_heads = calloc(bc->npages ? bc->npages : 1, sizeof *bc->page_heads);
-        if (!bc->page_heads)
-            out_of_memory();
-    }
-    uint64_t pn = (b->paddr - RAM_BASE) >> PAGE_SHIFT;
-    assert(pn < bc->npages);
-    if (bc->nblocks >= bc->nbuckets * 2u)
-        bcache_grow(bc);
-    uint32_t k = bucket_of(bc, b->paddr);
-    b->hash_next = bc->buckets[k];
-    bc->buckets[k] = b;
-    b->page_next = bc->page_heads[pn];
-    bc->page_heads[pn] = b;
-    bc->nblocks++;
-    bc->bytes += sizeof(Block) + (b->n + 1) * sizeof(Insn);
-    if (!m->code_pages[pn]) {
-        m->code_pages[pn] = 1;
-        mmu_tlb_drop_write_page(m, b->paddr & ~(PAGE_SIZE - 1));
-    }
-}
 
 /* Fused pairs: an ALU op whose result the next instruction combines with
  * another register or an immediate (array indexing, bit fields, rotates,
@@ -434,9 +184,9 @@ static Block *block_build(Machine *m, const uint8_t *host, uint64_t paddr, const
     if (m->bcache->jit_mode != JIT_MODE_OFF)
         tmp[0].handler = handlers[HANDLER_HOT];
 
-    Block *b = malloc(sizeof(Block) + (n + 1) * sizeof(Insn));
+    Block *b = malloc(bcache_block_bytes(n));
     if (!b)
-        out_of_memory();
+        bcache_out_of_memory();
     b->paddr = paddr;
     b->host = host;
     b->n = n;
