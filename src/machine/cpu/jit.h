@@ -6,7 +6,9 @@
  * stops. A block that has run JIT_HOT times is handed to jit_compile(),
  * which emits host code for the longest prefix of it made of operations
  * the generator knows (integer, M, loads and stores through the TLB fast
- * path, branches and jumps, F/D through fpu_exec). exec.c then enters that
+ * path, branches and jumps, FP loads and stores, the common double-precision
+ * arithmetic straight into softfp, other F/D ops through fpu_exec). exec.c
+ * then enters that
  * code through jit_run() instead of dispatching the block's Insns.
  *
  * Invariants (what makes compiled code exactly as the interpreter):
@@ -32,8 +34,8 @@
  *  - Nothing the guest sees depends on whether, when or how a block was
  *    compiled (tested by --jit-check, which runs every block both ways).
  *  - Generated code is never freed piecemeal: jit_reset() drops all of it,
- *    and exec.c calls it only from bcache_flush (every block dead, no
- *    compiled code on the host stack).
+ *    called only from bcache_flush (bcache.c: every block dead, no compiled
+ *    code on the host stack).
  */
 #ifndef RRVM_JIT_H
 #define RRVM_JIT_H
