@@ -72,10 +72,10 @@ build/asan/tests/%: tests/unit/%.c $(AOBJ)
 # Bare-metal guest tests: one program per file, linked at 0x80000000.
 GUEST_CFLAGS := -march=rv64gc -mabi=lp64d -mcmodel=medany -static -nostdlib -nostartfiles \
                 -O2 -Wall -T tests/guest/link.ld -Itests/guest
-build/guest-tests/%.elf: tests/guest/%.S $(GUEST_LIB) tests/guest/link.ld
+build/guest-tests/%.elf: tests/guest/%.S $(GUEST_LIB) tests/guest/libtest.h tests/guest/link.ld
 	@mkdir -p $(dir $@)
 	$(RV_CC) $(GUEST_CFLAGS) -o $@ $< $(GUEST_LIB) -lgcc
-build/guest-tests/%.elf: tests/guest/%.c $(GUEST_LIB) tests/guest/link.ld
+build/guest-tests/%.elf: tests/guest/%.c $(GUEST_LIB) tests/guest/libtest.h tests/guest/link.ld
 	@mkdir -p $(dir $@)
 	$(RV_CC) $(GUEST_CFLAGS) -o $@ $< $(GUEST_LIB) -lgcc
 

@@ -32,7 +32,6 @@ static u64 data[512] __attribute__((aligned(4096)));
 __asm__(".text\n.balign 4096\n.globl tlb_code_page\ntlb_code_page:\n    li a0, 42\n    ret\n.balign 4096\n");
 extern char tlb_code_page[];
 
-static u64 pte(u64 pa, u64 flags) { return (pa >> 12) << 10 | flags; }
 
 /* In S: clear `bit` in *ptep, then touch the page the way that sets it
  * again (kind: 0 load, 1 store, 2 fetch); count the times it was set. */
