@@ -144,6 +144,25 @@ static void test_check_catches_miscompile(void **state)
     machine_free(m);
 }
 
+/* A code space that fills up after a few blocks: the block cache is
+ * flushed and everything compiled again, many times over, and the guest
+ * sees nothing of it. */
+static void test_code_space_runs_out(void **state)
+{
+    (void)state;
+    Machine *m = new_machine(JIT_MODE_OFF);
+    assert_true(bcache_jit_test_code_space(m, (64 << 10) + 256)); /* full after one block */
+    assert_int_equal(run_steps(m, 50), MSTOP_EXIT);
+    assert_int_equal(m->exit_code, 0);
+    assert_int_equal(m->icount, PROG_INSNS);
+    assert_int_equal(m->harts[0]->x[7], 500500);
+    JitStats js;
+    assert_true(bcache_jit_stats(m, &js));
+    assert_true(js.resets >= 2);
+    assert_true(js.blocks >= js.resets); /* each reset dropped compiled code */
+    machine_free(m);
+}
+
 /* W^X: the code space is mapped twice, writable and executable, and no
  * mapping of this process is both. */
 static void test_code_never_writable_and_executable(void **state)
@@ -176,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_stop_mid_loop),
         cmocka_unit_test(test_check_catches_miscompile),
         cmocka_unit_test(test_code_never_writable_and_executable),
+        cmocka_unit_test(test_code_space_runs_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,18 +108,27 @@ void bcache_jit_test_miscompile(Machine *m, int op)
     jit_test_miscompile(m->bcache->jit, op);
 }
 
-bool bcache_set_jit(Machine *m, int mode)
+static bool set_engine(Machine *m, int mode, size_t code_bytes)
 {
     struct BlockCache *bc = m->bcache;
     if (mode != JIT_MODE_OFF && !bc->jit) {
         JitLayout layout = { offsetof(Block, host), offsetof(Block, jit) + offsetof(JitBlock, code) };
-        bc->jit = jit_new(JIT_CODE_BYTES, &layout);
+        bc->jit = jit_new(code_bytes, &layout);
         if (!bc->jit)
             return false;
     }
     bc->jit_mode = (JitMode)mode;
     bcache_flush(m); /* blocks get the handlers of the new mode */
     return true;
+}
+
+bool bcache_set_jit(Machine *m, int mode) { return set_engine(m, mode, JIT_CODE_BYTES); }
+
+bool bcache_jit_test_code_space(Machine *m, size_t bytes)
+{
+    jit_free(m->bcache->jit);
+    m->bcache->jit = NULL;
+    return set_engine(m, JIT_MODE_ON, bytes);
 }
 
 void bcache_translation_changed(Machine *m)

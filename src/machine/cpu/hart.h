@@ -305,6 +305,9 @@ bool bcache_set_jit(Machine *m, int mode);
 /* The JIT's counters; false when the JIT is off. */
 struct JitStats;
 bool bcache_jit_stats(const Machine *m, struct JitStats *out);
+/* Tests only: the JIT on with a code space of `bytes` (the default is 64
+ * MiB), so that running out of it and starting over can be tested. */
+bool bcache_jit_test_code_space(Machine *m, size_t bytes);
 /* Tests only: see jit_test_miscompile. */
 void bcache_jit_test_miscompile(Machine *m, int op);
 /* Translations changed behind the TLB's back: move the cache generation, so
